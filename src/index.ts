@@ -1,0 +1,21 @@
+export type { Clock } from './runtime/clock.js';
+export { systemClock, ManualClock } from './runtime/clock.js';
+export type { Component, ComponentContext, ComponentOptions, LeadershipTerm } from './runtime/component.js';
+export { fromFunction } from './runtime/component.js';
+export type {
+  CorralEvent,
+  CorralEventType,
+  StopReason,
+  ShutdownPhase,
+  EventListener,
+} from './runtime/events.js';
+export {
+  CorralError,
+  ComponentFailedError,
+  ShutdownTimeoutError,
+  InvalidStackError,
+  RestartLimitError,
+} from './runtime/errors.js';
+export type { ComponentFailure, StuckComponent } from './runtime/errors.js';
+export type { LeaderElector, Term } from './leader/elector.js';
+export { AlwaysLeader } from './leader/elector.js';
