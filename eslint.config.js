@@ -14,6 +14,8 @@ export default tseslint.config(
       // Numbers in messages are deliberate.
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      // `() => resolve()` style callbacks read better than braces around a void call.
+      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
       // node:test's test() returns a promise the runner itself awaits.
       '@typescript-eslint/no-floating-promises': [
         'error',

@@ -33,7 +33,7 @@ export interface Component {
    * at the start of a graceful shutdown (or on a drain-only request), before any component is
    * stopped. Resolves when drained. `signal` aborts when the rest of the drain is to be skipped.
    */
-  drain?(signal: AbortSignal, ctx: ComponentContext): Promise<void>;
+  readonly drain?: (signal: AbortSignal, ctx: ComponentContext) => Promise<void>;
 }
 
 /** What the manager hands a running component. */

@@ -96,6 +96,7 @@ export class InvalidStackError extends CorralError {
       | 'UNKNOWN_DEPENDENCY'
       | 'DUPLICATE_COMPONENT'
       | 'LEADER_DEPENDENCY'
+      | 'ALREADY_RUNNING'
       | 'MANAGER_STOPPED',
     message: string,
     component?: string,

@@ -1,0 +1,82 @@
+import type { Component } from './component.js';
+
+/** Where a component is in its life, as `Manager.status()` reports it. */
+export type ComponentState =
+  'pending' | 'starting' | 'ready' | 'stopping' | 'stopped' | 'failed' | 'restarting';
+
+/** A snapshot of one component for `Manager.status()`; times are epoch milliseconds. */
+export interface ComponentStatus {
+  readonly name: string;
+  readonly state: ComponentState;
+  /** When the component entered `state`. */
+  readonly since: number;
+  readonly leader: boolean;
+  readonly oneShot: boolean;
+  /** How many times the restart wrapper restarted it. */
+  readonly restarts: number;
+  /** The fencing token of the term it runs in, for leader components. */
+  readonly term: number | undefined;
+}
+
+/**
+ * The manager's book-keeping for one component. A leader component gets a fresh run per term;
+ * `runId` tells a late callback from an earlier run apart from the current one.
+ */
+export class Entry {
+  readonly component: Component;
+  state: ComponentState = 'pending';
+  since = Date.now();
+  runId = 0;
+  /** Aborts the current run's signal; undefined while not running. */
+  controller: AbortController | undefined;
+  /** Between `run` being called and its promise settling. */
+  running = false;
+  /** The current run was asked to stop (its signal aborted). */
+  stopRequested = false;
+  /** Manager clock time when the stop was requested, for stuck reports. */
+  stoppingSince = 0;
+  /** A one-shot component finished successfully in the current term (or for good). */
+  completed = false;
+  /** The drain started for the current run, if any; drains run at most once per run. */
+  drain: Promise<void> | undefined;
+  drainingSince = 0;
+  draining = false;
+  restarts = 0;
+  term: number | undefined;
+
+  constructor(component: Component) {
+    this.component = component;
+  }
+
+  get name(): string {
+    return this.component.name;
+  }
+
+  set(state: ComponentState): void {
+    this.state = state;
+    this.since = Date.now();
+  }
+
+  /** Forgets the previous run so a leader component can start again in a new term. */
+  reset(): void {
+    this.set('pending');
+    this.controller = undefined;
+    this.stopRequested = false;
+    this.completed = false;
+    this.drain = undefined;
+    this.draining = false;
+    this.term = undefined;
+  }
+
+  status(): ComponentStatus {
+    return {
+      name: this.name,
+      state: this.state,
+      since: this.since,
+      leader: this.component.leader ?? false,
+      oneShot: this.component.oneShot ?? false,
+      restarts: this.restarts,
+      term: this.term,
+    };
+  }
+}
