@@ -1,0 +1,218 @@
+import { constants } from 'node:os';
+import { systemClock, type Clock } from '../runtime/clock.js';
+import { CorralError, formatMs } from '../runtime/errors.js';
+import { listProcesses, type ProcStat } from './liveness.js';
+import type { ExitStatus } from './spawn.js';
+
+/**
+ * Stopping a child with everything it started: the stop signal to its whole process group, then
+ * after `stopTimeout` SIGKILL to the group. A stop has finished only when the group is empty (no
+ * member left but zombies), not when the direct child exited: a shell's `sleep` or a server's
+ * workers keep running after their parent is gone.
+ */
+
+/** What is being stopped. */
+export interface StopTarget {
+  /** The process group: the direct child's pid, since it leads its own group. */
+  readonly pgid: number;
+  /** Settles when the direct child exited (see {@link SpawnedChild.exited}). */
+  readonly exited: Promise<ExitStatus>;
+  /**
+   * Called with SIGKILL after the stop timeout, besides the group kill: the cgroup layer kills
+   * processes that left the group here (`cgroup.kill`).
+   */
+  killAll?(): void | Promise<void>;
+  /** Also required for "finished", besides an empty group: the cgroup layer's "no process left". */
+  isEmpty?(): boolean | Promise<boolean>;
+}
+
+export interface TerminateOptions {
+  /** Sent to the group first. @default 'SIGTERM' */
+  readonly stopSignal?: NodeJS.Signals;
+  /** How long the group may take before it is SIGKILLed, in ms. @default 10_000 */
+  readonly stopTimeout?: number;
+  /** Measures `stopTimeout` and the stop duration. @default systemClock */
+  readonly clock?: Clock;
+  /**
+   * Gives up waiting (rejects with its reason). Processes may then be left running; only for
+   * callers that have already given up on the whole stop.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** How a stop ended. */
+export interface Termination extends ExitStatus {
+  /** SIGKILL was needed because the group outlived `stopTimeout`. */
+  readonly forced: boolean;
+  /** From sending the stop signal to the group being empty. */
+  readonly durationMs: number;
+  /** The signal that was sent first. */
+  readonly stopSignal: NodeJS.Signals;
+  /** The time the group had before SIGKILL. */
+  readonly stopTimeout: number;
+}
+
+/**
+ * Stops `target` as described in the module doc and resolves when it has fully finished, with
+ * how the direct child ended. Safe when the child already exited: the rest of its group is
+ * still stopped. Never rejects unless `options.signal` aborts.
+ */
+export async function terminate(target: StopTarget, options: TerminateOptions = {}): Promise<Termination> {
+  const clock = options.clock ?? systemClock;
+  const stopSignal = options.stopSignal ?? 'SIGTERM';
+  const stopTimeout = options.stopTimeout ?? 10_000;
+  const started = clock.now();
+  signalGroup(target.pgid, stopSignal);
+
+  const deadline = new AbortController();
+  const giveUp = options.signal ? AbortSignal.any([options.signal, deadline.signal]) : deadline.signal;
+  const finishedInTime = whenFinished(target, giveUp).then(() => false);
+  const timeout = clock.sleep(stopTimeout, giveUp).then(() => true);
+  // The loser of the race is aborted in `finally`; its rejection is expected and ignored.
+  finishedInTime.catch(() => undefined);
+  timeout.catch(() => undefined);
+  let forced = false;
+  try {
+    if (await Promise.race([finishedInTime, timeout])) {
+      forced = true;
+      await killEverything(target);
+      // Keep killing until empty: a member may have been forking while the first kill went out.
+      await whenFinished(target, options.signal, () => killEverything(target));
+    }
+  } finally {
+    deadline.abort();
+  }
+  const status = await target.exited;
+  return { ...status, forced, durationMs: clock.now() - started, stopSignal, stopTimeout };
+}
+
+/** Waits for the direct child to exit and then for its group (and cgroup) to be empty. */
+async function whenFinished(
+  target: StopTarget,
+  signal: AbortSignal | undefined,
+  onPoll?: () => Promise<void>,
+): Promise<void> {
+  await abortable(target.exited, signal);
+  await waitFor(async () => isGroupGone(target.pgid) && ((await target.isEmpty?.()) ?? true), {
+    signal,
+    onPoll,
+  });
+}
+
+async function killEverything(target: StopTarget): Promise<void> {
+  signalGroup(target.pgid, 'SIGKILL');
+  await target.killAll?.();
+}
+
+/**
+ * Sends `signal` to every member of group `pgid`. A group that is already gone is not an error.
+ * The pgid cannot have been reused while any member lives, since the kernel keeps an id in use
+ * as long as a group or session carries it.
+ */
+export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+/**
+ * Whether group `pgid` has no live member. The cheap probe first: `kill(-pgid, 0)` fails with
+ * ESRCH only when no process, not even a zombie, carries the pgid. Otherwise a /proc scan tells
+ * zombies (gone, but not yet reaped by PID 1) from live members.
+ */
+export function isGroupGone(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return true;
+  }
+  return !sharedScan().some((p) => p.pgid === pgid && p.state !== 'Z' && p.state !== 'X');
+}
+
+/** Waits until group `pgid` has no live member, polling /proc; rejects when `signal` aborts. */
+export function waitForGroupEmpty(pgid: number, signal?: AbortSignal): Promise<void> {
+  return waitFor(() => isGroupGone(pgid), { signal });
+}
+
+let lastScan: { at: number; processes: ProcStat[] } | undefined;
+
+/**
+ * A /proc snapshot at most 2 ms old. When fifty children stop at once, fifty waiters poll at the
+ * same moments; one scan serves them all.
+ */
+function sharedScan(): ProcStat[] {
+  const now = performance.now();
+  if (!lastScan || now - lastScan.at > 2) lastScan = { at: now, processes: listProcesses() };
+  return lastScan.processes;
+}
+
+/**
+ * Polls `condition` until it holds, starting at 2 ms and backing off to 100 ms so that a quick stop
+ * is seen at once and a slow one costs little. Polling uses real timers, not the injected clock:
+ * it observes real processes, and a manual clock would never let it see them.
+ */
+async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  options: { signal?: AbortSignal | undefined; onPoll?: (() => Promise<void>) | undefined },
+): Promise<void> {
+  for (let interval = 2; !(await condition()); interval = Math.min(100, interval * 1.5)) {
+    await systemClock.sleep(interval, options.signal);
+    await options.onPoll?.();
+  }
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(signal.reason as Error);
+      signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+    }),
+  ]);
+}
+
+/** The shell's exit status for an ending: the code, or 128 + the signal's number. */
+export function exitStatusOf(status: ExitStatus): number {
+  if (status.signal) return 128 + ((constants.signals[status.signal] as number | undefined) ?? 0);
+  return status.exitCode ?? 0;
+}
+
+/**
+ * A process component ended unsuccessfully: on its own with a non-zero code or a signal, or while
+ * being stopped, with SIGKILL (`forced`) or a code other than 0. `exitStatus` is the shell's
+ * (128 + n for signal n), for a CLI that exits with it.
+ */
+export class ProcessExitError extends CorralError {
+  readonly component: string;
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly forced: boolean;
+  readonly exitStatus: number;
+
+  constructor(component: string, ending: ExitStatus & Partial<Termination>) {
+    const forced = ending.forced ?? false;
+    const stopSignal = ending.stopSignal ?? 'SIGTERM';
+    const ignored = `ignoring ${stopSignal}${ending.stopTimeout === undefined ? '' : ` for ${formatMs(ending.stopTimeout)}`}`;
+    let what: string;
+    if (forced && ending.signal === 'SIGKILL') {
+      what = `was killed by SIGKILL after ${ignored}`;
+    } else if (forced) {
+      // The child itself obeyed, but something it started did not.
+      what = `left processes that were killed by SIGKILL after ${ignored}`;
+    } else if (ending.signal) {
+      what = `was killed by ${ending.signal}`;
+    } else {
+      what = `exited with code ${ending.exitCode ?? 'unknown'}`;
+      if (ending.stopSignal) what += ` after ${ending.stopSignal}`;
+    }
+    super('PROCESS_EXITED', `component \`${component}\` ${what}`);
+    this.component = component;
+    this.exitCode = ending.exitCode;
+    this.signal = ending.signal;
+    this.forced = forced;
+    this.exitStatus = exitStatusOf(ending);
+  }
+}
