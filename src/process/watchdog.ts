@@ -1,0 +1,269 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import {
+  closeSync,
+  constants,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { WarningEvent } from './cgroup.js';
+import { WATCHDOG_SCRIPT } from './watchdog-script.js';
+
+/**
+ * The watchdog: a small sh process (src/process/watchdog-script.ts) in its own session that
+ * outlives Corral. Corral tells it, over a pipe, which process groups and cgroups it has running;
+ * when the pipe closes because Corral is gone (a clean exit, a crash, SIGKILL, the OOM killer), the
+ * watchdog stops whatever is still registered: the stop signal, a grace period, then SIGKILL and
+ * `cgroup.kill`. Corral unregisters what it stopped itself, so after a clean stop nothing is
+ * registered and the watchdog simply exits.
+ *
+ * Guarantee: every `watch*` call is one write(2) of one line (at most PIPE_BUF bytes, so atomic)
+ * on a non-blocking pipe, done before the call returns. A pipe delivers its data before its
+ * end-of-file, so a registration is honoured even if Corral is SIGKILLed on the next instruction.
+ * Register a cgroup before spawning into it and a process group right after `spawn` returns (in the
+ * same synchronous turn): with the cgroup, nothing the child runs is ever unwatched; with groups
+ * only, a child that forks in the microseconds before the registration could leave a grandchild
+ * unwatched (the child itself dies of its parent-death signal).
+ *
+ * The pipe is a FIFO opened twice and unlinked at once, because Node cannot make an anonymous pipe
+ * whose write end is a plain file descriptor: `fs.writeSync` on it is a direct, synchronous write.
+ * Both ends are close-on-exec, so no component inherits the write end (which would hide Corral's
+ * death). The watchdog child is unref'd and its stdio are not streams: it never keeps Node alive.
+ */
+
+export interface WatchdogOptions {
+  /** Time between the stop signal and SIGKILL once Corral is gone. @default 2000 */
+  readonly graceMs?: number;
+  /** Warnings after start-up: the watchdog died and was restarted, or gave up restarting. */
+  readonly onWarning?: (warning: WarningEvent) => void;
+  /** The POSIX shell that runs the watchdog. @default '/bin/sh' */
+  readonly shell?: string;
+}
+
+export type WatchdogStart =
+  | { readonly available: true; readonly watchdog: Watchdog }
+  /** `warning` is the event the caller emits once at start-up. */
+  | { readonly available: false; readonly reason: string; readonly warning: WarningEvent };
+
+/** Starts the watchdog. Synchronous; never throws. */
+export function startWatchdog(options: WatchdogOptions = {}): WatchdogStart {
+  try {
+    return { available: true, watchdog: new Watchdog(options) };
+  } catch (error) {
+    const reason = (error as Error).message;
+    return {
+      available: false,
+      reason,
+      warning: {
+        type: 'warning',
+        code: 'WATCHDOG_UNAVAILABLE',
+        message: `cannot start the watchdog (${reason}); if Corral is killed, descendants of its components may survive`,
+      },
+    };
+  }
+}
+
+/** Restarts allowed within {@link RESTART_WINDOW_MS} before the watchdog is given up. */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
+/** PIPE_BUF on Linux: writes up to this size are atomic. */
+const MAX_LINE = 4096;
+
+export class Watchdog {
+  readonly #options: WatchdogOptions;
+  /** Registration lines by key (`g<pgid>`, `c<id>`, `d<path>`), replayed into a restarted watchdog. */
+  readonly #registry = new Map<string, string>();
+  readonly #cgroupIds = new Map<string, number>();
+  #nextCgroupId = 1;
+  /** Write end of the current watchdog's pipe; undefined after close or giving up. */
+  #fd: number | undefined;
+  #child: ChildProcess | undefined;
+  #exited: Promise<void> = Promise.resolve();
+  #restarts: number[] = [];
+
+  /** Use {@link startWatchdog}; this throws when the first watchdog cannot be started. */
+  constructor(options: WatchdogOptions = {}) {
+    this.#options = options;
+    this.#launch();
+  }
+
+  /** The watchdog's pid (it changes when the watchdog is restarted). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** Watches process group `pgid` (a component's child leads it); idempotent. */
+  watchGroup(pgid: number, stopSignal: NodeJS.Signals): void {
+    if (!Number.isInteger(pgid) || pgid <= 1) throw new RangeError(`not a process group id: ${pgid}`);
+    this.#register(`g${pgid}`, `g ${pgid} ${signalNumber(stopSignal)}\n`);
+  }
+
+  /**
+   * Stops watching `pgid`. Call it as soon as the group is seen empty: a pgid left registered
+   * could be reused by an unrelated process group later. Idempotent.
+   */
+  unwatchGroup(pgid: number): void {
+    this.#unregister(`g${pgid}`, `G ${pgid}\n`);
+  }
+
+  /** Watches the cgroup directory `path`; call it before spawning into the cgroup. Idempotent. */
+  watchCgroup(path: string, stopSignal: NodeJS.Signals): void {
+    const id = this.#cgroupIds.get(path) ?? this.#nextCgroupId++;
+    this.#cgroupIds.set(path, id);
+    this.#register(`c${id}`, `c ${id} ${signalNumber(stopSignal)} ${checkPath(path)}\n`);
+  }
+
+  /** Stops watching the cgroup at `path`. Idempotent. */
+  unwatchCgroup(path: string): void {
+    const id = this.#cgroupIds.get(path);
+    if (id === undefined) return;
+    this.#cgroupIds.delete(path);
+    this.#unregister(`c${id}`, `C ${id}\n`);
+  }
+
+  /** Asks the watchdog to rmdir `path` when it ends (after the cgroups); e.g. `corral-<pid>/`. */
+  removeAtEnd(path: string): void {
+    this.#register(`d${path}`, `d ${checkPath(path)}\n`);
+  }
+
+  /**
+   * Closes the pipe: the watchdog acts at once on whatever is still registered (nothing, after a
+   * clean stop) and exits. Resolves when it has exited. Idempotent.
+   */
+  close(): Promise<void> {
+    const fd = this.#fd;
+    this.#fd = undefined;
+    if (fd !== undefined) closeSync(fd);
+    return this.#exited;
+  }
+
+  #register(key: string, line: string): void {
+    this.#registry.set(key, line);
+    this.#write(line);
+  }
+
+  #unregister(key: string, line: string): void {
+    if (this.#registry.delete(key)) this.#write(line);
+  }
+
+  #write(line: string): void {
+    if (this.#fd === undefined) return;
+    try {
+      writeSync(this.#fd, line);
+    } catch (error) {
+      // EPIPE: the watchdog is gone. EAGAIN: it has not read 64 KiB of lines, so it is stuck.
+      this.#replace(`its pipe failed with ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  }
+
+  /** Starts a watchdog process connected to a fresh pipe; throws if any step fails. */
+  #launch(): void {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-watchdog-'));
+    let write: number | undefined;
+    let child: ChildProcess | undefined;
+    try {
+      const fifo = join(dir, 'pipe');
+      const script = join(dir, 'watchdog.sh');
+      writeFileSync(script, WATCHDOG_SCRIPT, { mode: 0o600 });
+      execFileSync('mkfifo', ['-m', '600', fifo], { stdio: 'ignore' });
+      // Opening a FIFO blocks until the other end is open, unless non-blocking: open a
+      // non-blocking reader first, then the writer, then the blocking reader the watchdog gets.
+      const probe = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      write = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+      const read = openSync(fifo, constants.O_RDONLY);
+      closeSync(probe);
+      unlinkSync(fifo);
+      child = spawn(this.#options.shell ?? '/bin/sh', [script, String(this.#options.graceMs ?? 2000)], {
+        stdio: [read, 'ignore', 'ignore'],
+        detached: true, // setsid: no terminal's Ctrl-C or hang-up reaches it
+        cwd: '/',
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+      });
+      closeSync(read); // from now on the watchdog is the only reader: its death means EPIPE
+      child.unref();
+      const started = child;
+      this.#exited = new Promise<void>((resolve) => {
+        started.once('error', () => {
+          resolve();
+          if (this.#child === started) this.#replace('it could not be started');
+        });
+        started.once('exit', (code, signal) => {
+          resolve();
+          if (this.#child === started && this.#fd !== undefined) {
+            this.#replace(signal ? `it was killed by ${signal}` : `it exited with code ${code}`);
+          }
+        });
+      });
+      for (const line of this.#registry.values()) writeSync(write, line);
+      this.#child = child;
+      this.#fd = write;
+    } catch (error) {
+      // Kill before closing: a watchdog that saw the pipe close would stop every component.
+      if (child?.pid !== undefined) killQuietly(child.pid);
+      if (write !== undefined) closeSync(write);
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Replaces a dead or stuck watchdog and replays every registration, within a restart budget. */
+  #replace(reason: string): void {
+    const old = this.#child;
+    this.#child = undefined;
+    // SIGKILL before closing its pipe: a stuck watchdog that then saw the end of its input would
+    // stop every component. After kill(2) returns, a SIGKILLed process runs no more user code.
+    if (old?.pid !== undefined && old.exitCode === null && old.signalCode === null) killQuietly(old.pid);
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+    const now = Date.now();
+    this.#restarts = this.#restarts.filter((t) => now - t < RESTART_WINDOW_MS);
+    if (this.#restarts.length >= MAX_RESTARTS) {
+      this.#warn('WATCHDOG_UNAVAILABLE', `the watchdog failed again (${reason}); giving up on it`);
+      return;
+    }
+    this.#restarts.push(now);
+    try {
+      this.#launch();
+      this.#warn('WATCHDOG_RESTARTED', `the watchdog failed (${reason}); restarted it`);
+    } catch (error) {
+      this.#warn(
+        'WATCHDOG_UNAVAILABLE',
+        `the watchdog failed (${reason}) and cannot be restarted: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  #warn(code: string, message: string): void {
+    try {
+      this.#options.onWarning?.({ type: 'warning', code, message });
+    } catch {
+      // A broken listener must not break the watchdog.
+    }
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  const number = osConstants.signals[signal] as number | undefined;
+  if (number === undefined) throw new RangeError(`unknown signal: ${signal}`);
+  return number;
+}
+
+function checkPath(path: string): string {
+  if (!path.startsWith('/') || path.includes('\n') || path.length > MAX_LINE - 64) {
+    throw new RangeError(`not an absolute single-line path: ${JSON.stringify(path)}`);
+  }
+  return path;
+}
