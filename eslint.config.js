@@ -13,7 +13,7 @@ export default tseslint.config(
     rules: {
       // Numbers in messages are deliberate.
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       // `() => resolve()` style callbacks read better than braces around a void call.
       '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
       // node:test's test() returns a promise the runner itself awaits.

@@ -2,6 +2,14 @@ export type { Clock } from './runtime/clock.js';
 export { systemClock, ManualClock } from './runtime/clock.js';
 export type { Component, ComponentContext, ComponentOptions, LeadershipTerm } from './runtime/component.js';
 export { fromFunction } from './runtime/component.js';
+export { Manager, StopRequest } from './runtime/manager.js';
+export type { ManagerOptions } from './runtime/manager.js';
+export type { ComponentState, ComponentStatus } from './runtime/entry.js';
+export { withRestarts } from './runtime/restart.js';
+export type { RestartOptions } from './runtime/restart.js';
+export { backoffDelay } from './runtime/backoff.js';
+export type { BackoffOptions } from './runtime/backoff.js';
+export { startWaves } from './runtime/graph.js';
 export type {
   CorralEvent,
   CorralEventType,
@@ -19,3 +27,4 @@ export {
 export type { ComponentFailure, StuckComponent } from './runtime/errors.js';
 export type { LeaderElector, Term } from './leader/elector.js';
 export { AlwaysLeader } from './leader/elector.js';
+export { pinoEventLogger, describeEvent } from './adapters/pino.js';

@@ -12,7 +12,7 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-/** The real clock: `performance.now()` and unref'd timers (a pending sleep never keeps Node alive). */
+/** The real clock: `performance.now()` and ordinary timers. */
 export const systemClock: Clock = {
   now: () => performance.now(),
   sleep: (ms, signal) =>

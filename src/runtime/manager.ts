@@ -40,6 +40,9 @@ export class StopRequest extends CorralError {
   }
 }
 
+/** The reason internal timers are cancelled with; a constant, since a DOMException per timer is costly. */
+const FINISHED = Symbol('finished');
+
 /** The pseudo-component a fatal leader-election error is reported under. */
 const ELECTION = 'leader-election';
 
@@ -80,6 +83,13 @@ export class Manager {
   /** The current leadership term; `ending` once its leader components are being stopped. */
   #term: { token: number; ending: boolean } | undefined;
   #electorRunning = false;
+  /** How many entries are between `run` and its settling. */
+  #running = 0;
+  #updating = false;
+  /** Entries to re-check on the next pass, or `all` after a change that concerns every entry. */
+  #queued: Set<Entry> | 'all' = new Set();
+  /** One stop reason object per cause, shared by every component (building an Error is not free). */
+  readonly #stopRequests = new Map<StopReason, StopRequest>();
 
   constructor(options: ManagerOptions = {}) {
     this.#clock = options.clock ?? systemClock;
@@ -116,8 +126,10 @@ export class Manager {
     if (this.#started) {
       validateGraph(new Map([...this.components(), [component.name, component]]));
     }
-    this.#entries.set(component.name, new Entry(component));
+    const entry = new Entry(component);
+    this.#entries.set(component.name, entry);
     if (this.#started) {
+      this.#link(entry);
       if (component.leader) this.#startElector();
       this.#update();
     }
@@ -141,6 +153,7 @@ export class Manager {
     if (this.#started) throw new InvalidStackError('ALREADY_RUNNING', 'run() was already called');
     validateGraph(this.components());
     this.#started = true;
+    for (const entry of this.#entries.values()) this.#link(entry);
     const timedOut = new Promise<never>((_, reject) => {
       this.#timedOut = reject;
     });
@@ -153,7 +166,8 @@ export class Manager {
       await Promise.race([this.#until(() => this.#allFinished()), timedOut]);
     } finally {
       signal.removeEventListener('abort', onAbort);
-      this.#finished.abort();
+      this.#finished.abort(FINISHED);
+      for (const entry of this.#entries.values()) entry.settled?.abort(FINISHED);
     }
     this.#setPhase('stopped');
     if (this.#failure) throw new ComponentFailedError(this.#failure, this.#laterFailures);
@@ -196,16 +210,40 @@ export class Manager {
     this.#skipDrain.abort();
   }
 
-  /** Starts every component that is due and asks every component that is due to stop; then wakes waiters. */
-  #update(): void {
-    if (!this.#shutdown) {
-      for (const entry of this.#entries.values()) {
-        if (entry.state === 'pending' && this.#shouldRun(entry) && this.#dependenciesMet(entry)) {
-          this.#start(entry);
-        }
-      }
+  /**
+   * Starts every component that is due and asks every component that is due to stop; then wakes
+   * waiters. `affected` narrows the check to the entries a change can concern (a component that
+   * became ready can only unblock its dependents), which keeps a 1,000-component stack linear.
+   * Not re-entrant: a change made while updating (a component that marks itself ready inside
+   * `run`) only queues another pass, so the stack never grows with the component count.
+   */
+  #update(affected?: Iterable<Entry>): void {
+    if (affected === undefined || this.#queued === 'all') this.#queued = 'all';
+    else for (const entry of affected) this.#queued.add(entry);
+    if (this.#updating) return;
+    this.#updating = true;
+    try {
+      // At least one pass, even with nothing to re-check: waiters must see every change.
+      do {
+        const entries = this.#queued === 'all' ? [...this.#entries.values()] : [...this.#queued];
+        this.#queued = new Set();
+        this.#pass(entries);
+      } while (this.#queued === 'all' || this.#queued.size > 0);
+    } finally {
+      this.#updating = false;
     }
-    for (const entry of this.#entries.values()) {
+  }
+
+  #pass(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      if (
+        !this.#shutdown &&
+        entry.state === 'pending' &&
+        this.#shouldRun(entry) &&
+        this.#dependenciesMet(entry)
+      ) {
+        this.#start(entry);
+      }
       if (entry.running && !entry.stopRequested && this.#stopDue(entry) && this.#dependentsFinished(entry)) {
         this.#requestStop(entry);
       }
@@ -231,13 +269,19 @@ export class Manager {
     return !entry.component.leader || (this.#term !== undefined && !this.#term.ending);
   }
 
+  /** Resolves an entry's dependency names to entries, both ways; the graph was validated. */
+  #link(entry: Entry): void {
+    for (const name of entry.component.dependsOn ?? []) {
+      const dependency = this.#entries.get(name);
+      if (!dependency) continue;
+      entry.dependencies.push(dependency);
+      dependency.dependents.push(entry);
+    }
+  }
+
   #dependenciesMet(entry: Entry): boolean {
-    return (entry.component.dependsOn ?? []).every((name) => {
-      const dep = this.#entries.get(name);
-      if (!dep) return false;
-      // A one-shot dependency is an init step: its dependents wait for it to finish successfully.
-      return dep.component.oneShot ? dep.completed : dep.state === 'ready';
-    });
+    // A one-shot dependency is an init step: its dependents wait for it to finish successfully.
+    return entry.dependencies.every((dep) => (dep.component.oneShot ? dep.completed : dep.state === 'ready'));
   }
 
   #stopDue(entry: Entry): boolean {
@@ -246,18 +290,11 @@ export class Manager {
 
   /** Reverse order: nothing stops while something that depends on it is still running. */
   #dependentsFinished(entry: Entry): boolean {
-    for (const other of this.#entries.values()) {
-      if (other.running && other.component.dependsOn?.includes(entry.name)) return false;
-    }
-    return true;
+    return entry.dependents.every((dependent) => !dependent.running);
   }
 
   #allFinished(): boolean {
-    return (
-      this.#phase === 'stopping' &&
-      !this.#electorRunning &&
-      [...this.#entries.values()].every((e) => !e.running)
-    );
+    return this.#phase === 'stopping' && !this.#electorRunning && this.#running === 0;
   }
 
   #start(entry: Entry): void {
@@ -265,6 +302,7 @@ export class Manager {
     const runId = ++entry.runId;
     entry.controller = controller;
     entry.running = true;
+    this.#running++;
     entry.stopRequested = false;
     entry.term = entry.component.leader ? this.#term?.token : undefined;
     entry.set('starting');
@@ -281,7 +319,7 @@ export class Manager {
         if (entry.runId !== runId || !entry.running || entry.stopRequested || entry.state === 'ready') return;
         entry.set('ready');
         this.#hub.emit({ type: 'component.ready', component: entry.name });
-        this.#update();
+        this.#update(entry.dependents);
       },
       emit: (event) => this.#fromComponent(entry, runId, event),
     };
@@ -305,12 +343,14 @@ export class Manager {
       entry.set('restarting');
     }
     this.#hub.emit(event);
-    this.#update();
+    this.#update([]);
   }
 
   #settle(entry: Entry, runId: number, outcome: { error: unknown } | undefined): void {
     if (entry.runId !== runId) return;
     entry.running = false;
+    entry.settled?.abort(FINISHED);
+    this.#running--;
     const stopped = entry.stopRequested;
     if (outcome && !(stopped && isAbortOf(outcome.error, entry.controller?.signal))) {
       entry.set('failed');
@@ -331,7 +371,8 @@ export class Manager {
       // does when Envoy exits 0); a one-shot one has merely finished its step.
       if (!entry.component.oneShot) this.#beginShutdown('completed');
     }
-    this.#update();
+    // Its dependents may start (a finished one-shot), its dependencies may now stop.
+    this.#update([...entry.dependents, ...entry.dependencies]);
   }
 
   #fail(failure: ComponentFailure): void {
@@ -346,11 +387,14 @@ export class Manager {
     entry.set('stopping');
     const reason: StopReason = this.#shutdown ?? 'term-ended';
     this.#hub.emit({ type: 'component.stopping', component: entry.name, reason });
-    entry.controller?.abort(new StopRequest(reason));
+    let request = this.#stopRequests.get(reason);
+    if (!request) this.#stopRequests.set(reason, (request = new StopRequest(reason)));
+    entry.controller?.abort(request);
     const stopTimeout = entry.component.stopTimeout ?? this.#defaultStopTimeout;
     const runId = entry.runId;
+    entry.settled = new AbortController();
     // Report, don't kill: the component owns its forced stop (a process component SIGKILLs here).
-    this.#clock.sleep(stopTimeout, this.#finished.signal).then(
+    this.#clock.sleep(stopTimeout, entry.settled.signal).then(
       () => {
         if (entry.runId !== runId || !entry.running) return;
         this.#hub.emit({

@@ -1,0 +1,75 @@
+import type { Logger } from 'pino';
+import { formatMs } from '../runtime/errors.js';
+import type { CorralEvent, EventListener } from '../runtime/events.js';
+
+type Level = 'info' | 'warn' | 'error' | 'debug';
+
+/** Which level each event is logged at; everything not listed is `info`. */
+const LEVELS: Partial<Record<CorralEvent['type'], Level>> = {
+  'component.failed': 'error',
+  'component.stop-timeout': 'warn',
+  'component.restarting': 'warn',
+  'shutdown.stuck': 'error',
+  warning: 'warn',
+  'component.draining': 'info',
+  'shutdown.phase': 'debug',
+};
+
+/** One line of prose per event, in the message style of errors.ts. */
+export function describeEvent(event: CorralEvent): string {
+  switch (event.type) {
+    case 'component.starting':
+      return `component \`${event.component}\` is starting`;
+    case 'component.ready':
+      return `component \`${event.component}\` is ready`;
+    case 'component.completed':
+      return `component \`${event.component}\` finished`;
+    case 'component.failed':
+      return `component \`${event.component}\` failed`;
+    case 'component.draining':
+      return `component \`${event.component}\` is draining`;
+    case 'component.drained':
+      return `component \`${event.component}\` ${event.skipped ? 'stopped draining early' : 'drained'} after ${formatMs(event.durationMs)}`;
+    case 'component.stopping':
+      return `stopping component \`${event.component}\` (${event.reason})`;
+    case 'component.stop-timeout':
+      return `component \`${event.component}\` has not stopped ${formatMs(event.stoppingForMs)} after it was asked to`;
+    case 'component.stopped':
+      return `component \`${event.component}\` stopped in ${formatMs(event.durationMs)}`;
+    case 'component.restarting':
+      return `restarting component \`${event.component}\` in ${formatMs(event.delayMs)} (attempt ${event.attempt}${event.suppressed ? `, ${event.suppressed} restarts not logged` : ''})`;
+    case 'process.spawned':
+      return `component \`${event.component}\` started pid ${event.pid}`;
+    case 'process.exited':
+      return `component \`${event.component}\` pid ${event.pid} exited ${event.signal ? `on ${event.signal}` : `with code ${event.exitCode}`}${event.forced ? ' (forced)' : ''}`;
+    case 'shutdown.started':
+      return `shutting down (${event.reason})`;
+    case 'shutdown.phase':
+      return `shutdown phase: ${event.phase}`;
+    case 'shutdown.stuck':
+      return `shutdown did not finish within ${formatMs(event.timeoutMs)}; still running: ${event.stuck.map((s) => `\`${s.component}\` (${s.phase})`).join(', ')}`;
+    case 'leader.elected':
+      return `this replica is the leader (term ${event.term})`;
+    case 'leader.lost':
+      return `this replica is no longer the leader (term ${event.term})`;
+    case 'warning':
+      return event.message;
+  }
+}
+
+/**
+ * Renders runtime events as pino log records: the event's fields, its `type` as `event`, and a
+ * prose `msg`. An `error` field goes through pino's error serializer (as `err`).
+ */
+export function pinoEventLogger(logger: Logger): EventListener {
+  return (event) => {
+    const { type, time: _time, ...fields } = event;
+    const level = LEVELS[type] ?? 'info';
+    const record: Record<string, unknown> = { event: type, ...fields };
+    if ('error' in record) {
+      record.err = record.error;
+      delete record.error;
+    }
+    logger[level](record, describeEvent(event));
+  };
+}
