@@ -1,0 +1,88 @@
+import type { Clock } from '../runtime/clock.js';
+
+/** Why a {@link Deadline} signal aborted when its own time ran out (not a parent's abort). */
+export class DeadlineReached extends Error {
+  constructor(readonly afterMs: number) {
+    super(`deadline of ${afterMs}ms reached`);
+    this.name = 'DeadlineReached';
+  }
+}
+
+/** An AbortSignal that aborts after a delay on a given clock, or as soon as any parent aborts. */
+export interface Deadline {
+  readonly signal: AbortSignal;
+  /** Drops the timer and the parent listeners; call it when the guarded work is done. Idempotent. */
+  dispose(): void;
+}
+
+/**
+ * Starts a deadline of `ms` on `clock`. When it passes, `signal` aborts with {@link DeadlineReached};
+ * when a parent aborts first, `signal` aborts with the parent's reason. Taking the time from a
+ * Clock (not `AbortSignal.timeout`) is what lets unit tests drive drains with a ManualClock.
+ */
+export function deadline(clock: Clock, ms: number, ...parents: (AbortSignal | undefined)[]): Deadline {
+  const controller = new AbortController();
+  const timer = new AbortController();
+  const live = parents.filter((p): p is AbortSignal => p !== undefined);
+  const onParentAbort = (event: Event): void => {
+    controller.abort((event.target as AbortSignal).reason);
+  };
+  const dispose = (): void => {
+    timer.abort();
+    for (const parent of live) parent.removeEventListener('abort', onParentAbort);
+  };
+  const already = live.find((p) => p.aborted);
+  if (already) {
+    controller.abort(already.reason);
+    return { signal: controller.signal, dispose };
+  }
+  for (const parent of live) parent.addEventListener('abort', onParentAbort, { once: true });
+  clock.sleep(Math.max(0, ms), timer.signal).then(
+    () => {
+      controller.abort(new DeadlineReached(ms));
+      dispose();
+    },
+    () => {
+      // Disposed before it fired: nothing to do.
+    },
+  );
+  controller.signal.addEventListener('abort', dispose, { once: true });
+  return { signal: controller.signal, dispose };
+}
+
+/**
+ * Settles like `promise`, or rejects with `signal.reason` as soon as `signal` aborts, whichever
+ * comes first. Guards the drain's bounds against work that ignores its signal.
+ */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason as Error);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        // Passed through untouched: callers inspect what the work itself rejected with.
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * Reads `signal.aborted` afresh. TypeScript narrows `signal.aborted` to `false` after an early
+ * return and does not see that an await in between may have changed it; this call it cannot narrow.
+ */
+export function isAborted(signal: AbortSignal): boolean {
+  return signal.aborted;
+}

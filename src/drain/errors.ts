@@ -1,0 +1,28 @@
+import { CorralError } from '../runtime/errors.js';
+
+/**
+ * The drain could not be started: the drain signal could not be sent or the drain call failed.
+ * Messages never contain URL credentials or header values (see {@link redactUrl}).
+ */
+export class DrainTriggerError extends CorralError {
+  constructor(message: string, code = 'DRAIN_TRIGGER_FAILED') {
+    super(code, message);
+  }
+}
+
+/** A connections probe did not produce a count: no answer, a bad status, or output that is not a number. */
+export class ConnectionsProbeError extends CorralError {
+  constructor(message: string, code = 'DRAIN_PROBE_FAILED') {
+    super(code, message);
+  }
+}
+
+/** An HTTP call made by the drain or a preset failed; `status` is set when a response arrived. */
+export class HttpCallError extends CorralError {
+  readonly status: number | undefined;
+
+  constructor(message: string, status?: number) {
+    super('HTTP_CALL_FAILED', message);
+    this.status = status;
+  }
+}

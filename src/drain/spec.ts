@@ -1,0 +1,39 @@
+import { counterFor } from './connections.js';
+import type { ConnectionsProbe } from './connections.js';
+import type { DrainPlan } from './drain.js';
+import { triggerFor } from './trigger.js';
+import type { DrainTrigger } from './trigger.js';
+
+/**
+ * A component's `drain` section as the stack file declares it (durations already in milliseconds).
+ *
+ * ```yaml
+ * drain:
+ *   signal: SIGUSR1                  # or http: { method: POST, url: ..., headers: {...} }
+ *   connections: { http: "http://127.0.0.1:9000/connections" }   # or exec: [...]
+ *   min: 1s
+ *   timeout: 30s
+ * ```
+ */
+export interface DrainSpec {
+  /** Omitted: nothing is sent, the drain only waits. */
+  readonly trigger?: DrainTrigger;
+  /** Omitted: the drain waits `min`. */
+  readonly connections?: ConnectionsProbe;
+  /** @default 0 */
+  readonly min?: number;
+  readonly timeout: number;
+}
+
+/**
+ * Turns a declared drain into a plan for {@link runDrain}. `pid` is the process group leader a
+ * signal trigger goes to (the component's child); it is read when the drain runs, not now.
+ */
+export function planDrain(spec: DrainSpec, target: { readonly pid?: number } = {}): DrainPlan {
+  return {
+    ...(spec.trigger ? { trigger: triggerFor(spec.trigger, target) } : {}),
+    ...(spec.connections ? { connections: counterFor(spec.connections) } : {}),
+    min: spec.min ?? 0,
+    timeout: spec.timeout,
+  };
+}
