@@ -20,6 +20,7 @@ function waitAbort(signal: AbortSignal): Promise<void> {
 
 async function once(): Promise<{ readyMs: number; stopMs: number; heapPerComponent: number }> {
   gc?.();
+  gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
   const manager = new Manager();
   for (let i = 0; i < COMPONENTS; i++) manager.add(fromFunction(`c${i}`, waitAbort));
@@ -34,6 +35,7 @@ async function once(): Promise<{ readyMs: number; stopMs: number; heapPerCompone
   const run = manager.run(stop.signal);
   await ready;
   const readyMs = performance.now() - t0;
+  gc?.();
   gc?.();
   const heapPerComponent = (process.memoryUsage().heapUsed - heapBefore) / COMPONENTS;
   const t1 = performance.now();

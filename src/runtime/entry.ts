@@ -46,8 +46,6 @@ export class Entry {
   /** Resolved when `run` starts: the entries this one depends on, and those depending on it. */
   dependencies: Entry[] = [];
   dependents: Entry[] = [];
-  /** Aborted when the current run settles: cancels its stop-timeout report. */
-  settled: AbortController | undefined;
 
   constructor(component: Component) {
     this.component = component;

@@ -1,6 +1,7 @@
 import { AlwaysLeader, type LeaderElector, type Term } from '../leader/elector.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Component, ComponentContext } from './component.js';
+import { Deadlines } from './deadlines.js';
 import { Entry, type ComponentStatus } from './entry.js';
 import {
   ComponentFailedError,
@@ -67,6 +68,8 @@ export class Manager {
   readonly #waiters = new Set<{ done: () => boolean; resolve: () => void }>();
   /** Aborted when `run` returns: cancels every deadline timer the manager armed. */
   readonly #finished = new AbortController();
+  /** Stop-timeout reports, all on one timer; dropped when `run` returns. */
+  readonly #deadlines: Deadlines;
   /** Aborted to cut the drain phase short (a second signal, or a failure during the drain). */
   readonly #skipDrain = new AbortController();
   /** Aborted when the stop phase begins: the elector stops campaigning. */
@@ -96,6 +99,7 @@ export class Manager {
     this.#elector = options.elector ?? new AlwaysLeader();
     this.#shutdownTimeout = options.shutdownTimeout ?? 60_000;
     this.#defaultStopTimeout = options.defaultStopTimeout ?? 10_000;
+    this.#deadlines = new Deadlines(this.#clock, this.#finished.signal);
   }
 
   /** Subscribes to every event; returns the unsubscribe function. Safe at any time. */
@@ -167,7 +171,6 @@ export class Manager {
     } finally {
       signal.removeEventListener('abort', onAbort);
       this.#finished.abort(FINISHED);
-      for (const entry of this.#entries.values()) entry.settled?.abort(FINISHED);
     }
     this.#setPhase('stopped');
     if (this.#failure) throw new ComponentFailedError(this.#failure, this.#laterFailures);
@@ -228,10 +231,14 @@ export class Manager {
         const entries = this.#queued === 'all' ? [...this.#entries.values()] : [...this.#queued];
         this.#queued = new Set();
         this.#pass(entries);
-      } while (this.#queued === 'all' || this.#queued.size > 0);
+      } while (this.#hasQueued());
     } finally {
       this.#updating = false;
     }
+  }
+
+  #hasQueued(): boolean {
+    return this.#queued === 'all' || this.#queued.size > 0;
   }
 
   #pass(entries: readonly Entry[]): void {
@@ -315,20 +322,27 @@ export class Manager {
       name: entry.name,
       term: entry.term === undefined ? undefined : { token: entry.term },
       clock: this.#clock,
-      ready: () => {
-        if (entry.runId !== runId || !entry.running || entry.stopRequested || entry.state === 'ready') return;
-        entry.set('ready');
-        this.#hub.emit({ type: 'component.ready', component: entry.name });
-        this.#update(entry.dependents);
-      },
+      ready: () => this.#markReady(entry, runId),
       emit: (event) => this.#fromComponent(entry, runId, event),
     };
-    // The async wrapper turns a synchronous throw from `run` into a rejection like any other.
-    const run = async (): Promise<void> => entry.component.run(controller.signal, ctx);
-    run().then(
+    let running: Promise<void>;
+    try {
+      running = entry.component.run(controller.signal, ctx);
+    } catch (error) {
+      // A synchronous throw from `run` is a failure like any rejection.
+      running = Promise.reject(error as Error);
+    }
+    running.then(
       () => this.#settle(entry, runId, undefined),
       (error: unknown) => this.#settle(entry, runId, { error }),
     );
+  }
+
+  #markReady(entry: Entry, runId: number): void {
+    if (entry.runId !== runId || !entry.running || entry.stopRequested || entry.state === 'ready') return;
+    entry.set('ready');
+    this.#hub.emit({ type: 'component.ready', component: entry.name });
+    this.#update(entry.dependents);
   }
 
   /** Events a component publishes go out as they are; a restart also changes its state. */
@@ -349,7 +363,6 @@ export class Manager {
   #settle(entry: Entry, runId: number, outcome: { error: unknown } | undefined): void {
     if (entry.runId !== runId) return;
     entry.running = false;
-    entry.settled?.abort(FINISHED);
     this.#running--;
     const stopped = entry.stopRequested;
     if (outcome && !(stopped && isAbortOf(outcome.error, entry.controller?.signal))) {
@@ -392,20 +405,16 @@ export class Manager {
     entry.controller?.abort(request);
     const stopTimeout = entry.component.stopTimeout ?? this.#defaultStopTimeout;
     const runId = entry.runId;
-    entry.settled = new AbortController();
     // Report, don't kill: the component owns its forced stop (a process component SIGKILLs here).
-    this.#clock.sleep(stopTimeout, entry.settled.signal).then(
-      () => {
-        if (entry.runId !== runId || !entry.running) return;
-        this.#hub.emit({
-          type: 'component.stop-timeout',
-          component: entry.name,
-          stoppingForMs: this.#clock.now() - entry.stoppingSince,
-          stopTimeoutMs: stopTimeout,
-        });
-      },
-      () => undefined,
-    );
+    this.#deadlines.after(stopTimeout, () => {
+      if (entry.runId !== runId || !entry.running) return;
+      this.#hub.emit({
+        type: 'component.stop-timeout',
+        component: entry.name,
+        stoppingForMs: this.#clock.now() - entry.stoppingSince,
+        stopTimeoutMs: stopTimeout,
+      });
+    });
   }
 
   #beginShutdown(reason: StopReason): void {
