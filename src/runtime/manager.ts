@@ -330,7 +330,7 @@ export class Manager {
       running = entry.component.run(controller.signal, ctx);
     } catch (error) {
       // A synchronous throw from `run` is a failure like any rejection.
-      running = Promise.reject(error as Error);
+      running = Promise.reject(error);
     }
     running.then(
       () => this.#settle(entry, runId, undefined),
