@@ -329,7 +329,8 @@ export class Manager {
     try {
       running = entry.component.run(controller.signal, ctx);
     } catch (error) {
-      // A synchronous throw from `run` is a failure like any rejection.
+      // A synchronous throw from `run` is a failure like any rejection, reported as thrown.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
       running = Promise.reject(error);
     }
     running.then(
