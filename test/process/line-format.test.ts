@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { LineFormatter, type LineFormatOptions } from '../../src/process/line-format.js';
+
+/** Feeds `chunks` through a formatter; returns the output bytes and the lines the hook saw. */
+function run(
+  options: Partial<LineFormatOptions>,
+  chunks: readonly Buffer[],
+): { out: Buffer; lines: string[] } {
+  const formatter = new LineFormatter({ format: 'prefixed', component: 'app', stream: 'stdout', ...options });
+  const lines: string[] = [];
+  const onLine = (line: string): void => {
+    lines.push(line);
+  };
+  const parts = chunks.map((chunk) => Buffer.from(formatter.push(chunk, 7, onLine), formatter.encoding));
+  parts.push(Buffer.from(formatter.end(7, onLine), formatter.encoding));
+  return { out: Buffer.concat(parts), lines };
+}
+
+const text = (options: Partial<LineFormatOptions>, ...chunks: string[]): string =>
+  run(
+    options,
+    chunks.map((c) => Buffer.from(c)),
+  ).out.toString();
+
+test('prefixed pads the name, keeps line endings and terminates the last line', () => {
+  assert.equal(text({ prefixWidth: 5 }, 'a\r\nb', '\n', 'c'), 'app   | a\r\napp   | b\napp   | c\n');
+  assert.equal(text({}, ''), '');
+});
+
+test('a name with $ or non-ASCII characters is written as it is', () => {
+  assert.equal(text({ component: 'a$&b' }, 'x\ny\n'), 'a$&b | x\na$&b | y\n');
+  assert.equal(text({ component: 'café' }, 'x\ny\n'), 'café | x\ncafé | y\n');
+});
+
+test('a colour wraps the name in ANSI codes', () => {
+  assert.equal(text({ color: 36, prefixWidth: 4 }, 'x\n'), '\x1b[36mapp \x1b[0m | x\n');
+});
+
+test('raw passes bytes through unchanged, invalid UTF-8 and a last line without newline included', () => {
+  const bytes = Buffer.from([0x61, 0xff, 0x0a, 0xc3, 0xa9, 0x0d, 0x0a, 0x62]);
+  assert.deepEqual(run({ format: 'raw' }, [bytes.subarray(0, 4), bytes.subarray(4)]).out, bytes);
+});
+
+test('a line longer than the cap is cut into capped pieces, never inside a UTF-8 character', () => {
+  const long = `${'x'.repeat(9)}é${'y'.repeat(12)}`; // é (2 bytes) straddles the 10-byte cut
+  const { out, lines } = run({ maxLineBytes: 10 }, [
+    Buffer.from(long.slice(0, 5)),
+    Buffer.from(`${long.slice(5)}\nz\n`),
+  ]);
+  assert.deepEqual(lines, ['xxxxxxxxx', 'éyyyyyyyy', 'yyyy', 'z']);
+  assert.equal(out.toString(), lines.map((l) => `app | ${l}\n`).join(''));
+});
+
+test('raw cuts an over-long line without adding newlines', () => {
+  const { out, lines } = run({ format: 'raw', maxLineBytes: 8 }, [
+    Buffer.from('a'.repeat(20)),
+    Buffer.from('\n'),
+  ]);
+  assert.equal(out.toString(), `${'a'.repeat(20)}\n`);
+  assert.deepEqual(lines, ['aaaaaaaa', 'aaaaaaaa', 'aaaa']);
+});
+
+test('the carried unfinished line never exceeds the cap, whatever the chunk sizes', () => {
+  const formatter = new LineFormatter({
+    format: 'prefixed',
+    component: 'a',
+    stream: 'stdout',
+    maxLineBytes: 100,
+  });
+  let out = '';
+  for (let i = 0; i < 1000; i++) out += formatter.push(Buffer.alloc(37, 0x78), 0);
+  out += formatter.end(0);
+  const lines = out.split('\n').slice(0, -1);
+  assert.equal(lines.length, 370);
+  assert.ok(lines.every((line) => line === `a | ${'x'.repeat(100)}`));
+});
+
+test('json escapes each line and strips a final CR', () => {
+  const out = text({ format: 'json', component: 'w"eb', stream: 'stderr' }, 'a "q"\r\n\u2028\n');
+  assert.equal(
+    out,
+    '{"level":30,"time":7,"component":"w\\"eb","stream":"stderr","line":"a \\"q\\""}\n' +
+      '{"level":30,"time":7,"component":"w\\"eb","stream":"stderr","line":"\u2028"}\n',
+  );
+});
+
+test('output does not depend on where chunks are cut (property)', () => {
+  const bytes = fc
+    .uint8Array({ maxLength: 400, size: 'max' })
+    .map((a) => Buffer.from(a.map((b) => (b % 32 === 0 ? 10 : b))));
+  fc.assert(
+    fc.property(
+      bytes,
+      fc.array(fc.nat(400), { size: 'medium' }),
+      fc.constantFrom('prefixed', 'raw', 'json'),
+      (input, cuts, format) => {
+        const points = [...new Set(cuts.map((c) => c % (input.length + 1)))].sort((a, b) => a - b);
+        const chunks = [0, ...points].map((from, i) => input.subarray(from, [...points, input.length][i]));
+        const options = { format, maxLineBytes: 16 } as const;
+        const whole = run(options, [input]);
+        const pieces = run(options, chunks);
+        assert.deepEqual(pieces.out, whole.out);
+        assert.deepEqual(pieces.lines, whole.lines);
+        if (format === 'raw') assert.deepEqual(whole.out, input);
+        if (format === 'prefixed') {
+          const longest = Math.max(
+            ...whole.out
+              .toString('latin1')
+              .split('\n')
+              .map((line) => line.length),
+          );
+          assert.ok(longest <= 'app | '.length + 16, `a line of ${longest} bytes`);
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
+});

@@ -1,0 +1,372 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Readable, Writable } from 'node:stream';
+import { after, test } from 'node:test';
+import { forwardOutput, LineTap, OutputSink } from '../../src/process/output.js';
+
+const fixture = (name: string): string => new URL(`../fixtures/${name}`, import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'corral-output-'));
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Every child a test started, so that each test can check it left nothing behind. */
+const children = new Set<ChildProcess>();
+
+function start(command: string, args: readonly string[]): ChildProcess & { stdout: Readable } {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(child);
+  return child;
+}
+
+/** Gone means no /proc entry, or a zombie (`Z`), which kill(pid, 0) would still report alive. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function noChildLeft(): Promise<void> {
+  for (const child of children) {
+    if (child.pid !== undefined && alive(child.pid)) child.kill('SIGKILL');
+  }
+  await waitFor(() => [...children].every((c) => c.pid === undefined || !alive(c.pid)), 'children to exit');
+  children.clear();
+}
+
+async function forwardToFile(child: { stdout: Readable }, name: string): Promise<string> {
+  const file = join(dir, name);
+  const sink = await OutputSink.openFile(file);
+  await forwardOutput(child.stdout, { component: 'app', stream: 'stdout', format: 'prefixed', sink });
+  await sink.close();
+  return readFileSync(file, 'latin1');
+}
+
+test(
+  '1,000,000 numbered lines from a real child arrive in a file, none lost, in order',
+  { timeout: 60_000 },
+  async () => {
+    const child = start(fixture('out-lines'), ['1000000']);
+    const text = await forwardToFile(child, 'million.log');
+    const lines = text.split('\n');
+    assert.equal(lines.pop(), '', 'the output ends with a newline');
+    assert.equal(lines.length, 1_000_000);
+    for (let i = 0; i < lines.length; i++) {
+      if (lines[i] !== `app | line ${i + 1}`) assert.fail(`line ${i + 1} is ${JSON.stringify(lines[i])}`);
+    }
+    await noChildLeft();
+  },
+);
+
+test('a last line without a newline is forwarded, terminated, at the end', { timeout: 20_000 }, async () => {
+  const child = start(fixture('out-lines'), ['3', 'tail', '0', 'none']);
+  assert.equal(await forwardToFile(child, 'tail.log'), 'app | tail 1\napp | tail 2\napp | tail 3\n');
+  await noChildLeft();
+});
+
+test('lines written just before the child is SIGKILLed all arrive', { timeout: 20_000 }, async () => {
+  const child = start(fixture('out-lines'), ['20000', 'last', '200', 'kill']);
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    child.once('exit', (_code, signal) => resolve(signal)),
+  );
+  const lines = (await forwardToFile(child, 'killed.log')).split('\n');
+  assert.equal(await exited, 'SIGKILL');
+  assert.equal(lines.pop(), '');
+  assert.equal(lines.length, 20_000);
+  assert.equal(lines.at(-1), `app | last 20000 ${'x'.repeat(200)}`);
+  await noChildLeft();
+});
+
+const LINE = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN';
+
+/** Bytes the process has written so far, from the kernel's own count. */
+function bytesWritten(pid: number): number {
+  const match = /^wchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+  assert.ok(match, `no wchar in /proc/${pid}/io`);
+  return Number(match[1]);
+}
+
+/**
+ * A destination that takes 5 ms to complete each write (about 13 MB/s), recording its backlog and
+ * how many lines reached it.
+ */
+function slowDestination(): { stream: Writable; lines: () => number; maxBuffered: () => number } {
+  let lines = 0;
+  let maxBuffered = 0;
+  const stream = new Writable({
+    highWaterMark: 64 * 1024,
+    write(chunk: Buffer, _encoding, callback) {
+      for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines++;
+      maxBuffered = Math.max(maxBuffered, stream.writableLength);
+      setTimeout(callback, 5);
+    },
+  });
+  return { stream, lines: () => lines, maxBuffered: () => maxBuffered };
+}
+
+/**
+ * Runs `yes` (which writes as fast as the pipe takes it) into a slow destination until 4 MB have
+ * arrived there, and returns how far the child got ahead of the destination by then.
+ */
+async function floodSlowDestination(
+  forward: (child: ChildProcess & { stdout: Readable }, destination: Writable) => Promise<void>,
+): Promise<{ lag: number; maxBuffered: number; maxReadable: number }> {
+  const child = start('yes', [LINE]);
+  const pid = child.pid;
+  assert.ok(pid !== undefined);
+  const destination = slowDestination();
+  let maxReadable = 0;
+  const sampler = setInterval(() => {
+    maxReadable = Math.max(maxReadable, child.stdout.readableLength);
+  }, 5);
+  const forwarding = forward(child, destination.stream);
+  const lineBytes = LINE.length + 1;
+  await waitFor(() => destination.lines() * lineBytes >= 4_000_000, '4 MB at the destination');
+  // What the child wrote beyond the lines that reached the destination sits in buffers.
+  const lag = bytesWritten(pid) - destination.lines() * lineBytes;
+  clearInterval(sampler);
+  child.kill('SIGKILL');
+  await forwarding;
+  return { lag, maxBuffered: destination.maxBuffered(), maxReadable };
+}
+
+test(
+  'a child writing faster than the destination drains is paused, with bounded buffers',
+  { timeout: 60_000 },
+  async () => {
+    const result = await floodSlowDestination(async (child, destination) => {
+      const sink = new OutputSink(destination);
+      await forwardOutput(child.stdout, { component: 'app', stream: 'stdout', format: 'prefixed', sink });
+    });
+    // Between the child and the destination sit only the kernel's socket buffers (a few hundred
+    // KB), the stream's buffer and the destination's: the child cannot get far ahead.
+    assert.ok(result.lag < 2_000_000, `the child got ${result.lag} bytes ahead of the destination`);
+    assert.ok(result.maxBuffered < 256 * 1024, `the destination buffered ${result.maxBuffered} bytes`);
+    assert.ok(result.maxReadable < 256 * 1024, `the source buffered ${result.maxReadable} bytes`);
+    await noChildLeft();
+  },
+);
+
+test(
+  'negative control: forwarding that ignores back-pressure lets the child run far ahead',
+  { timeout: 60_000 },
+  async () => {
+    const result = await floodSlowDestination(async (child, destination) => {
+      child.stdout.on('data', (chunk: Buffer) => destination.write(chunk));
+      await new Promise((resolve) => child.stdout.once('close', resolve));
+    });
+    assert.ok(result.lag > 2_000_000, `the child got only ${result.lag} bytes ahead`);
+    await noChildLeft();
+  },
+);
+
+/** The lines of `text` that are not `<tag> | <tag> <n> <pad>` with n counting up from 1 per tag. */
+function misplacedLines(text: string, tags: readonly string[], count: number, pad: string): string[] {
+  const next = new Map(tags.map((tag) => [tag, 1]));
+  const bad: string[] = [];
+  for (const line of text.split('\n').slice(0, -1)) {
+    const match = /^(\w+) \| (\w+) (\d+)(.*)$/.exec(line);
+    const tag = match?.[1] ?? '';
+    if (!match || match[2] !== tag || Number(match[3]) !== next.get(tag) || match[4] !== pad) bad.push(line);
+    else next.set(tag, (next.get(tag) ?? 0) + 1);
+  }
+  for (const [tag, n] of next) if (n !== count + 1) bad.push(`(${tag} stopped at ${n - 1})`);
+  return bad;
+}
+
+test(
+  'two children sharing one destination interleave only at line boundaries',
+  { timeout: 60_000 },
+  async () => {
+    const file = join(dir, 'shared.log');
+    const sink = await OutputSink.openFile(file);
+    // 30,000 lines of 310 bytes each: chunks end mid-line almost every time.
+    const forwarded = ['a', 'b'].map((tag) =>
+      forwardOutput(start(fixture('out-lines'), ['30000', tag, '300']).stdout, {
+        component: tag,
+        stream: 'stdout',
+        format: 'prefixed',
+        sink,
+      }),
+    );
+    await Promise.all(forwarded);
+    await sink.close();
+    const pad = ` ${'x'.repeat(300)}`;
+    assert.deepEqual(misplacedLines(readFileSync(file, 'latin1'), ['a', 'b'], 30_000, pad).slice(0, 3), []);
+    await noChildLeft();
+  },
+);
+
+test(
+  'negative control: the line check catches chunks written as they come',
+  { timeout: 60_000 },
+  async () => {
+    const file = join(dir, 'naive.log');
+    const sink = await OutputSink.openFile(file);
+    const forwarded = ['a', 'b'].map((tag) => {
+      const child = start(fixture('out-lines'), ['30000', tag, '300']);
+      let first = true;
+      child.stdout.on('data', (chunk: Buffer) => {
+        // Prefixes every line of the chunk, but writes partial lines at the chunk's end as they are.
+        const text = chunk.toString('latin1');
+        sink.write((first ? `${tag} | ` : '') + text.replaceAll(/\n(?=.)/g, `\n${tag} | `), 'latin1');
+        first = text.endsWith('\n');
+      });
+      return new Promise((resolve) => child.stdout.once('close', resolve));
+    });
+    await Promise.all(forwarded);
+    await sink.close();
+    const pad = ` ${'x'.repeat(300)}`;
+    assert.notDeepEqual(misplacedLines(readFileSync(file, 'latin1'), ['a', 'b'], 30_000, pad), []);
+    await noChildLeft();
+  },
+);
+
+test(
+  'watchers of a LineTap see every line of both streams, decoded, while subscribed',
+  { timeout: 20_000 },
+  async () => {
+    const child = spawn('bash', ['-c', 'printf "out 1\\r\\nout \\xc3\\xa9\\n"; printf "err 1\\nerr 2" >&2'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    const sink = new OutputSink(new Writable({ write: (_chunk, _encoding, callback) => callback() }));
+    const lines = new LineTap();
+    const seen: string[] = [];
+    const unwatch = lines.watch((line, stream) => seen.push(`${stream}: ${line}`));
+    assert.equal(lines.watched, true);
+    await Promise.all([
+      forwardOutput(child.stdout, { component: 'app', stream: 'stdout', format: 'prefixed', sink, lines }),
+      forwardOutput(child.stderr, { component: 'app', stream: 'stderr', format: 'prefixed', sink, lines }),
+    ]);
+    unwatch();
+    assert.equal(lines.watched, false);
+    assert.deepEqual(
+      seen.filter((l) => l.startsWith('stdout')),
+      ['stdout: out 1', 'stdout: out é'],
+    );
+    assert.deepEqual(
+      seen.filter((l) => l.startsWith('stderr')),
+      ['stderr: err 1', 'stderr: err 2'],
+    );
+    await noChildLeft();
+  },
+);
+
+test('json format writes one pino-style record per line', { timeout: 20_000 }, async () => {
+  const child = spawn('bash', ['-c', 'printf "plain\\n\\"quoted\\" \\\\ tab\\t\\n\\xff bad utf8\\nlast"'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.add(child);
+  const chunks: Buffer[] = [];
+  const sink = new OutputSink(
+    new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        chunks.push(chunk);
+        callback();
+      },
+    }),
+  );
+  await forwardOutput(child.stdout, {
+    component: 'api',
+    stream: 'stdout',
+    format: 'json',
+    sink,
+    now: () => 1234,
+  });
+  const records = Buffer.concat(chunks)
+    .toString('utf8')
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as unknown);
+  const record = (line: string): unknown => ({
+    level: 30,
+    time: 1234,
+    component: 'api',
+    stream: 'stdout',
+    line,
+  });
+  assert.deepEqual(records, [
+    record('plain'),
+    record('"quoted" \\ tab\t'),
+    record('\ufffd bad utf8'),
+    record('last'),
+  ]);
+  await noChildLeft();
+});
+
+test(
+  'aborting stops forwarding from a pipe held open, writing the unfinished line',
+  { timeout: 20_000 },
+  async () => {
+    // The child exits at once, but a background sleep inherits the pipe and keeps it open.
+    const child = spawn('bash', ['-c', 'printf "done\\npartial"; sleep 30 & echo $! >&2; exit 0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    let holder = '';
+    child.stderr.on('data', (chunk: Buffer) => (holder += chunk.toString()));
+    const chunks: string[] = [];
+    const sink = new OutputSink(
+      new Writable({
+        write: (chunk: Buffer, _encoding, callback) => {
+          chunks.push(chunk.toString());
+          callback();
+        },
+      }),
+    );
+    const controller = new AbortController();
+    const forwarding = forwardOutput(child.stdout, {
+      component: 'app',
+      stream: 'stdout',
+      format: 'prefixed',
+      sink,
+      signal: controller.signal,
+    });
+    await waitFor(() => chunks.join('') === 'app | done\n' && holder.endsWith('\n'), 'the finished line');
+    controller.abort();
+    await forwarding;
+    assert.equal(chunks.join(''), 'app | done\napp | partial\n');
+    assert.equal(child.stdout.destroyed, true);
+    const holderPid = Number(holder.trim());
+    assert.ok(alive(holderPid), 'the pipe was still held open when forwarding was aborted');
+    process.kill(holderPid, 'SIGKILL');
+    await waitFor(() => !alive(holderPid), 'the background sleep to exit');
+    await noChildLeft();
+  },
+);
+
+test(
+  'a failing destination is reported once and the child is still drained to its end',
+  { timeout: 20_000 },
+  async () => {
+    const errors: Error[] = [];
+    const broken = new Writable({
+      write: (_chunk, _encoding, callback) => {
+        callback(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+      },
+    });
+    const sink = new OutputSink(broken, { onError: (error) => errors.push(error) });
+    const child = start(fixture('out-lines'), ['200000']);
+    await forwardOutput(child.stdout, { component: 'app', stream: 'stdout', format: 'prefixed', sink });
+    assert.equal(errors.length, 1);
+    assert.equal(sink.error, errors[0]);
+    assert.equal(child.stdout.readableEnded, true);
+    await noChildLeft();
+  },
+);
