@@ -48,6 +48,12 @@ export interface SpawnOptions {
    * argv (so the pid stays the child's); the cgroup trampoline uses this to enter its cgroup.
    */
   readonly prefix?: readonly string[];
+  /**
+   * Called with the child's pid in the same synchronous turn as the fork, before its `exec` has
+   * been confirmed: the watchdog registers the group here, so that no turn of the event loop
+   * passes in which Corral could die with the group unwatched. Not called if the fork failed.
+   */
+  readonly onFork?: (pid: number) => void;
   /** @default 'pipe' */
   readonly stdout?: StdioTarget;
   /** @default 'pipe' */
@@ -137,6 +143,7 @@ export async function spawnChild(options: SpawnOptions): Promise<SpawnedChild> {
     // Without setpriv, Node switches credentials itself (after clearing supplementary groups).
     ...(setpriv === undefined && identity ? { uid: identity.uid, gid: identity.gid } : {}),
   });
+  if (child.pid !== undefined) options.onFork?.(child.pid);
   const exited = new Promise<ExitStatus>((resolve) => {
     child.once('exit', (exitCode, signal) => {
       resolve({ exitCode, signal });

@@ -18,6 +18,11 @@ export interface StopTarget {
   /** Settles when the direct child exited (see {@link SpawnedChild.exited}). */
   readonly exited: Promise<ExitStatus>;
   /**
+   * Called with the stop signal, besides the group signal: the cgroup layer signals processes
+   * that left the group here, so that a daemonized helper gets a chance to stop gracefully too.
+   */
+  signalAll?(signal: NodeJS.Signals): void | Promise<void>;
+  /**
    * Called with SIGKILL after the stop timeout, besides the group kill: the cgroup layer kills
    * processes that left the group here (`cgroup.kill`).
    */
@@ -63,6 +68,7 @@ export async function terminate(target: StopTarget, options: TerminateOptions = 
   const stopTimeout = options.stopTimeout ?? 10_000;
   const started = clock.now();
   signalGroup(target.pgid, stopSignal);
+  await target.signalAll?.(stopSignal);
 
   const deadline = new AbortController();
   const giveUp = options.signal ? AbortSignal.any([options.signal, deadline.signal]) : deadline.signal;

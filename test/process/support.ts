@@ -1,8 +1,13 @@
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
+import type { OutputTarget } from '../../src/process/component.js';
 import { isAlive } from '../../src/process/liveness.js';
+import { OutputSink } from '../../src/process/output.js';
+import { systemClock, type Clock } from '../../src/runtime/clock.js';
+import type { ComponentContext } from '../../src/runtime/component.js';
+import type { CorralEvent } from '../../src/runtime/events.js';
 
 /** Shared by the process tests: fixture paths, bounded polling, line reading and cleanup by pid. */
 
@@ -105,4 +110,44 @@ export class LineReader {
       return match?.[1] === undefined ? [] : [Number(match[1])];
     });
   }
+}
+
+/** A ComponentContext for running a component without a manager; it records what it is told. */
+export function testContext(name: string, clock: Clock = systemClock) {
+  const events: CorralEvent[] = [];
+  let markReady = (): void => undefined;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  let isReady = false;
+  const ctx: ComponentContext = {
+    name,
+    term: undefined,
+    clock,
+    ready: () => {
+      isReady = true;
+      markReady();
+    },
+    emit: (event) => events.push(event),
+  };
+  return {
+    ctx,
+    events,
+    /** Resolves when the component called `ready()`. */
+    ready,
+    get isReady() {
+      return isReady;
+    },
+    /** The pid of the first `process.spawned` event, if any. */
+    get pid(): number | undefined {
+      return events.find((e) => e.type === 'process.spawned')?.pid;
+    },
+    exited() {
+      return events.find((e) => e.type === 'process.exited');
+    },
+  };
+}
+
+/** An output target whose lines (`name | line`) the test reads. */
+export function captureOutput(): { target: OutputTarget; lines: LineReader } {
+  const stream = new PassThrough();
+  return { target: { stdout: new OutputSink(stream) }, lines: new LineReader(stream) };
 }

@@ -1,0 +1,324 @@
+import { constants } from 'node:os';
+import type { Readable } from 'node:stream';
+import type { Component, ComponentContext } from '../runtime/component.js';
+import { defaultIsolation, type Isolation } from './isolation.js';
+import { lookupBinary, type LookupOptions } from './lookup.js';
+import { forwardOutput, LineTap, OutputSink, type OutputFormat, type OutputStream } from './output.js';
+import { spawnChild } from './spawn.js';
+import { ProcessExitError, terminate, type Termination } from './terminate.js';
+
+/**
+ * `processComponent()`: an external program as a component. The narrative of one run:
+ * find the binary, contain the run (cgroup, watchdog), spawn the child in its own session with a
+ * parent-death signal, forward its output, mark it ready (at once or when its probe passes),
+ * wait until it ends or is asked to stop, stop its whole process group (and cgroup), wait until
+ * nothing of it is left and its output is flushed, and only then settle.
+ */
+
+/** Where a component's output goes. */
+export type OutputTarget =
+  /** Forwarded line by line to sinks (shared by components), in a format. */
+  | {
+      readonly stdout: OutputSink;
+      /** @default the stdout sink */
+      readonly stderr?: OutputSink;
+      /** @default 'prefixed' */
+      readonly format?: OutputFormat;
+      readonly prefixWidth?: number;
+      readonly color?: number;
+    }
+  /** The child writes straight to Corral's own stdout and stderr: no prefix, no cost. */
+  | 'inherit'
+  /** Discarded. */
+  | 'ignore';
+
+/** What a drain hook learns about the running child. */
+export interface RunningProcess {
+  readonly component: string;
+  /** The direct child's pid, also its process group id. */
+  readonly pid: number;
+  /** The command as configured (binary resolved), without isolation prefixes. */
+  readonly command: readonly string[];
+  /** Lines of the child's output as they are forwarded (for drains that watch the logs). */
+  readonly lines: LineTap;
+}
+
+/** Readiness: resolves once the child is ready; rejects (naming itself) if it never will be. */
+export type ReadyCheck = (signal: AbortSignal, child: RunningProcess, ctx: ComponentContext) => Promise<void>;
+
+export interface ProcessOptions {
+  readonly name: string;
+  /**
+   * The program and its arguments; the program is looked up as described in lookup.ts. With
+   * `shell`, the elements are joined with spaces into one shell script.
+   */
+  readonly command: readonly string[];
+  /**
+   * Run `command` through a shell: `true` for /bin/sh, or the shell's path. Only when asked:
+   * without it, nothing in the command is interpreted.
+   * @default false
+   */
+  readonly shell?: boolean | string;
+  /** Added to Corral's environment; `undefined` removes a variable. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** @default process.cwd() */
+  readonly cwd?: string;
+  readonly user?: string | number;
+  readonly group?: string | number;
+  /** Sent to the process group to stop it (nginx wants SIGQUIT, HAProxy SIGUSR1). @default 'SIGTERM' */
+  readonly stopSignal?: NodeJS.Signals;
+  /** Time from the stop signal to SIGKILL, in ms. @default 10_000 */
+  readonly stopTimeout?: number;
+  readonly dependsOn?: readonly string[];
+  readonly leader?: boolean;
+  readonly oneShot?: boolean;
+  /** When the component counts as ready; without it, as soon as the child has started. */
+  readonly ready?: ReadyCheck;
+  /** @default prefixed lines, stdout to Corral's stdout and stderr to its stderr */
+  readonly output?: OutputTarget;
+  /** Passed through as `Component.drain`, with the running child; not called when none runs. */
+  readonly drain?: (signal: AbortSignal, ctx: ComponentContext, child: RunningProcess) => Promise<void>;
+  /** The layers that keep the child from outliving Corral. @default defaultIsolation() */
+  readonly isolation?: Isolation | Promise<Isolation>;
+  /** Where `corral` itself lives, for the lookup. @default process.argv[1] */
+  readonly corralPath?: LookupOptions['corralPath'];
+}
+
+/** A process component; `preflight` lets the CLI check every binary before starting anything. */
+export interface ProcessComponent extends Component {
+  /** Resolves to the binary's absolute path, or rejects with a BinaryLookupError. Starts nothing. */
+  preflight(): Promise<string>;
+}
+
+/**
+ * How long output may keep flowing once the process group (and cgroup) is empty. Only a process
+ * that escaped both, and still holds the pipe, keeps it open that long; then reading stops.
+ */
+const OUTPUT_GRACE_MS = 2_000;
+
+let defaultSinks: { stdout: OutputSink; stderr: OutputSink } | undefined;
+
+/**
+ * Makes a component that runs an external program; see the module doc. `run` resolves when the
+ * program ended with status 0 or was stopped cleanly (it died of the stop signal, or exited 0 or
+ * 128 + that signal), and rejects with a {@link ProcessExitError} otherwise, SIGKILL after
+ * `stopTimeout` included. Either way, it settles only when no process of the run is left.
+ */
+export function processComponent(options: ProcessOptions): ProcessComponent {
+  const { name } = options;
+  const stopSignal = options.stopSignal ?? 'SIGTERM';
+  const stopTimeout = options.stopTimeout ?? 10_000;
+  const lookup: LookupOptions = {
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.env?.PATH === undefined ? {} : { path: options.env.PATH }),
+    ...(options.corralPath === undefined ? {} : { corralPath: options.corralPath }),
+  };
+  let running: RunningProcess | undefined;
+
+  const preflight = (): Promise<string> => {
+    const shell = options.shell === true ? '/bin/sh' : options.shell;
+    const binary = shell === false || shell === undefined ? options.command[0] : shell;
+    return lookupBinary(binary ?? '', lookup, name);
+  };
+
+  async function run(signal: AbortSignal, ctx: ComponentContext): Promise<void> {
+    const binary = await preflight();
+    if (signal.aborted) return;
+    const isolation = await (options.isolation ?? defaultIsolation());
+    const containment = await isolation.contain(name, stopSignal, (event) => {
+      ctx.emit(event);
+    });
+    try {
+      const command = options.shell
+        ? [binary, '-c', options.command.join(' ')]
+        : [binary, ...options.command.slice(1)];
+      const output = options.output ?? defaultOutput();
+      const child = await spawnChild({
+        argv: command,
+        prefix: containment.prefix,
+        parentDeathSignal: containment.parentDeathSignal,
+        onFork: containment.onFork,
+        ...(options.env === undefined ? {} : { env: options.env }),
+        ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+        ...(options.user === undefined ? {} : { user: options.user }),
+        ...(options.group === undefined ? {} : { group: options.group }),
+        stdout: typeof output === 'string' ? output : 'pipe',
+        stderr: typeof output === 'string' ? output : 'pipe',
+      });
+      const { pid } = child;
+      ctx.emit({ type: 'process.spawned', component: name, pid, command });
+
+      const lines = new LineTap();
+      const stopReading = new AbortController();
+      const forwarded = forward(child.child.stdout, child.child.stderr, output, {
+        component: name,
+        lines,
+        signal: stopReading.signal,
+      });
+      running = { component: name, pid, command, lines };
+
+      // Whatever comes first: the child ends, the stop is requested, or the probe gives up.
+      const settled = new AbortController();
+      const stopRequested = abortOf(signal, settled.signal);
+      const probe = startProbe(options.ready, running, ctx, AbortSignal.any([signal, settled.signal]));
+      const cause = await Promise.race([
+        child.exited.then(() => 'exited' as const),
+        stopRequested.then(() => 'stop' as const),
+        probe.failed,
+      ]);
+      settled.abort();
+
+      const termination = await terminate(
+        { pgid: pid, exited: child.exited, ...containment.stopHooks },
+        { stopSignal, stopTimeout, clock: ctx.clock },
+      );
+      running = undefined;
+      await flush(forwarded, stopReading, name, ctx);
+      ctx.emit({
+        type: 'process.exited',
+        component: name,
+        pid,
+        exitCode: termination.exitCode,
+        signal: termination.signal,
+        forced: termination.forced,
+        stopDurationMs: cause === 'exited' ? undefined : termination.durationMs,
+      });
+
+      if (typeof cause === 'object') throw cause.error;
+      if (cause === 'stop') {
+        if (isCleanStop(termination)) return;
+        throw new ProcessExitError(name, termination);
+      }
+      // Ended on its own: only the child's status counts, not how its leftovers were stopped.
+      if (termination.exitCode !== 0) {
+        throw new ProcessExitError(name, { exitCode: termination.exitCode, signal: termination.signal });
+      }
+    } finally {
+      running = undefined;
+      await containment.release();
+    }
+  }
+
+  const drain = options.drain;
+  return {
+    name,
+    stopTimeout,
+    ...(options.dependsOn === undefined ? {} : { dependsOn: options.dependsOn }),
+    ...(options.leader === undefined ? {} : { leader: options.leader }),
+    ...(options.oneShot === undefined ? {} : { oneShot: options.oneShot }),
+    run,
+    preflight,
+    ...(drain === undefined
+      ? {}
+      : {
+          drain: (signal: AbortSignal, ctx: ComponentContext) =>
+            running ? drain(signal, ctx, running) : Promise.resolve(),
+        }),
+  };
+}
+
+/** A stop is clean when the child died of the stop signal, or exited 0 or 128 + that signal. */
+function isCleanStop(ending: Termination): boolean {
+  if (ending.forced) return false;
+  if (ending.signal !== null) return ending.signal === ending.stopSignal;
+  const bySignal = 128 + ((constants.signals[ending.stopSignal] as number | undefined) ?? 0);
+  return ending.exitCode === 0 || ending.exitCode === bySignal;
+}
+
+/** Resolves when `signal` aborts, or never if `until` aborts first (leaving no listener). */
+function abortOf(signal: AbortSignal, until: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
+    signal.addEventListener('abort', () => resolve(), { once: true, signal: until });
+  });
+}
+
+/**
+ * Runs the readiness check. `failed` settles only if the check fails (with the failure), so it
+ * can be raced against the child's end; success marks the component ready.
+ */
+function startProbe(
+  check: ReadyCheck | undefined,
+  child: RunningProcess,
+  ctx: ComponentContext,
+  signal: AbortSignal,
+): { failed: Promise<{ error: unknown }> } {
+  if (!check) {
+    ctx.ready();
+    return { failed: new Promise(() => undefined) };
+  }
+  const failed = check(signal, child, ctx).then(
+    () => {
+      ctx.ready();
+      return new Promise<never>(() => undefined);
+    },
+    // An abort means the child ended or a stop came first: that one is handled, not this.
+    (error: unknown) => (signal.aborted ? new Promise<never>(() => undefined) : { error }),
+  );
+  return { failed };
+}
+
+function defaultOutput(): OutputTarget {
+  defaultSinks ??= { stdout: new OutputSink(process.stdout), stderr: new OutputSink(process.stderr) };
+  return defaultSinks;
+}
+
+/** Starts forwarding both streams (when piped). Resolves when both ended; never rejects. */
+function forward(
+  stdout: Readable | null,
+  stderr: Readable | null,
+  target: OutputTarget,
+  common: { component: string; lines: LineTap; signal: AbortSignal },
+): Promise<unknown> {
+  if (typeof target === 'string') return Promise.resolve();
+  const one = (source: Readable | null, stream: OutputStream, sink: OutputSink): Promise<unknown> =>
+    source
+      ? forwardOutput(source, {
+          ...common,
+          stream,
+          sink,
+          format: target.format ?? 'prefixed',
+          ...(target.prefixWidth === undefined ? {} : { prefixWidth: target.prefixWidth }),
+          ...(target.color === undefined ? {} : { color: target.color }),
+        }).catch((error: unknown) => error)
+      : Promise.resolve();
+  return Promise.all([
+    one(stdout, 'stdout', target.stdout),
+    one(stderr, 'stderr', target.stderr ?? target.stdout),
+  ]);
+}
+
+/**
+ * Waits for the output to be forwarded to the end. The process group is empty by now, so the
+ * pipes close at once, unless a process that escaped the group (and any cgroup) still holds
+ * one: after {@link OUTPUT_GRACE_MS}, reading stops and a warning says so.
+ */
+async function flush(
+  forwarded: Promise<unknown>,
+  stopReading: AbortController,
+  component: string,
+  ctx: ComponentContext,
+): Promise<void> {
+  const grace = new AbortController();
+  const timedOut = new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(true), OUTPUT_GRACE_MS);
+    grace.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+  });
+  try {
+    if (await Promise.race([forwarded.then(() => false), timedOut])) {
+      ctx.emit({
+        type: 'warning',
+        code: 'OUTPUT_HELD',
+        component,
+        message: `a process of component \`${component}\` outside its process group still holds its output; stopped reading it`,
+      });
+      stopReading.abort();
+      await forwarded;
+    }
+  } finally {
+    grace.abort();
+  }
+}

@@ -1,0 +1,227 @@
+import type { CorralEvent } from '../runtime/events.js';
+import {
+  detectCgroups,
+  type CgroupParent,
+  type ComponentCgroup,
+  type DetectOptions,
+  type WarningEvent,
+} from './cgroup.js';
+import { insideNamespace } from './namespace.js';
+import { findSetpriv } from './spawn.js';
+import type { StopTarget } from './terminate.js';
+import { startWatchdog, type Watchdog, type WatchdogOptions } from './watchdog.js';
+
+/**
+ * The layers that keep a component's processes from outliving Corral, owned once per Corral
+ * instance and shared by its process components:
+ *
+ * 1. parent-death signal: the direct child gets SIGKILL when Corral dies (setpriv, per child);
+ * 2. watchdog: a small process outside Corral that stops every registered process group (and
+ *    cgroup) when Corral's pipe to it closes, however Corral died;
+ * 3. cgroups: each component runs in its own cgroup, so descendants that left the process group
+ *    (setsid, daemons) are still found and killed with `cgroup.kill`.
+ *
+ * Each layer can be switched off, for negative-control tests and for hosts where one misbehaves.
+ * A layer that is wanted but unavailable is reported once, as a `warning` event.
+ */
+export interface IsolationOptions {
+  /** @default true */
+  readonly parentDeathSignal?: boolean;
+  /** `true` or options for the watchdog. @default true */
+  readonly watchdog?: boolean | WatchdogOptions;
+  /** `true` or options for cgroup discovery. @default true */
+  readonly cgroup?: boolean | DetectOptions;
+  /**
+   * Receives the warnings (a layer unavailable, the watchdog restarted). Without it, they are
+   * emitted through the first component that starts (its `ctx.emit`), each once.
+   */
+  readonly onWarning?: (warning: WarningEvent) => void;
+}
+
+/** Which layers are in force. */
+export interface Layers {
+  readonly parentDeathSignal: boolean;
+  readonly watchdog: boolean;
+  readonly cgroup: boolean;
+}
+
+/** One run of one component inside the isolation; see {@link Isolation.contain}. */
+export interface Containment {
+  /** Command prefix that makes the child join its cgroup before the program runs. */
+  readonly prefix: readonly string[];
+  /** Whether to ask for a parent-death signal. */
+  readonly parentDeathSignal: boolean;
+  /** Registers the child's process group with the watchdog; pass as `spawnChild`'s `onFork`. */
+  readonly onFork: (pid: number) => void;
+  /** The cgroup parts of a {@link StopTarget}: signal, kill and "empty" over the whole cgroup. */
+  readonly stopHooks: Pick<StopTarget, 'signalAll' | 'killAll' | 'isEmpty'>;
+  /** Unregisters everything and removes the cgroup. Call once the group and cgroup are empty. */
+  release(): Promise<void>;
+}
+
+export class Isolation {
+  readonly layers: Layers;
+  readonly #watchdog: Watchdog | undefined;
+  readonly #cgroups: CgroupParent | undefined;
+  readonly #onWarning: ((warning: WarningEvent) => void) | undefined;
+  /** Warnings not yet delivered (when there is no `onWarning`, until a component can emit them). */
+  #pending: WarningEvent[] = [];
+  #closed = false;
+
+  /**
+   * Sets up every wanted layer: finds a writable cgroup v2 hierarchy, starts the watchdog, looks
+   * for setpriv. Never rejects; what is missing becomes a warning.
+   */
+  static async create(options: IsolationOptions = {}): Promise<Isolation> {
+    const warnings: WarningEvent[] = [];
+    const onWarning = options.onWarning;
+    const deliver = (warning: WarningEvent): void => {
+      if (onWarning) onWarning(warning);
+      else warnings.push(warning);
+    };
+
+    const wantDeathSignal = options.parentDeathSignal ?? true;
+    if (wantDeathSignal && findSetpriv() === undefined) {
+      deliver({
+        type: 'warning',
+        code: 'PARENT_DEATH_SIGNAL_UNAVAILABLE',
+        message:
+          "util-linux's setpriv is not installed, so children get no parent-death signal; if Corral is killed, they rely on the watchdog alone",
+      });
+    }
+
+    let cgroups: CgroupParent | undefined;
+    if (options.cgroup ?? true) {
+      const namespace = insideNamespace();
+      const detection = await detectCgroups({
+        // Inside a PID namespace every Corral is pid 2, and other Corrals' pids are not visible.
+        ...(namespace.inside ? { ownerPid: namespace.outerPid, removeStale: false } : {}),
+        ...(typeof options.cgroup === 'object' ? options.cgroup : {}),
+      });
+      if (detection.available) cgroups = detection.parent;
+      else deliver(detection.warning);
+    }
+
+    let watchdog: Watchdog | undefined;
+    if (options.watchdog ?? true) {
+      const started = startWatchdog({
+        ...(typeof options.watchdog === 'object' ? options.watchdog : {}),
+        onWarning: (warning) => isolation.#warn(warning),
+      });
+      if (started.available) watchdog = started.watchdog;
+      else deliver(started.warning);
+    }
+    // Our `corral-<pid>/` outlives us if Corral is killed; the watchdog removes it at the end.
+    if (cgroups) watchdog?.removeAtEnd(cgroups.path);
+
+    const isolation = new Isolation(
+      {
+        parentDeathSignal: wantDeathSignal && findSetpriv() !== undefined,
+        watchdog: watchdog !== undefined,
+        cgroup: cgroups !== undefined,
+      },
+      watchdog,
+      cgroups,
+      onWarning,
+    );
+    isolation.#pending = warnings;
+    return isolation;
+  }
+
+  private constructor(
+    layers: Layers,
+    watchdog: Watchdog | undefined,
+    cgroups: CgroupParent | undefined,
+    onWarning: ((warning: WarningEvent) => void) | undefined,
+  ) {
+    this.layers = layers;
+    this.#watchdog = watchdog;
+    this.#cgroups = cgroups;
+    this.#onWarning = onWarning;
+  }
+
+  /** The watchdog's pid, while it runs (tests use it). */
+  get watchdogPid(): number | undefined {
+    return this.#watchdog?.pid;
+  }
+
+  /** The `corral-<pid>/` cgroup directory, when the cgroup layer is in force. */
+  get cgroupPath(): string | undefined {
+    return this.#cgroups?.path;
+  }
+
+  /**
+   * Prepares one run of `component`: creates its cgroup and registers it with the watchdog
+   * before anything is spawned into it. Undelivered warnings go out through `emit` first.
+   * Rejects if the cgroup cannot be created (nothing was started then).
+   */
+  async contain(
+    component: string,
+    stopSignal: NodeJS.Signals,
+    emit: (event: CorralEvent) => void,
+  ): Promise<Containment> {
+    if (this.#closed) throw new Error('the isolation was closed');
+    for (const warning of this.#pending.splice(0)) emit(warning);
+    const watchdog = this.#watchdog;
+    let cgroup: ComponentCgroup | undefined;
+    if (this.#cgroups) {
+      cgroup = await this.#cgroups.createComponentCgroup(component);
+      watchdog?.watchCgroup(cgroup.path, stopSignal);
+    }
+    let pgid: number | undefined;
+    let released = false;
+    return {
+      prefix: cgroup?.joinPrefix ?? [],
+      parentDeathSignal: this.layers.parentDeathSignal,
+      onFork: (pid) => {
+        pgid = pid;
+        watchdog?.watchGroup(pid, stopSignal);
+      },
+      stopHooks: cgroup
+        ? {
+            signalAll: async (signal) => {
+              await cgroup.signal(signal);
+            },
+            killAll: () => cgroup.kill(),
+            isEmpty: async () => !(await cgroup.populated()),
+          }
+        : {},
+      release: async () => {
+        if (released) return;
+        released = true;
+        if (pgid !== undefined) watchdog?.unwatchGroup(pgid);
+        if (!cgroup) return;
+        watchdog?.unwatchCgroup(cgroup.path);
+        await cgroup.remove().catch(() => undefined);
+      },
+    };
+  }
+
+  /**
+   * Stops the watchdog (which, with nothing registered, just exits) and removes the cgroup
+   * directory. Call after every component has finished. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#watchdog?.close();
+    await this.#cgroups?.close();
+  }
+
+  #warn(warning: WarningEvent): void {
+    if (this.#onWarning) this.#onWarning(warning);
+    else this.#pending.push(warning);
+  }
+}
+
+let shared: Promise<Isolation> | undefined;
+
+/**
+ * The isolation process components use when given none: created on first use with every layer,
+ * and kept until Corral exits (the watchdog then sees its pipe close with nothing registered
+ * and exits too).
+ */
+export function defaultIsolation(): Promise<Isolation> {
+  shared ??= Isolation.create();
+  return shared;
+}
