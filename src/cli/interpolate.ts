@@ -1,0 +1,110 @@
+/**
+ * `${VAR}` and `${VAR:-default}` in string values of a stack file, read from a given environment.
+ *
+ * - `${VAR}`: the variable's value; an unset variable is an error (a set but empty one gives "").
+ * - `${VAR:-default}`: the default when the variable is unset or empty (as in the shell).
+ * - `$${` is a literal `${`; any other `$` is kept as it is.
+ *
+ * Substitution happens on parsed string scalars, never on the YAML text, so a value cannot inject
+ * YAML structure, and map keys (component names, env names) are never substituted.
+ */
+
+/** One `${…}` expression: a variable name, then optionally `:-` and a default up to the first `}`. */
+const EXPRESSION = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/;
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+/** A substituted string, or why it could not be substituted (the message never contains a value). */
+export type Interpolation = { ok: true; value: string } | { ok: false; message: string };
+
+/** Substitutes every expression in `text`. Stops at the first problem. */
+export function interpolate(text: string, env: Environment): Interpolation {
+  // Fast path: most strings contain no expression at all.
+  if (!text.includes('${')) return { ok: true, value: text };
+  let value = '';
+  let i = 0;
+  while (i < text.length) {
+    if (text.startsWith('$${', i)) {
+      value += '${';
+      i += 3;
+    } else if (text.startsWith('${', i)) {
+      const match = EXPRESSION.exec(text.slice(i));
+      if (!match) {
+        return {
+          ok: false,
+          message:
+            'invalid variable reference: expected ${NAME} or ${NAME:-default} (write $${ for a literal ${)',
+        };
+      }
+      const [whole, name = '', fallback] = match;
+      const set = env[name];
+      if (fallback !== undefined) {
+        value += set === undefined || set === '' ? fallback : set;
+      } else if (set === undefined) {
+        return { ok: false, message: `environment variable ${name} is not set (use \${${name}:-default})` };
+      } else {
+        value += set;
+      }
+      i += whole.length;
+    } else {
+      value += text.charAt(i);
+      i += 1;
+    }
+  }
+  return { ok: true, value };
+}
+
+/** Where a problem was found: the path of the value in the document. */
+export interface InterpolationProblem {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+/**
+ * Returns a copy of a parsed document with every string value substituted, and the problems found.
+ * The input is left untouched: YAML aliases can make one object appear at several paths, and
+ * substituting in place would substitute it twice (turning an escaped `$${` into a reference).
+ * A structure that contains itself (`a: &x [*x]`) is cut where it recurs and reported.
+ */
+export function interpolateTree(
+  value: unknown,
+  env: Environment,
+  problems: InterpolationProblem[],
+  path: readonly (string | number)[] = [],
+  ancestors: Set<object> = new Set(),
+): unknown {
+  if (typeof value === 'string') {
+    const result = interpolate(value, env);
+    if (result.ok) return result.value;
+    problems.push({ path, message: result.message });
+    return value;
+  }
+  if (value === null || typeof value !== 'object') return value;
+  if (ancestors.has(value)) {
+    problems.push({ path, message: 'an alias refers to a structure that contains it (a recursive alias)' });
+    return null;
+  }
+  ancestors.add(value);
+  try {
+    if (Array.isArray(value)) {
+      return value.map((item: unknown, index) =>
+        interpolateTree(item, env, problems, [...path, index], ancestors),
+      );
+    }
+    // Anything else that is not a plain map (a Buffer from `!!binary`) is left for the schema to reject.
+    if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+    const copy: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      // defineProperty, not assignment: a key named `__proto__` must stay an ordinary key.
+      Object.defineProperty(copy, key, {
+        value: interpolateTree(item, env, problems, [...path, key], ancestors),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return copy;
+  } finally {
+    ancestors.delete(value);
+  }
+}

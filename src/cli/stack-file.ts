@@ -1,0 +1,215 @@
+import { open } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import { CorralError } from '../runtime/errors.js';
+import { interpolateTree, type Environment, type InterpolationProblem } from './interpolate.js';
+import { checkDependencies } from './stack-graph.js';
+import { formatPath, issueMessage, redactUrls, type PathSegments } from './stack-issues.js';
+import { stackSchema, type Stack } from './stack-schema.js';
+import { pathAtOffset, lineOfPath } from './yaml-paths.js';
+
+/** One problem in a stack file: where (`components.app.stopTimeout`, line 22) and what. */
+export interface StackIssue {
+  /** Dotted path into the document; `""` for the document as a whole. */
+  readonly path: string;
+  /** 1-based line in the file, when the problem has a place in it. */
+  readonly line: number | undefined;
+  /** Never contains an environment value, a header value or a connection string. */
+  readonly message: string;
+}
+
+/**
+ * A stack file that cannot be used, with every problem found (not only the first). `code` is
+ * `STACK_INVALID` for a file that was read but is wrong, `STACK_UNREADABLE` for one that could not be
+ * read. The message lists one problem per line, ready to print as it is.
+ */
+export class StackFileError extends CorralError {
+  readonly file: string;
+  readonly issues: readonly StackIssue[];
+
+  constructor(
+    file: string,
+    issues: readonly StackIssue[],
+    options: { code?: 'STACK_INVALID' | 'STACK_UNREADABLE'; cause?: unknown } = {},
+  ) {
+    super(options.code ?? 'STACK_INVALID', renderMessage(file, issues), { cause: options.cause });
+    this.file = file;
+    this.issues = issues;
+  }
+}
+
+/** How many problems the message lists; `issues` keeps them all. */
+const LISTED = 50;
+
+function renderMessage(file: string, issues: readonly StackIssue[]): string {
+  const lines = issues.slice(0, LISTED).map((issue) => {
+    const line = issue.line === undefined ? '' : `line ${issue.line}`;
+    const where = issue.path === '' ? line : line === '' ? issue.path : `${issue.path} (${line})`;
+    return `  ${where === '' ? '' : `${where}: `}${issue.message}`;
+  });
+  if (issues.length > LISTED) lines.push(`  … and ${issues.length - LISTED} more`);
+  const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
+  return `invalid stack file ${file} (${count}):\n${lines.join('\n')}`;
+}
+
+export interface ParseStackOptions {
+  /** Where `${VAR}` values come from. @default process.env */
+  readonly env?: Environment;
+  /** The name used in messages, usually the file's path. @default '<stack>' */
+  readonly sourceName?: string;
+  /** What relative paths in the file are resolved against. @default process.cwd() */
+  readonly baseDir?: string;
+}
+
+/** Larger than any sensible stack file; a guard against reading a log file or a device by mistake. */
+export const MAX_STACK_FILE_BYTES = 1024 * 1024;
+
+/**
+ * Reads and validates a stack file. Relative paths in it are resolved against its directory.
+ * Rejects only with {@link StackFileError}.
+ */
+export async function loadStack(
+  path: string,
+  options: Omit<ParseStackOptions, 'sourceName' | 'baseDir'> = {},
+): Promise<Stack> {
+  let text: string;
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const stat = await handle.stat();
+      if (!stat.isFile())
+        throw new StackFileError(path, [wholeFile('not a regular file')], { code: 'STACK_UNREADABLE' });
+      if (stat.size > MAX_STACK_FILE_BYTES) throw tooLarge(path);
+      text = await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    if (error instanceof StackFileError) throw error;
+    const reason = readFailure(error);
+    throw new StackFileError(path, [wholeFile(`cannot read the file: ${reason}`)], {
+      code: 'STACK_UNREADABLE',
+      cause: error,
+    });
+  }
+  return parseStack(text, { ...options, sourceName: path, baseDir: dirname(resolve(path)) });
+}
+
+/**
+ * Validates stack-file text and returns the normalized stack: durations in ms, defaults applied,
+ * kinds resolved, paths absolute, dependencies checked. Throws only {@link StackFileError}.
+ */
+export function parseStack(text: string, options: ParseStackOptions = {}): Stack {
+  const file = options.sourceName ?? '<stack>';
+  if (text.length > MAX_STACK_FILE_BYTES) throw tooLarge(file);
+  const lineCounter = new LineCounter();
+  // logLevel 'error': yaml's warnings (unresolved tags, collection keys) would go to stderr; the
+  // schema reports whatever they lead to.
+  const doc = parseDocument(text, {
+    lineCounter,
+    prettyErrors: false,
+    merge: true,
+    uniqueKeys: true,
+    logLevel: 'error',
+  });
+  const located = (path: PathSegments, message: string): StackIssue => ({
+    path: formatPath(path),
+    line: lineOfPath(doc, lineCounter, path),
+    message: redactUrls(message),
+  });
+
+  if (doc.errors.length > 0) {
+    // A broken document is not validated further: its shape is a guess, and so would the rest be.
+    throw new StackFileError(file, unique(doc.errors.map((error) => syntaxIssue(doc, lineCounter, error))));
+  }
+  const raw = toJs(doc);
+  if ('problem' in raw) throw new StackFileError(file, [wholeFile(raw.problem)]);
+  if (raw.value === null || raw.value === undefined) {
+    throw new StackFileError(file, [
+      wholeFile('the file is empty; it needs at least a "components" section'),
+    ]);
+  }
+
+  const interpolationProblems: InterpolationProblem[] = [];
+  const document = interpolateTree(raw.value, options.env ?? process.env, interpolationProblems);
+  const substitutionFailed = new Set(interpolationProblems.map((p) => formatPath(p.path)));
+
+  const parsed = stackSchema(options.baseDir ?? process.cwd()).safeParse(document, { error: issueMessage });
+  const issues: StackIssue[] = interpolationProblems.map((p) => located(p.path, p.message));
+  for (const issue of parsed.error?.issues ?? []) {
+    if (issue.code === 'unrecognized_keys') {
+      // issueMessage wrote one line per key; each becomes an issue at its key.
+      const lines = issue.message.split('\n');
+      issue.keys.forEach((key, i) =>
+        issues.push(located([...issue.path, key], lines[i] ?? `unknown key "${key}"`)),
+      );
+    } else if (!substitutionFailed.has(formatPath(issue.path))) {
+      // A value whose `${…}` failed is reported once, for the reference, not again for its content.
+      issues.push(located(issue.path, issue.message));
+    }
+  }
+  for (const problem of checkDependencies(document)) issues.push(located(problem.path, problem.message));
+
+  if (issues.length > 0 || !parsed.success) throw new StackFileError(file, sortByLine(unique(issues)));
+  return parsed.data;
+}
+
+/** A YAML syntax error, placed by its position; its text is cut at the first `: `, after which yaml quotes the source. */
+function syntaxIssue(
+  doc: Document,
+  lineCounter: LineCounter,
+  error: { code: string; message: string; pos: [number, number] },
+): StackIssue {
+  const path = pathAtOffset(doc, error.pos[0]);
+  const last = path[path.length - 1];
+  const message =
+    error.code === 'DUPLICATE_KEY' && last !== undefined
+      ? `duplicate key ${JSON.stringify(String(last))}: a key may appear only once in a map`
+      : `invalid YAML: ${error.message.split(': ')[0] ?? error.code}`;
+  return { path: formatPath(path), line: lineCounter.linePos(error.pos[0]).line, message };
+}
+
+function toJs(doc: Document): { value: unknown } | { problem: string } {
+  try {
+    // maxAliasCount bounds "billion laughs" expansion: an alias-heavy document fails here instead of
+    // exhausting memory.
+    return { value: doc.toJS({ maxAliasCount: 100 }) };
+  } catch (error) {
+    return {
+      problem: `the document cannot be expanded: ${error instanceof Error ? error.message : String(error)}`,
+    };
+  }
+}
+
+function wholeFile(message: string): StackIssue {
+  return { path: '', line: undefined, message };
+}
+
+function tooLarge(file: string): StackFileError {
+  return new StackFileError(file, [wholeFile(`the file is larger than ${MAX_STACK_FILE_BYTES / 1024} KiB`)], {
+    code: 'STACK_UNREADABLE',
+  });
+}
+
+function readFailure(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a directory';
+  return error instanceof Error ? error.message : String(error);
+}
+
+function unique(issues: readonly StackIssue[]): StackIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((issue) => {
+    const key = `${issue.path}\0${issue.line ?? ''}\0${issue.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Stable: problems on the same line keep the order they were found in. */
+function sortByLine(issues: StackIssue[]): StackIssue[] {
+  return issues.sort((a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER));
+}

@@ -1,0 +1,164 @@
+import type { z } from 'zod';
+
+/**
+ * Turning problems into messages that name the place: the path formatting, the one message style
+ * for zod's issues, and the rules that keep secrets out of every message.
+ */
+
+export type PathSegments = readonly PropertyKey[];
+
+/** `['components', 'app', 'dependsOn', 0]` → `components.app.dependsOn[0]`. */
+export function formatPath(segments: PathSegments): string {
+  let text = '';
+  for (const segment of segments) {
+    if (typeof segment === 'number') text += `[${segment}]`;
+    else if (typeof segment === 'string' && /^[A-Za-z0-9_-]+$/.test(segment)) {
+      text += text === '' ? segment : `.${segment}`;
+    } else text += `[${JSON.stringify(String(segment))}]`;
+  }
+  return text;
+}
+
+/**
+ * Values at these paths are never echoed: environment values, HTTP headers (think Authorization)
+ * and the PostgreSQL connection string. Matching on the exact position, so that a component that
+ * happens to be named `env` is not affected.
+ */
+export function isSecretPath(segments: PathSegments): boolean {
+  const [top, , field, sub, leaf] = segments;
+  if (top === 'components') {
+    if (field === 'env') return true;
+    if (field === 'drain' && sub === 'http' && leaf === 'headers') return true;
+  }
+  return top === 'leaderElection' && segments[1] === 'postgres' && segments[2] === 'url';
+}
+
+/** Replaces the password of anything URL-shaped (`scheme://user:password@`) with `***`. */
+export function redactUrls(text: string): string {
+  return text.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/\s:@]*:)[^@\s]*@/g, '$1***@');
+}
+
+const ECHO_LIMIT = 60;
+
+/**
+ * How a message shows the offending value: `10`, `"abc"`, `a list`. Strings are cut to a readable
+ * length and stripped of URL passwords; with `secret`, a value is only named by its type ("a string").
+ */
+export function describeValue(value: unknown, secret = false): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'an empty value';
+  if (Array.isArray(value)) return 'a list';
+  if (secret) return typeof value === 'object' ? 'a map' : `a ${typeof value}`;
+  switch (typeof value) {
+    case 'string': {
+      const shown = value.length > ECHO_LIMIT ? `${value.slice(0, ECHO_LIMIT)}…` : value;
+      return JSON.stringify(redactUrls(shown));
+    }
+    case 'number':
+    case 'boolean':
+      return String(value);
+    case 'object':
+      return 'a map';
+    default:
+      return `a ${typeof value}`;
+  }
+}
+
+const EXPECTED: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a map',
+  record: 'a map',
+};
+
+type RawIssue = z.core.$ZodRawIssue;
+
+/**
+ * The message of every zod issue whose schema did not set its own. Zod calls this with the issue's
+ * full path and the offending input, so the secret rules apply here.
+ */
+export function issueMessage(issue: RawIssue): string {
+  const secret = isSecretPath(issue.path ?? []);
+  const got = describeValue(issue.input, secret);
+  switch (issue.code) {
+    case 'invalid_type': {
+      if (issue.input === undefined) return 'is required but missing';
+      const expected = EXPECTED[issue.expected] ?? issue.expected;
+      // A number where a string belongs is nearly always an unquoted YAML scalar (`- 5`, `PORT: 8080`).
+      const hint =
+        issue.expected === 'string' && typeof issue.input === 'number'
+          ? ` (quote it${secret ? '' : `: "${got}"`})`
+          : '';
+      return `expected ${expected}, got ${got}${hint}`;
+    }
+    case 'invalid_value':
+      return `expected ${issue.values.length === 1 ? '' : 'one of '}${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`;
+    case 'too_small':
+      return sizeMessage(issue.origin, 'least', issue.minimum, got);
+    case 'too_big':
+      return sizeMessage(issue.origin, 'most', issue.maximum, got);
+    case 'unrecognized_keys':
+      // One line per key; the loader turns each line into an issue of its own, at the key.
+      return issue.keys.map((key) => unknownKeyMessage(key, issue)).join('\n');
+    case 'invalid_union': {
+      // A discriminated union names the key and its allowed values (`kind`: process, envoy, coredns).
+      const { discriminator, options: allowed = [] } = issue as {
+        discriminator?: string;
+        options?: unknown[];
+      };
+      if (discriminator !== undefined) {
+        const options = allowed.filter((o) => o !== undefined && o !== null);
+        const value = isRecord(issue.input) ? issue.input[discriminator] : undefined;
+        return `expected one of ${options.map((o) => JSON.stringify(o)).join(', ')}, got ${describeValue(value)}`;
+      }
+      return `does not match any of the allowed forms, got ${got}`;
+    }
+    case 'invalid_key': {
+      const inner = issue.issues.map((i) => i.message).join('; ');
+      return `invalid name ${describeValue(issue.input)}: ${inner}`;
+    }
+    case 'invalid_format':
+      return `has an invalid format, got ${got}`;
+    default:
+      return `is invalid, got ${got}`;
+  }
+}
+
+function sizeMessage(origin: string, bound: 'least' | 'most', limit: number | bigint, got: string): string {
+  if (origin === 'array')
+    return bound === 'least' && limit === 1 ? 'must not be empty' : `must have at ${bound} ${limit} items`;
+  if (origin === 'string') {
+    return bound === 'least' && limit === 1
+      ? 'must not be empty'
+      : `must be at ${bound} ${limit} characters long`;
+  }
+  return `must be at ${bound} ${limit}, got ${got}`;
+}
+
+function unknownKeyMessage(key: string, issue: RawIssue): string {
+  const shape = issue.inst?._zod.def;
+  const known = shape && 'shape' in shape && isRecord(shape.shape) ? Object.keys(shape.shape) : [];
+  const near = known.find((candidate) => editDistance(candidate.toLowerCase(), key.toLowerCase()) <= 2);
+  return `unknown key ${describeValue(key)}${near === undefined ? '' : ` (did you mean "${near}"?)`}`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object';
+}
+
+/** Levenshtein distance, for "did you mean" on misspelt keys. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
