@@ -1,6 +1,12 @@
 export type { Clock } from './runtime/clock.js';
 export { systemClock, ManualClock } from './runtime/clock.js';
-export type { Component, ComponentContext, ComponentOptions, LeadershipTerm } from './runtime/component.js';
+export type {
+  Component,
+  ComponentContext,
+  ComponentOptions,
+  DrainMode,
+  LeadershipTerm,
+} from './runtime/component.js';
 export { fromFunction } from './runtime/component.js';
 export { Manager, StopRequest } from './runtime/manager.js';
 export type { ManagerOptions } from './runtime/manager.js';

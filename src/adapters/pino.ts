@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { formatMs } from '../runtime/errors.js';
+import { describe, formatMs } from '../runtime/errors.js';
 import type { CorralEvent, EventListener } from '../runtime/events.js';
 
 type Level = 'info' | 'warn' | 'error' | 'debug';
@@ -15,6 +15,11 @@ const LEVELS: Partial<Record<CorralEvent['type'], Level>> = {
   'shutdown.phase': 'debug',
 };
 
+/** The log level an event is rendered at. */
+export function eventLevel(event: CorralEvent): Level {
+  return LEVELS[event.type] ?? 'info';
+}
+
 /** One line of prose per event, in the message style of errors.ts. */
 export function describeEvent(event: CorralEvent): string {
   switch (event.type) {
@@ -25,7 +30,7 @@ export function describeEvent(event: CorralEvent): string {
     case 'component.completed':
       return `component \`${event.component}\` finished`;
     case 'component.failed':
-      return `component \`${event.component}\` failed`;
+      return `component \`${event.component}\` failed: ${describe(event.error)}`;
     case 'component.draining':
       return `component \`${event.component}\` is draining`;
     case 'component.drained':
@@ -64,7 +69,7 @@ export function describeEvent(event: CorralEvent): string {
 export function pinoEventLogger(logger: Logger): EventListener {
   return (event) => {
     const { type, time: _time, ...fields } = event;
-    const level = LEVELS[type] ?? 'info';
+    const level = eventLevel(event);
     const record: Record<string, unknown> = { event: type, ...fields };
     if ('error' in record) {
       record.err = record.error;

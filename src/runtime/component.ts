@@ -29,12 +29,17 @@ export interface Component {
   /** Starts the component; see the interface doc for the contract. */
   run(signal: AbortSignal, ctx: ComponentContext): Promise<void>;
   /**
-   * Optional: stop taking new work and let in-flight work finish, while still running. Called once,
-   * at the start of a graceful shutdown (or on a drain-only request), before any component is
-   * stopped. Resolves when drained. `signal` aborts when the rest of the drain is to be skipped.
+   * Optional: stop taking new work and let in-flight work finish, while still running. Called at
+   * most once per run: at the start of a graceful shutdown (`before-stop`), before any component
+   * is stopped, or on a drain-only request (`drain-only`: kuma-dp's drain-forever, after which
+   * the component keeps running and a later shutdown does not drain it again). Resolves when
+   * drained. `signal` aborts when the rest of the drain is to be skipped.
    */
-  readonly drain?: (signal: AbortSignal, ctx: ComponentContext) => Promise<void>;
+  readonly drain?: (signal: AbortSignal, ctx: ComponentContext, mode: DrainMode) => Promise<void>;
 }
+
+/** Why a component is asked to drain; see {@link Component.drain}. */
+export type DrainMode = 'before-stop' | 'drain-only';
 
 /** What the manager hands a running component. */
 export interface ComponentContext {

@@ -1,6 +1,6 @@
 import { AlwaysLeader, type LeaderElector, type Term } from '../leader/elector.js';
 import { systemClock, type Clock } from './clock.js';
-import type { Component, ComponentContext } from './component.js';
+import type { Component, ComponentContext, DrainMode } from './component.js';
 import { Deadlines } from './deadlines.js';
 import { Entry, type ComponentStatus } from './entry.js';
 import {
@@ -205,7 +205,7 @@ export class Manager {
   async drain(): Promise<void> {
     if (!this.#started || this.#shutdown) return;
     this.#drainOnly = true;
-    await this.#drainAll();
+    await this.#drainAll('drain-only');
   }
 
   /** Cuts whatever is left of the drain short and goes on to stopping (the second Ctrl-C). */
@@ -430,7 +430,7 @@ export class Manager {
     // Only a requested stop drains: after a failure or a component's exit the stack is already broken.
     if (reason === 'requested' && [...this.#entries.values()].some((e) => e.running && e.component.drain)) {
       this.#setPhase('draining');
-      void this.#drainAll().then(() => this.#beginStopping());
+      void this.#drainAll('before-stop').then(() => this.#beginStopping());
     } else {
       this.#beginStopping();
     }
@@ -450,10 +450,10 @@ export class Manager {
   }
 
   /** Drains every running drainable component (each once), concurrently; resolves when all did or the drain is skipped. */
-  async #drainAll(): Promise<void> {
+  async #drainAll(mode: DrainMode): Promise<void> {
     const drains = [...this.#entries.values()]
       .filter((e) => e.running && !e.stopRequested && e.component.drain)
-      .map((e) => (e.drain ??= this.#drainOne(e)));
+      .map((e) => (e.drain ??= this.#drainOne(e, mode)));
     const skipped = new Promise<void>((resolve) => {
       if (this.#skipDrain.signal.aborted) resolve();
       this.#skipDrain.signal.addEventListener('abort', () => resolve(), { once: true });
@@ -461,7 +461,7 @@ export class Manager {
     await Promise.race([Promise.all(drains), skipped]);
   }
 
-  async #drainOne(entry: Entry): Promise<void> {
+  async #drainOne(entry: Entry, mode: DrainMode): Promise<void> {
     const startedAt = this.#clock.now();
     entry.draining = true;
     entry.drainingSince = startedAt;
@@ -474,7 +474,7 @@ export class Manager {
       emit: (event) => this.#hub.emit(event),
     };
     try {
-      await entry.component.drain?.(this.#skipDrain.signal, ctx);
+      await entry.component.drain?.(this.#skipDrain.signal, ctx, mode);
     } catch (error) {
       // A drain that fails must not block the stop; the stop itself is what matters.
       if (!isAbortOf(error, this.#skipDrain.signal)) {

@@ -1,0 +1,114 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CorralEvent } from '../runtime/events.js';
+import type { Manager } from '../runtime/manager.js';
+import { exitStatusOf } from '../process/terminate.js';
+
+const PHASES = ['running', 'draining', 'stopping', 'stopped'] as const;
+
+/**
+ * Prometheus metrics for one `corral run`, fed from the runtime's events and its status. Labels
+ * are component names only: never commands, environment values or URLs, which may hold secrets.
+ */
+export function createMetrics(manager: Manager): {
+  registry: Registry;
+  observe: (event: CorralEvent) => void;
+} {
+  const registry = new Registry();
+  new Gauge({
+    name: 'corral_component_up',
+    help: '1 while the component is running (started and not finished).',
+    labelNames: ['component'],
+    registers: [registry],
+    collect() {
+      for (const s of manager.status()) {
+        this.set(
+          { component: s.name },
+          ['starting', 'ready', 'stopping', 'restarting'].includes(s.state) ? 1 : 0,
+        );
+      }
+    },
+  });
+  new Gauge({
+    name: 'corral_component_ready',
+    help: '1 while the component is ready.',
+    labelNames: ['component'],
+    registers: [registry],
+    collect() {
+      for (const s of manager.status()) this.set({ component: s.name }, s.state === 'ready' ? 1 : 0);
+    },
+  });
+  const restarts = new Counter({
+    name: 'corral_component_restarts_total',
+    help: 'How many times the component was restarted.',
+    labelNames: ['component'],
+    registers: [registry],
+  });
+  const exitCode = new Gauge({
+    name: 'corral_component_last_exit_code',
+    help: "The last exit status of the component's process, shell-style (128+n when killed by signal n).",
+    labelNames: ['component'],
+    registers: [registry],
+  });
+  const stopDuration = new Histogram({
+    name: 'corral_component_stop_duration_seconds',
+    help: 'From the stop request to the component having completely finished.',
+    labelNames: ['component'],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'corral_shutdown_phase',
+    help: 'The current shutdown phase: 1 for the phase Corral is in, 0 for the others.',
+    labelNames: ['phase'],
+    registers: [registry],
+    collect() {
+      const current = manager.phase();
+      for (const phase of PHASES) this.set({ phase }, phase === current ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'corral_ready',
+    help: '1 when every component is ready and no shutdown or drain is in progress (what /ready says).',
+    registers: [registry],
+    collect() {
+      this.set(manager.ready() ? 1 : 0);
+    },
+  });
+  const leader = new Gauge({
+    name: 'corral_leader',
+    help: '1 while this replica is the elected leader.',
+    registers: [registry],
+  });
+  const term = new Gauge({
+    name: 'corral_leader_term',
+    help: 'The fencing token of the current (or last) leadership term of this replica.',
+    registers: [registry],
+  });
+  for (const s of manager.status()) {
+    restarts.inc({ component: s.name }, 0);
+  }
+  leader.set(0);
+
+  const observe = (event: CorralEvent): void => {
+    switch (event.type) {
+      case 'component.restarting':
+        restarts.inc({ component: event.component }, 1 + event.suppressed);
+        break;
+      case 'process.exited':
+        exitCode.set({ component: event.component }, exitStatusOf(event));
+        break;
+      case 'component.stopped':
+        stopDuration.observe({ component: event.component }, event.durationMs / 1000);
+        break;
+      case 'leader.elected':
+        leader.set(1);
+        term.set(event.term);
+        break;
+      case 'leader.lost':
+        leader.set(0);
+        break;
+      default:
+    }
+  };
+  return { registry, observe };
+}

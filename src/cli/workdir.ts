@@ -1,0 +1,32 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** The directory generated files (Envoy's bootstrap copy, the Corefile) are written to. */
+export interface WorkDir {
+  readonly path: string;
+  /** Removes the directory if Corral created it; a configured one is kept. Idempotent. */
+  release(): Promise<void>;
+}
+
+/**
+ * Uses `configured` (created if missing, kept on exit), or makes a private temporary directory
+ * (mode 0700, since it may hold bootstrap files with credentials) that `release` removes.
+ */
+export async function openWorkDir(configured: string | undefined): Promise<WorkDir> {
+  if (configured) {
+    const path = resolve(configured);
+    await mkdir(path, { recursive: true, mode: 0o700 });
+    return { path, release: () => Promise.resolve() };
+  }
+  const path = await mkdtemp(join(tmpdir(), 'corral-'));
+  let released = false;
+  return {
+    path,
+    async release() {
+      if (released) return;
+      released = true;
+      await rm(path, { recursive: true, force: true });
+    },
+  };
+}
