@@ -8,7 +8,9 @@ import type { ConnectionCounter } from './idle.js';
  * Where a drain reads the active connections: an HTTP GET whose body is the count, or a command
  * (an argument array, run without a shell) that prints the count and exits 0.
  */
-export type ConnectionsProbe = { readonly http: string } | { readonly exec: readonly string[] };
+export type ConnectionsProbe =
+  | { readonly kind: 'http'; readonly url: string }
+  | { readonly kind: 'exec'; readonly command: readonly string[] };
 
 /** Output beyond this is not a count; the probe fails rather than buffering it. */
 const MAX_OUTPUT_BYTES = 4096;
@@ -22,8 +24,8 @@ export function parseCount(text: string): number | undefined {
 
 /** The counter for a declared probe. */
 export function counterFor(probe: ConnectionsProbe): ConnectionCounter {
-  if ('http' in probe) return (signal) => countOverHttp(probe.http, signal);
-  return (signal) => countFromCommand(probe.exec, signal);
+  if (probe.kind === 'http') return (signal) => countOverHttp(probe.url, signal);
+  return (signal) => countFromCommand(probe.command, signal);
 }
 
 /** GETs `url`; resolves the count in a 2xx body, rejects with {@link ConnectionsProbeError} otherwise. */

@@ -5,12 +5,12 @@ import { triggerFor } from './trigger.js';
 import type { DrainTrigger } from './trigger.js';
 
 /**
- * A component's `drain` section as the stack file declares it (durations already in milliseconds).
+ * A component's `drain` section as the stack-file loader hands it over (durations in milliseconds):
  *
  * ```yaml
  * drain:
- *   signal: SIGUSR1                  # or http: { method: POST, url: ..., headers: {...} }
- *   connections: { http: "http://127.0.0.1:9000/connections" }   # or exec: [...]
+ *   signal: SIGUSR1                  # → trigger { kind: 'signal', signal }; or http: { method, url, headers }
+ *   connections: { http: "http://127.0.0.1:9000/connections" }   # → { kind: 'http', url }; or exec: [...]
  *   min: 1s
  *   timeout: 30s
  * ```

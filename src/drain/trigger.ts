@@ -4,14 +4,15 @@ import { redactUrl } from './redact.js';
 
 /** An HTTP call that starts a drain; any 2xx status counts as success. */
 export interface HttpCall {
+  readonly kind: 'http';
   /** @default 'POST' */
   readonly method?: string;
   readonly url: string;
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-/** What starts a component's drain: a signal to its process group, or an HTTP call. */
-export type DrainTrigger = { readonly signal: NodeJS.Signals } | { readonly http: HttpCall };
+/** What starts a component's drain: a signal to its process group, or an HTTP call (the stack file's shape). */
+export type DrainTrigger = { readonly kind: 'signal'; readonly signal: NodeJS.Signals } | HttpCall;
 
 /**
  * Sends `signal` to the process group led by `pid` (children spawned by Corral lead their own
@@ -29,7 +30,7 @@ export function signalGroup(pid: number, signal: NodeJS.Signals): Promise<void> 
 }
 
 /** Makes the call; rejects with {@link DrainTriggerError} (URL redacted) unless the status is 2xx. */
-export async function callHttp(call: HttpCall, signal: AbortSignal): Promise<void> {
+export async function callHttp(call: Omit<HttpCall, 'kind'>, signal: AbortSignal): Promise<void> {
   const method = call.method ?? 'POST';
   let status: number;
   try {
@@ -48,11 +49,11 @@ export function triggerFor(
   trigger: DrainTrigger,
   target: { readonly pid?: number },
 ): (signal: AbortSignal) => Promise<void> {
-  if ('signal' in trigger) {
+  if (trigger.kind === 'signal') {
     return () =>
       target.pid === undefined
         ? Promise.reject(new DrainTriggerError(`no process to send ${trigger.signal} to`))
         : signalGroup(target.pid, trigger.signal);
   }
-  return (signal) => callHttp(trigger.http, signal);
+  return (signal) => callHttp(trigger, signal);
 }

@@ -55,8 +55,8 @@ test(
       const warnings: DrainWarning[] = [];
       const plan = planDrain(
         {
-          trigger: { signal: 'SIGUSR1' },
-          connections: { http: `http://127.0.0.1:${double.control}/connections` },
+          trigger: { kind: 'signal', signal: 'SIGUSR1' },
+          connections: { kind: 'http', url: `http://127.0.0.1:${double.control}/connections` },
           min: 200,
           timeout: 20_000,
         },
@@ -91,8 +91,8 @@ test(
       );
       const countScript = `fetch('http://127.0.0.1:${double.control}/connections').then(r => r.text()).then(t => process.stdout.write(t))`;
       const plan = planDrain({
-        trigger: { http: { url: `http://127.0.0.1:${double.control}/drain` } },
-        connections: { exec: [process.execPath, '-e', countScript] },
+        trigger: { kind: 'http', url: `http://127.0.0.1:${double.control}/drain` },
+        connections: { kind: 'exec', command: [process.execPath, '-e', countScript] },
         timeout: 1500,
       });
       const result = await runDrain(plan, { clock: systemClock, signal: new AbortController().signal });
@@ -119,7 +119,10 @@ test(
     const pid = double.child.pid ?? 0;
     await double.stop();
     const warnings: DrainWarning[] = [];
-    const plan = planDrain({ trigger: { signal: 'SIGUSR1' }, min: 5000, timeout: 10_000 }, { pid });
+    const plan = planDrain(
+      { trigger: { kind: 'signal', signal: 'SIGUSR1' }, min: 5000, timeout: 10_000 },
+      { pid },
+    );
     const result = await runDrain(plan, {
       clock: systemClock,
       signal: new AbortController().signal,

@@ -1,0 +1,67 @@
+import type { RunningProcess } from '../process/component.js';
+import type { ComponentContext } from '../runtime/component.js';
+import { runDrain } from './drain.js';
+import type { DrainPlan, DrainResult, DrainWarning } from './drain.js';
+import { planDrain } from './spec.js';
+import type { DrainSpec } from './spec.js';
+
+/** The `drain` option of `processComponent`. */
+export type ProcessDrainHook = (
+  signal: AbortSignal,
+  ctx: ComponentContext,
+  child: RunningProcess,
+) => Promise<void>;
+
+export interface DrainHookOptions {
+  /** Receives every drain's result (for the stop report); must not throw. */
+  readonly onResult?: (result: DrainResult) => void;
+  /** @default 250 */
+  readonly interval?: number;
+}
+
+/**
+ * The `drain` hook for a process component with a declared `drain` section: the signal goes to
+ * the running child's process group. Warnings (failed trigger or probe, connections still open at
+ * the timeout) are published as `warning` events naming the component.
+ */
+export function drainHook(spec: DrainSpec, options: DrainHookOptions = {}): ProcessDrainHook {
+  return async (signal, ctx, child) => {
+    await runPlanned(planDrain(spec, { pid: child.pid }), signal, ctx, options);
+  };
+}
+
+/** Runs `plan` as component `ctx.name`'s drain, publishing its warnings; shared by the presets. */
+export async function runPlanned(
+  plan: DrainPlan,
+  signal: AbortSignal,
+  ctx: ComponentContext,
+  options: DrainHookOptions = {},
+): Promise<DrainResult> {
+  const warn = warnAs(ctx);
+  const result = await runDrain(plan, {
+    clock: ctx.clock,
+    signal,
+    warn,
+    ...(options.interval === undefined ? {} : { interval: options.interval }),
+  });
+  reportResult(result, warn);
+  options.onResult?.(result);
+  return result;
+}
+
+/** A warning callback that publishes `warning` events for component `ctx.name`. */
+export function warnAs(ctx: ComponentContext): (warning: DrainWarning) => void {
+  return (warning) => {
+    ctx.emit({ type: 'warning', code: warning.code, message: warning.message, component: ctx.name });
+  };
+}
+
+/** Connections still open when the drain gave up will be cut by the stop: say so. */
+export function reportResult(result: DrainResult, warn: (warning: DrainWarning) => void): void {
+  if (result.outcome === 'timeout' && (result.lastCount ?? 0) > 0) {
+    warn({
+      code: 'DRAIN_TIMEOUT',
+      message: `drain timed out after ${Math.round(result.durationMs)}ms with ${result.lastCount} connection(s) still open; stopping anyway`,
+    });
+  }
+}
