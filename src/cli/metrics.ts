@@ -9,7 +9,10 @@ const PHASES = ['running', 'draining', 'stopping', 'stopped'] as const;
  * Prometheus metrics for one `corral run`, fed from the runtime's events and its status. Labels
  * are component names only: never commands, environment values or URLs, which may hold secrets.
  */
-export function createMetrics(manager: Manager): {
+export function createMetrics(
+  manager: Manager,
+  options: { alwaysLeader: boolean },
+): {
   registry: Registry;
   observe: (event: CorralEvent) => void;
 } {
@@ -84,13 +87,16 @@ export function createMetrics(manager: Manager): {
     help: 'The fencing token of the current (or last) leadership term of this replica.',
     registers: [registry],
   });
-  for (const s of manager.status()) {
-    restarts.inc({ component: s.name }, 0);
-  }
-  leader.set(0);
+  // Without an election this instance is the leader for good, in term 1 (the embedded default).
+  leader.set(options.alwaysLeader ? 1 : 0);
+  term.set(options.alwaysLeader ? 1 : 0);
 
   const observe = (event: CorralEvent): void => {
     switch (event.type) {
+      case 'component.starting':
+        // Present from the start, so that rate() sees the first restart.
+        restarts.inc({ component: event.component }, 0);
+        break;
       case 'component.restarting':
         restarts.inc({ component: event.component }, 1 + event.suppressed);
         break;

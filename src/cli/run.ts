@@ -1,0 +1,192 @@
+import { writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { AlwaysLeader, type LeaderElector } from '../leader/elector.js';
+import { PostgresElector } from '../leader/postgres.js';
+import { Isolation } from '../process/isolation.js';
+import { checkNamespaceSupport, insideNamespace, runInNamespace } from '../process/namespace.js';
+import { ComponentFailedError, describe, ShutdownTimeoutError } from '../runtime/errors.js';
+import type { CorralEvent } from '../runtime/events.js';
+import { Manager } from '../runtime/manager.js';
+import { buildStack, type BuiltStack } from './build.js';
+import { serveMetrics, serveReadiness, type Endpoint, type Readiness } from './endpoints.js';
+import { createMetrics } from './metrics.js';
+import { createRenderer, type LogFormat, type LogLevel } from './render.js';
+import { StopReport } from './report.js';
+import { handleSignals } from './signals.js';
+import type { Stack } from './stack-schema.js';
+import { openWorkDir } from './workdir.js';
+
+export interface RunOptions {
+  readonly stack: Stack;
+  /** The stack file, for relative paths and the PID-namespace re-exec. */
+  readonly file: string;
+  /** The CLI's own arguments, to run the same command inside a PID namespace. */
+  readonly argv: readonly string[];
+  readonly format?: LogFormat;
+  readonly level?: LogLevel;
+}
+
+/**
+ * `corral run`, as a narrative: (isolation mode: re-run ourselves as init of a PID namespace),
+ * build every component and check every binary before anything starts, serve /ready and /metrics,
+ * escalate on signals, run the manager, and whatever happened, print the stop report and leave
+ * nothing behind. Resolves to the exit code.
+ */
+export async function runCommand(options: RunOptions): Promise<number> {
+  const { stack } = options;
+  if (stack.isolation.pidNamespace && !insideNamespace().inside) return runIsolated(options);
+
+  const format = options.format ?? stack.log.format ?? (process.stdout.isTTY ? 'pretty' : 'json');
+  const level = options.level ?? stack.log.level ?? 'info';
+  const manager = new Manager({ shutdownTimeout: stack.shutdown.timeout, elector: electorFor(stack, emit) });
+  const renderer = createRenderer({
+    format,
+    level,
+    live: format === 'pretty' && process.stdout.isTTY,
+    status: () => manager.status(),
+  });
+  const report = new StopReport(stack.components.map((c) => c.name));
+  const { registry, observe } = createMetrics(manager, { alwaysLeader: !stack.leaderElection });
+  const pids = new Set<number>();
+  function emit(event: CorralEvent): void {
+    const stamped = { ...event, time: Date.now() };
+    if (event.type === 'process.spawned') pids.add(event.pid);
+    renderer.event(stamped);
+    report.observe(stamped);
+    observe(event);
+  }
+  manager.on((event) => emit(event));
+
+  const isolation = await Isolation.create({ onWarning: emit });
+  const workDir = await openWorkDir(stack.workDir);
+  const endpoints: Endpoint[] = [];
+  const stopSignals = new AbortController();
+  let built: BuiltStack | undefined;
+  try {
+    // Everything that can fail on a bad file or a missing binary happens before anything starts.
+    try {
+      built = await buildStack({
+        stack,
+        baseDir: dirname(resolve(options.file)),
+        workDir: workDir.path,
+        isolation,
+        renderer,
+        warn: (component, warning) => emit({ type: 'warning', component, ...warning }),
+      });
+      await Promise.all(built.processes.map((p) => p.preflight()));
+    } catch (error) {
+      renderer.say('error', describe(error));
+      return 2;
+    }
+    for (const component of built.components) manager.add(component);
+
+    const stop = new AbortController();
+    let terminating = false;
+    const readiness = (): Readiness =>
+      terminating || manager.phase() !== 'running' ? 'TERMINATING' : manager.ready() ? 'READY' : 'NOT_READY';
+    try {
+      if (stack.readiness) endpoints.push(await serveReadiness(stack.readiness.address, readiness));
+      if (stack.metrics) endpoints.push(await serveMetrics(stack.metrics.address, registry));
+    } catch (error) {
+      renderer.say('error', `cannot serve an endpoint: ${describe(error)}`);
+      return 1;
+    }
+    handleSignals(
+      {
+        shutdown: (signal) => {
+          terminating = true;
+          renderer.say(
+            'info',
+            `${signal}: shutting down (again to skip the drain, a third time to kill everything)`,
+          );
+          stop.abort();
+        },
+        hurry: (signal) => {
+          renderer.say('warn', `${signal}: skipping the rest of the drain`);
+          manager.skipDrain();
+        },
+        kill: (signal) => {
+          renderer.say('error', `${signal}: killing every process now`);
+          killEverything(pids, isolation);
+          process.exit(1);
+        },
+        drain: () => {
+          terminating = true;
+          renderer.say('info', 'SIGUSR2: draining every drainable component; not ready from now on');
+          void manager.drain();
+        },
+      },
+      stopSignals.signal,
+    );
+
+    try {
+      await manager.run(stop.signal);
+      return 0;
+    } catch (error) {
+      if (error instanceof ShutdownTimeoutError) {
+        renderer.say('error', error.message);
+        // The budget is spent: nothing may outlive us, whatever its own timeouts say.
+        killEverything(pids, isolation);
+      } else if (error instanceof ComponentFailedError) {
+        renderer.say('error', error.message, { component: error.component });
+      } else {
+        renderer.say('error', describe(error));
+      }
+      return 1;
+    }
+  } finally {
+    stopSignals.abort();
+    renderer.finish(report);
+    await Promise.all(endpoints.map((e) => e.close()));
+    await built?.close();
+    await isolation.close();
+    await workDir.release();
+  }
+}
+
+/** SIGKILL to every process group we started and to our whole cgroup subtree. */
+function killEverything(pids: Iterable<number>, isolation: Isolation): void {
+  for (const pid of pids) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  const cgroup = isolation.cgroupPath;
+  if (cgroup) {
+    try {
+      // cgroup.kill on our parent cgroup kills every component's cgroup below it.
+      writeFileSync(join(cgroup, 'cgroup.kill'), '1');
+    } catch {
+      // No cgroup.kill on this kernel: the process groups above and the watchdog remain.
+    }
+  }
+}
+
+function electorFor(stack: Stack, emit: (event: CorralEvent) => void): LeaderElector {
+  const postgres = stack.leaderElection?.postgres;
+  if (!postgres) return new AlwaysLeader();
+  return new PostgresElector({
+    url: postgres.url,
+    name: postgres.name,
+    lease: postgres.lease,
+    ...(postgres.renewInterval !== undefined && { renewInterval: postgres.renewInterval }),
+    ...(postgres.retry !== undefined && { retry: postgres.retry }),
+    onEvent: emit,
+  });
+}
+
+/** Isolation mode: the same command again, as init of a new PID namespace, so nothing can escape. */
+async function runIsolated(options: RunOptions): Promise<number> {
+  const support = await checkNamespaceSupport();
+  if (!support.available) {
+    process.stderr.write(`corral: isolation.pidNamespace is set, but ${support.reason}\n`);
+    return 2;
+  }
+  const entry = process.argv[1] ?? '';
+  const run = runInNamespace([process.execPath, ...process.execArgv, entry, ...options.argv], {
+    userNamespace: support.userNamespace,
+  });
+  return run.exitCode;
+}
