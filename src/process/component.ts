@@ -1,10 +1,11 @@
 import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
-import type { Component, ComponentContext } from '../runtime/component.js';
+import type { Component, ComponentContext, DrainMode } from '../runtime/component.js';
 import { defaultIsolation, type Isolation } from './isolation.js';
 import { lookupBinary, type LookupOptions } from './lookup.js';
 import { forwardOutput, LineTap, OutputSink, type OutputFormat, type OutputStream } from './output.js';
-import { spawnChild } from './spawn.js';
+import { validateProbe, waitUntilReady, InvalidProbeError, type ReadinessProbe } from './probe.js';
+import { childEnv, spawnChild } from './spawn.js';
 import { ProcessExitError, terminate, type Termination } from './terminate.js';
 
 /**
@@ -43,7 +44,10 @@ export interface RunningProcess {
   readonly lines: LineTap;
 }
 
-/** Readiness: resolves once the child is ready; rejects (naming itself) if it never will be. */
+/**
+ * Readiness as code: resolves once the child is ready; rejects (naming itself) if it never will
+ * be. For the usual http / tcp / exec / log probes, pass a {@link ReadinessProbe} instead.
+ */
 export type ReadyCheck = (signal: AbortSignal, child: RunningProcess, ctx: ComponentContext) => Promise<void>;
 
 export interface ProcessOptions {
@@ -72,12 +76,21 @@ export interface ProcessOptions {
   readonly dependsOn?: readonly string[];
   readonly leader?: boolean;
   readonly oneShot?: boolean;
-  /** When the component counts as ready; without it, as soon as the child has started. */
-  readonly ready?: ReadyCheck;
+  /**
+   * When the component counts as ready: a probe (http, tcp, exec or log, with an interval and a
+   * start-up deadline; missing the deadline fails the component) or a function. Without it, the
+   * component is ready as soon as the child has started.
+   */
+  readonly ready?: ReadinessProbe | ReadyCheck;
   /** @default prefixed lines, stdout to Corral's stdout and stderr to its stderr */
   readonly output?: OutputTarget;
   /** Passed through as `Component.drain`, with the running child; not called when none runs. */
-  readonly drain?: (signal: AbortSignal, ctx: ComponentContext, child: RunningProcess) => Promise<void>;
+  readonly drain?: (
+    signal: AbortSignal,
+    ctx: ComponentContext,
+    child: RunningProcess,
+    mode: DrainMode,
+  ) => Promise<void>;
   /** The layers that keep the child from outliving Corral. @default defaultIsolation() */
   readonly isolation?: Isolation | Promise<Isolation>;
   /** Where `corral` itself lives, for the lookup. @default process.argv[1] */
@@ -106,6 +119,7 @@ let defaultSinks: { stdout: OutputSink; stderr: OutputSink } | undefined;
  */
 export function processComponent(options: ProcessOptions): ProcessComponent {
   const { name } = options;
+  const ready = readyCheck(options);
   const stopSignal = options.stopSignal ?? 'SIGTERM';
   const stopTimeout = options.stopTimeout ?? 10_000;
   const lookup: LookupOptions = {
@@ -160,7 +174,7 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
       // Whatever comes first: the child ends, the stop is requested, or the probe gives up.
       const settled = new AbortController();
       const stopRequested = abortOf(signal, settled.signal);
-      const probe = startProbe(options.ready, running, ctx, AbortSignal.any([signal, settled.signal]));
+      const probe = startProbe(ready, running, ctx, AbortSignal.any([signal, settled.signal]));
       const cause = await Promise.race([
         child.exited.then(() => 'exited' as const),
         stopRequested.then(() => 'stop' as const),
@@ -211,10 +225,37 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
     ...(drain === undefined
       ? {}
       : {
-          drain: (signal: AbortSignal, ctx: ComponentContext) =>
-            running ? drain(signal, ctx, running) : Promise.resolve(),
+          drain: (signal: AbortSignal, ctx: ComponentContext, mode: DrainMode) =>
+            running ? drain(signal, ctx, running, mode) : Promise.resolve(),
         }),
   };
+}
+
+/**
+ * The readiness check of `options.ready`, validated now so that a bad probe fails before anything
+ * starts (throws InvalidProbeError).
+ */
+function readyCheck(options: ProcessOptions): ReadyCheck | undefined {
+  const probe = options.ready;
+  if (probe === undefined || typeof probe === 'function') return probe;
+  validateProbe(probe);
+  if ('log' in probe && typeof options.output === 'string') {
+    throw new InvalidProbeError(
+      'log',
+      `component \`${options.name}\` does not forward its output (output: ${options.output})`,
+    );
+  }
+  // exec probes run with the component's working directory and environment.
+  const env = childEnv(options.env);
+  return (signal, child, ctx) =>
+    waitUntilReady(probe, {
+      component: options.name,
+      signal,
+      clock: ctx.clock,
+      lines: child.lines,
+      env,
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    });
 }
 
 /** A stop is clean when the child died of the stop signal, or exited 0 or 128 + that signal. */

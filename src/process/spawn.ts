@@ -128,12 +128,7 @@ export async function spawnChild(options: SpawnOptions): Promise<SpawnedChild> {
     ...options.argv,
   ];
 
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const [key, value] of Object.entries(options.env ?? {})) {
-    if (value === undefined) Reflect.deleteProperty(env, key);
-    else env[key] = value;
-  }
-
+  const env = childEnv(options.env);
   const [command = argv0, ...args] = argv;
   const child = spawn(command, args, {
     cwd,
@@ -164,6 +159,16 @@ export async function spawnChild(options: SpawnOptions): Promise<SpawnedChild> {
   const pid = child.pid;
   if (pid === undefined) throw new SpawnError('SPAWN_FAILED', argv0, `could not start ${argv0}`);
   return { child, pid, argv, parentDeathSignal: wantDeathSignal, exited };
+}
+
+/** Corral's environment with `overrides` applied (`undefined` removes a variable). */
+export function childEnv(overrides: SpawnOptions['env'] = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) Reflect.deleteProperty(env, key);
+    else env[key] = value;
+  }
+  return env;
 }
 
 interface Identity {

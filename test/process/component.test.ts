@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { realpath } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import { processComponent, type ProcessOptions } from '../../src/process/component.js';
 import { Isolation } from '../../src/process/isolation.js';
 import { groupMembers, isAlive } from '../../src/process/liveness.js';
 import { BinaryLookupError } from '../../src/process/lookup.js';
+import { InvalidProbeError, ProbeTimeoutError } from '../../src/process/probe.js';
 import { ProcessExitError } from '../../src/process/terminate.js';
 import { ComponentFailedError } from '../../src/runtime/errors.js';
 import { Manager } from '../../src/runtime/manager.js';
@@ -29,6 +31,15 @@ function component(options: Omit<ProcessOptions, 'isolation'>) {
     component: processComponent({ isolation, output: output.target, ...options }),
     lines: output.lines,
   };
+}
+
+/** A port the OS says is free right now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return typeof address === 'object' && address ? address.port : 0;
 }
 
 /** Asserts that no pid the test saw is alive, then forgets them. */
@@ -338,33 +349,84 @@ test(
 );
 
 test(
-  'the drain hook gets the running child, and is skipped when none runs',
+  'the drain hook gets the running child and the mode, and is skipped when none runs',
   { timeout: 15_000 },
   async () => {
-    const drained: number[] = [];
+    const drained: [number, string][] = [];
     const { component: app, lines } = component({
       name: 'app',
       command: [fixture('forever')],
-      drain: (_signal, _ctx, child) => {
-        drained.push(child.pid);
+      drain: (_signal, _ctx, child, mode) => {
+        drained.push([child.pid, mode]);
         return Promise.resolve();
       },
     });
     const t = testContext('app');
     assert.ok(app.drain);
-    await app.drain(new AbortController().signal, t.ctx);
+    await app.drain(new AbortController().signal, t.ctx, 'before-stop');
     assert.deepEqual(drained, []);
     const stop = new AbortController();
     const running = app.run(stop.signal, t.ctx);
     await lines.next(/ready/);
     seen.add(t.pid ?? 0);
-    await app.drain(new AbortController().signal, t.ctx);
-    assert.deepEqual(drained, [t.pid]);
+    await app.drain(new AbortController().signal, t.ctx, 'drain-only');
+    assert.deepEqual(drained, [[t.pid, 'drain-only']]);
     stop.abort();
     await running;
     await assertNothingLeft();
   },
 );
+
+test(
+  'readiness probes: log and tcp pass once the program is ready; a missed deadline fails, naming the probe',
+  { timeout: 20_000 },
+  async () => {
+    const port = await freePort();
+    for (const ready of [{ log: '^ready \\d+$' }, { tcp: `127.0.0.1:${port}`, interval: 50 }]) {
+      const t = testContext('web');
+      const stop = new AbortController();
+      const { component: web, lines } = component({
+        name: 'web',
+        command: [fixture('slow-to-become-ready'), '300', String(port)],
+        ready,
+      });
+      const running = web.run(stop.signal, t.ctx);
+      await lines.next(/starting/);
+      seen.add(t.pid ?? 0);
+      assert.equal(t.isReady, false, JSON.stringify(ready));
+      await t.ready;
+      if ('log' in ready) assert.ok(lines.lines.some((l) => /^web \| ready/.test(l)));
+      stop.abort();
+      await running;
+    }
+
+    const t = testContext('late');
+    const late = component({
+      name: 'late',
+      command: [fixture('slow-to-become-ready'), '60000', String(port)],
+      ready: { tcp: `127.0.0.1:${port}`, interval: 50, timeout: 400 },
+    }).component;
+    const error = await late.run(new AbortController().signal, t.ctx).catch((e: unknown) => e);
+    seen.add(t.pid ?? 0);
+    assert.ok(error instanceof ProbeTimeoutError);
+    assert.match(error.message, /^component `late` was not ready within 400ms: /);
+    assert.ok(error.message.includes(`127.0.0.1:${port}`));
+    assert.equal(t.isReady, false);
+    assert.notEqual(t.exited()?.stopDurationMs, undefined, 'it was stopped');
+    await assertNothingLeft();
+  },
+);
+
+test('a bad probe fails when the component is made, before anything starts', () => {
+  assert.throws(
+    () => processComponent({ name: 'x', command: ['true'], ready: { tcp: 'nope' } }),
+    InvalidProbeError,
+  );
+  assert.throws(
+    () => processComponent({ name: 'x', command: ['true'], ready: { log: 'up' }, output: 'inherit' }),
+    /does not forward its output/,
+  );
+});
 
 test(
   'with the cgroup layer a setsid escapee is stopped too; without it, it survives',
@@ -410,8 +472,18 @@ test(
   { timeout: 20_000 },
   async () => {
     const manager = new Manager({ shutdownTimeout: 15_000 });
-    const server = component({ name: 'server', command: [fixture('spawn-grandchildren'), '3'] });
-    const stubborn = component({ name: 'stubborn', command: [fixture('ignore-sigterm')], stopTimeout: 500 });
+    // Ready once they printed `ready` (after starting everything), so `job` fails only then.
+    const server = component({
+      name: 'server',
+      command: [fixture('spawn-grandchildren'), '3'],
+      ready: { log: '^ready' },
+    });
+    const stubborn = component({
+      name: 'stubborn',
+      command: [fixture('ignore-sigterm')],
+      stopTimeout: 500,
+      ready: { log: '^ready' },
+    });
     const job = component({
       name: 'job',
       command: [fixture('exit-with-code'), '7'],
