@@ -11,17 +11,26 @@ import { describeValue } from './stack-issues.js';
  * an editor shows.
  */
 
-/** Messages for a schema's own issues; `undefined` leaves a missing value to the generic "is required". */
+/** The message of a failed check; `undefined` leaves a missing value to the generic "is required". */
 function expecting(what: string) {
   return (issue: { input?: unknown }) =>
     issue.input === undefined ? undefined : `expected ${what}, got ${describeValue(issue.input)}`;
+}
+
+/**
+ * The message for a value of the wrong type only. A schema's own `error` also covers the issues of
+ * its checks (an empty list, a bad record key), which keep their more precise generic messages.
+ */
+function wrongType(what: string) {
+  return (issue: { code?: string; input?: unknown }) =>
+    issue.code === 'invalid_type' ? expecting(what)(issue) : undefined;
 }
 
 /** A duration string (`10s`) turned into milliseconds; `minMs` > 0 for intervals, where 0 would spin. */
 export function duration(description: string, { minMs = 0 } = {}) {
   const what = 'a duration like "10s"';
   return z
-    .string({ error: expecting(what) })
+    .string({ error: wrongType(what) })
     .regex(DURATION_PATTERN, { error: expecting(`${what} (units: ms, s, m, h)`) })
     .transform((text, ctx) => {
       const ms = parseDuration(text) ?? 0;
@@ -76,7 +85,7 @@ export function hostPort(description: string, options: HostPortOptions = {}) {
 export function httpUrl(description: string) {
   const what = 'an http:// or https:// URL';
   return z
-    .string({ error: expecting(what) })
+    .string({ error: wrongType(what) })
     .refine(isHttpUrl, { error: expecting(what) })
     .meta({ description });
 }
@@ -90,7 +99,7 @@ function isHttpUrl(text: string): boolean {
 /** A path, resolved against the stack file's directory (a given absolute path stays as it is). */
 export function filePath(baseDir: string, description: string) {
   return z
-    .string({ error: expecting('a path') })
+    .string({ error: wrongType('a path') })
     .min(1)
     .transform((path) => resolve(baseDir, path))
     .meta({ description: `${description} Relative paths are relative to the stack file's directory.` });
@@ -120,7 +129,7 @@ export function signalName(description: string) {
 /** A program and its arguments, run without a shell. */
 export function argv(description: string) {
   return z
-    .array(z.string(), { error: expecting('a list like [node, server.js]') })
+    .array(z.string(), { error: wrongType('a list like [node, server.js]') })
     .min(1)
     .refine((args) => args[0] !== '', { error: 'the program name (the first item) must not be empty' })
     .meta({ description });
@@ -129,7 +138,7 @@ export function argv(description: string) {
 /** A regular expression (JavaScript syntax), compiled here so that a bad one fails before anything starts. */
 export function regex(description: string) {
   return z
-    .string({ error: expecting('a regular expression') })
+    .string({ error: wrongType('a regular expression') })
     .transform((source, ctx) => {
       try {
         return new RegExp(source);
@@ -148,7 +157,7 @@ export function environment(description: string) {
     .record(
       z.string().regex(/^[^=\0]+$/, { error: 'an environment variable name must not contain "=" or NUL' }),
       z.string(),
-      { error: expecting('a map of names to strings') },
+      { error: wrongType('a map of names to strings') },
     )
     .meta({ description });
 }
@@ -157,7 +166,10 @@ export function environment(description: string) {
 export function principal(description: string) {
   const what = 'a name or a numeric id';
   return z
-    .union([z.int().min(0), z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/)], { error: expecting(what) })
+    .union(
+      [z.int().min(0), z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, { error: expecting(what) })],
+      { error: expecting(what) },
+    )
     .transform((value) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value))
     .meta({ description });
 }

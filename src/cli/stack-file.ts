@@ -134,7 +134,7 @@ export function parseStack(text: string, options: ParseStackOptions = {}): Stack
   const document = interpolateTree(raw.value, options.env ?? process.env, interpolationProblems);
   const substitutionFailed = new Set(interpolationProblems.map((p) => formatPath(p.path)));
 
-  const parsed = stackSchema(options.baseDir ?? process.cwd()).safeParse(document, { error: issueMessage });
+  const parsed = schemaFor(options.baseDir ?? process.cwd()).safeParse(document, { error: issueMessage });
   const issues: StackIssue[] = interpolationProblems.map((p) => located(p.path, p.message));
   for (const issue of parsed.error?.issues ?? []) {
     if (issue.code === 'unrecognized_keys') {
@@ -154,6 +154,22 @@ export function parseStack(text: string, options: ParseStackOptions = {}): Stack
   return parsed.data;
 }
 
+/**
+ * Building the schema costs more than most parses (zod compiles each object), and it depends only on
+ * the base directory; a CLI uses one, tests a few.
+ */
+const schemas = new Map<string, ReturnType<typeof stackSchema>>();
+
+function schemaFor(baseDir: string): ReturnType<typeof stackSchema> {
+  let schema = schemas.get(baseDir);
+  if (schema === undefined) {
+    if (schemas.size >= 16) schemas.clear();
+    schema = stackSchema(baseDir);
+    schemas.set(baseDir, schema);
+  }
+  return schema;
+}
+
 /** A YAML syntax error, placed by its position; its text is cut at the first `: `, after which yaml quotes the source. */
 function syntaxIssue(
   doc: Document,
@@ -162,10 +178,12 @@ function syntaxIssue(
 ): StackIssue {
   const path = pathAtOffset(doc, error.pos[0]);
   const last = path[path.length - 1];
-  const message =
-    error.code === 'DUPLICATE_KEY' && last !== undefined
-      ? `duplicate key ${JSON.stringify(String(last))}: a key may appear only once in a map`
-      : `invalid YAML: ${error.message.split(': ')[0] ?? error.code}`;
+  let message = `invalid YAML: ${error.message.split(': ')[0] ?? error.code}`;
+  if (error.code === 'DUPLICATE_KEY' && last !== undefined) {
+    message = `duplicate key ${JSON.stringify(String(last))}: a key may appear only once in a map`;
+  } else if (error.code === 'MULTIPLE_DOCS') {
+    message = 'a stack file holds a single YAML document; remove the "---" separator';
+  }
   return { path: formatPath(path), line: lineCounter.linePos(error.pos[0]).line, message };
 }
 

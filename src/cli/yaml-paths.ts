@@ -60,7 +60,7 @@ export function pathAtOffset(doc: Document, offset: number): PathSegments {
 function findPair(doc: Document, items: readonly Pair[], segment: PropertyKey): Pair | undefined {
   const own = items.find((pair) => isScalar(pair.key) && String(pair.key.value) === String(segment));
   if (own !== undefined) return own;
-  for (const merge of items.filter((pair) => isScalar(pair.key) && pair.key.value === '<<')) {
+  for (const merge of items.filter((pair) => isMergeKey(pair.key))) {
     const sources = isSeq(merge.value) ? merge.value.items : [merge.value];
     for (const source of sources) {
       const target = isAlias(source) ? source.resolve(doc) : source;
@@ -73,6 +73,12 @@ function findPair(doc: Document, items: readonly Pair[], segment: PropertyKey): 
     }
   }
   return undefined;
+}
+
+/** With `merge: true`, yaml gives a merge key the value Symbol(<<), not the string. */
+function isMergeKey(key: unknown): boolean {
+  if (!isScalar(key)) return false;
+  return key.value === '<<' || (typeof key.value === 'symbol' && key.value.description === '<<');
 }
 
 function rangeStart(node: unknown): number | undefined {
