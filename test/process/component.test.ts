@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { realpath } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import { processComponent, type ProcessOptions } from '../../src/process/component.js';
 import { Isolation } from '../../src/process/isolation.js';
@@ -10,7 +9,7 @@ import { InvalidProbeError, ProbeTimeoutError } from '../../src/process/probe.js
 import { ProcessExitError } from '../../src/process/terminate.js';
 import { ComponentFailedError } from '../../src/runtime/errors.js';
 import { Manager } from '../../src/runtime/manager.js';
-import { captureOutput, fixture, killPids, testContext, waitGone, waitUntil } from './support.js';
+import { captureOutput, fixture, freePort, killPids, testContext, waitGone, waitUntil } from './support.js';
 
 let isolation: Isolation;
 /** Every pid a test saw; whatever is still alive after a test is killed (and fails it). */
@@ -31,15 +30,6 @@ function component(options: Omit<ProcessOptions, 'isolation'>) {
     component: processComponent({ isolation, output: output.target, ...options }),
     lines: output.lines,
   };
-}
-
-/** A port the OS says is free right now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
 }
 
 /** Asserts that no pid the test saw is alive, then forgets them. */

@@ -1,4 +1,6 @@
+import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { PassThrough, type Readable } from 'node:stream';
@@ -150,4 +152,22 @@ export function testContext(name: string, clock: Clock = systemClock) {
 export function captureOutput(): { target: OutputTarget; lines: LineReader } {
   const stream = new PassThrough();
   return { target: { stdout: new OutputSink(stream) }, lines: new LineReader(stream) };
+}
+
+/** A 127.0.0.1 port the OS gave out and that is free for both TCP and UDP right now. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const udp = createSocket('udp4');
+    const udpFree = await new Promise<boolean>((resolve) => {
+      udp.once('error', () => resolve(false));
+      udp.bind(port, '127.0.0.1', () => resolve(true));
+    });
+    if (udpFree) await new Promise<void>((resolve) => udp.close(() => resolve()));
+    await new Promise((resolve) => server.close(resolve));
+    if (udpFree) return port;
+  }
 }
