@@ -1,4 +1,4 @@
-import type { RunningProcess } from '../process/component.js';
+import type { ProcessOptions } from '../process/component.js';
 import type { ComponentContext } from '../runtime/component.js';
 import { runDrain } from './drain.js';
 import type { DrainPlan, DrainResult, DrainWarning } from './drain.js';
@@ -6,11 +6,7 @@ import { planDrain } from './spec.js';
 import type { DrainSpec } from './spec.js';
 
 /** The `drain` option of `processComponent`. */
-export type ProcessDrainHook = (
-  signal: AbortSignal,
-  ctx: ComponentContext,
-  child: RunningProcess,
-) => Promise<void>;
+export type ProcessDrainHook = NonNullable<ProcessOptions['drain']>;
 
 export interface DrainHookOptions {
   /** Receives every drain's result (for the stop report); must not throw. */
@@ -21,7 +17,8 @@ export interface DrainHookOptions {
 
 /**
  * The `drain` hook for a process component with a declared `drain` section: the signal goes to
- * the running child's process group. Warnings (failed trigger or probe, connections still open at
+ * the running child's process group. The same drain runs before a stop and on a drain-only
+ * request (SIGUSR2), where the component then keeps running. Warnings (failed trigger or probe, connections still open at
  * the timeout) are published as `warning` events naming the component.
  */
 export function drainHook(spec: DrainSpec, options: DrainHookOptions = {}): ProcessDrainHook {

@@ -68,8 +68,9 @@ export interface EnvoyPreset {
   readonly drains: readonly DrainResult[];
   /**
    * kuma-dp's drain-forever for SIGUSR2: POST /drain_listeners?inboundonly&graceful&skip_exit at
-   * most once, however often called; a later shutdown then stops without draining again. Call it
-   * before `Manager.drain()`, which would otherwise run the shutdown drain. Never rejects.
+   * most once, however often called; a later shutdown then stops without draining again. The
+   * component's drain hook calls it for `drain-only` (Manager.drain()), so the CLI need not; it
+   * is shared state, so calling both is harmless. Never rejects.
    */
   drainForever(warn?: (warning: DrainWarning) => void): Promise<DrainForeverOutcome>;
 }
@@ -127,8 +128,13 @@ export async function prepareEnvoy(
       stopSignal: 'SIGTERM',
       stopTimeout: config.stopTimeout ?? 5_000,
       ready,
-      drain: async (signal, ctx) => {
+      drain: async (signal, ctx, _child, mode) => {
         const warn = warnAs(ctx);
+        if (mode === 'drain-only') {
+          // SIGUSR2 (Manager.drain()): kuma-dp's drain-forever, nothing to wait for.
+          await drainer.drainForever(warn);
+          return;
+        }
         const result = await drainer.drain(signal, { clock: ctx.clock, warn });
         reportResult(result, warn);
         drains.push(result);
