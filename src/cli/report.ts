@@ -50,7 +50,8 @@ export class StopReport {
         if (row.ended === 'still running') row.ended = 'finished';
         break;
       case 'component.failed':
-        row.ended = `failed: ${describe(event.error)}`;
+        // A process's own ending (exit code, signal) says more than the error wrapping it.
+        if (row.exitStatus === undefined) row.ended = `failed: ${describe(event.error)}`;
         break;
       case 'process.exited':
         row.exitStatus = exitStatusOf(event);

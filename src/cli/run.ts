@@ -57,10 +57,46 @@ export async function runCommand(options: RunOptions): Promise<number> {
   }
   manager.on((event) => emit(event));
 
+  // Handlers first: from here on a signal is ours to handle, even while we are still setting up
+  // (Node's default would kill us and orphan whatever had started).
+  const stop = new AbortController();
+  const stopSignals = new AbortController();
+  let terminating = false;
+  /** Set once the isolation layers are up; the third signal kills through them. */
+  const held: { isolation?: Isolation } = {};
+  handleSignals(
+    {
+      shutdown: (signal) => {
+        terminating = true;
+        renderer.say(
+          'info',
+          `${signal}: shutting down (again to skip the drain, a third time to kill everything)`,
+        );
+        stop.abort();
+      },
+      hurry: (signal) => {
+        renderer.say('warn', `${signal}: skipping the rest of the drain`);
+        manager.skipDrain();
+      },
+      kill: (signal) => {
+        renderer.say('error', `${signal}: killing every process now`);
+        killEverything(pids, held.isolation);
+        process.exit(1);
+      },
+      drain: () => {
+        terminating = true;
+        renderer.say('info', 'SIGUSR2: draining every drainable component; not ready from now on');
+        void manager.drain();
+      },
+    },
+    stopSignals.signal,
+  );
+
   const isolation = await Isolation.create({ onWarning: emit });
+  held.isolation = isolation;
   const workDir = await openWorkDir(stack.workDir);
   const endpoints: Endpoint[] = [];
-  const stopSignals = new AbortController();
+  let started = false;
   let built: BuiltStack | undefined;
   try {
     // Everything that can fail on a bad file or a missing binary happens before anything starts.
@@ -80,8 +116,6 @@ export async function runCommand(options: RunOptions): Promise<number> {
     }
     for (const component of built.components) manager.add(component);
 
-    const stop = new AbortController();
-    let terminating = false;
     const readiness = (): Readiness =>
       terminating || manager.phase() !== 'running' ? 'TERMINATING' : manager.ready() ? 'READY' : 'NOT_READY';
     try {
@@ -91,41 +125,14 @@ export async function runCommand(options: RunOptions): Promise<number> {
       renderer.say('error', `cannot serve an endpoint: ${describe(error)}`);
       return 1;
     }
-    handleSignals(
-      {
-        shutdown: (signal) => {
-          terminating = true;
-          renderer.say(
-            'info',
-            `${signal}: shutting down (again to skip the drain, a third time to kill everything)`,
-          );
-          stop.abort();
-        },
-        hurry: (signal) => {
-          renderer.say('warn', `${signal}: skipping the rest of the drain`);
-          manager.skipDrain();
-        },
-        kill: (signal) => {
-          renderer.say('error', `${signal}: killing every process now`);
-          killEverything(pids, isolation);
-          process.exit(1);
-        },
-        drain: () => {
-          terminating = true;
-          renderer.say('info', 'SIGUSR2: draining every drainable component; not ready from now on');
-          void manager.drain();
-        },
-      },
-      stopSignals.signal,
-    );
 
     try {
+      started = true;
       await manager.run(stop.signal);
       return 0;
     } catch (error) {
       if (error instanceof ShutdownTimeoutError) {
-        renderer.say('error', error.message);
-        // The budget is spent: nothing may outlive us, whatever its own timeouts say.
+        // The shutdown.stuck event has said who; the budget is spent: nothing may outlive us, whatever its own timeouts say.
         killEverything(pids, isolation);
       } else if (error instanceof ComponentFailedError) {
         renderer.say('error', error.message, { component: error.component });
@@ -136,7 +143,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
     }
   } finally {
     stopSignals.abort();
-    renderer.finish(report);
+    if (started) renderer.finish(report);
     await Promise.all(endpoints.map((e) => e.close()));
     await built?.close();
     await isolation.close();
@@ -145,7 +152,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
 }
 
 /** SIGKILL to every process group we started and to our whole cgroup subtree. */
-function killEverything(pids: Iterable<number>, isolation: Isolation): void {
+function killEverything(pids: Iterable<number>, isolation: Isolation | undefined): void {
   for (const pid of pids) {
     try {
       process.kill(-pid, 'SIGKILL');
@@ -153,7 +160,7 @@ function killEverything(pids: Iterable<number>, isolation: Isolation): void {
       // Already gone.
     }
   }
-  const cgroup = isolation.cgroupPath;
+  const cgroup = isolation?.cgroupPath;
   if (cgroup) {
     try {
       // cgroup.kill on our parent cgroup kills every component's cgroup below it.

@@ -133,13 +133,21 @@ export class Watchdog {
 
   /**
    * Closes the pipe: the watchdog acts at once on whatever is still registered (nothing, after a
-   * clean stop) and exits. Resolves when it has exited. Idempotent.
+   * clean stop) and exits on its own. Idempotent; does not wait (see {@link waitForExit}).
    */
-  close(): Promise<void> {
+  close(): void {
     const fd = this.#fd;
     this.#fd = undefined;
     if (fd !== undefined) closeSync(fd);
-    return this.#exited;
+  }
+
+  /**
+   * Resolves when the current watchdog process has exited. While awaited it keeps Node's event
+   * loop alive (the child is otherwise unref'd), so call it only when waiting is wanted.
+   */
+  async waitForExit(): Promise<void> {
+    this.#child?.ref();
+    await this.#exited;
   }
 
   #register(key: string, line: string): void {
@@ -154,9 +162,9 @@ export class Watchdog {
   #write(line: string): void {
     if (this.#fd === undefined) return;
     try {
-      writeSync(this.#fd, line);
+      writeLine(this.#fd, line);
     } catch (error) {
-      // EPIPE: the watchdog is gone. EAGAIN: it has not read 64 KiB of lines, so it is stuck.
+      // EPIPE: the watchdog is gone. EAGAIN: it has not read 64 KiB of lines for a second: stuck.
       this.#replace(`its pipe failed with ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
     }
   }
@@ -199,7 +207,7 @@ export class Watchdog {
           }
         });
       });
-      for (const line of this.#registry.values()) writeSync(write, line);
+      for (const line of this.#registry.values()) writeLine(write, line);
       this.#child = child;
       this.#fd = write;
     } catch (error) {
@@ -243,6 +251,28 @@ export class Watchdog {
       this.#options.onWarning?.({ type: 'warning', code, message });
     } catch {
       // A broken listener must not break the watchdog.
+    }
+  }
+}
+
+/** How long a write waits for a full pipe to drain before the watchdog counts as stuck. */
+const FULL_PIPE_PATIENCE_MS = 1000;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * One atomic write of `line` (shorter than PIPE_BUF, so all or nothing) on the non-blocking pipe.
+ * A full pipe means the watchdog is behind (a busy machine, a large replay): wait for it, in 1 ms
+ * synchronous steps, since the write must be done before the caller goes on.
+ */
+function writeLine(fd: number, line: string): void {
+  const deadline = performance.now() + FULL_PIPE_PATIENCE_MS;
+  for (;;) {
+    try {
+      writeSync(fd, line);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || performance.now() > deadline) throw error;
+      Atomics.wait(pause, 0, 0, 1);
     }
   }
 }
