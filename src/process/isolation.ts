@@ -1,3 +1,4 @@
+import { CorralError } from '../runtime/errors.js';
 import type { CorralEvent } from '../runtime/events.js';
 import {
   detectCgroups,
@@ -160,7 +161,11 @@ export class Isolation {
     stopSignal: NodeJS.Signals,
     emit: (event: CorralEvent) => void,
   ): Promise<Containment> {
-    if (this.#closed) throw new Error('the isolation was closed');
+    if (this.#closed)
+      throw new CorralError(
+        'ISOLATION_CLOSED',
+        `cannot start component \`${component}\`: its isolation was closed`,
+      );
     for (const warning of this.#pending.splice(0)) emit(warning);
     const watchdog = this.#watchdog;
     let cgroup: ComponentCgroup | undefined;

@@ -517,3 +517,68 @@ test(
     await waitUntil(() => isAlive(watchdog), 'watchdog still running');
   },
 );
+
+test(
+  'a layer that is missing is reported once, through the first component or to onWarning',
+  { timeout: 15_000 },
+  async () => {
+    // A /proc without mountinfo stands for a host without cgroup v2.
+    const degraded = await Isolation.create({ watchdog: false, cgroup: { procRoot: '/nonexistent' } });
+    try {
+      assert.equal(degraded.layers.cgroup, false);
+      const contexts = [testContext('first'), testContext('second')];
+      for (const t of contexts) {
+        const output = captureOutput();
+        await processComponent({
+          name: t.ctx.name,
+          command: [fixture('exit-with-code'), '0'],
+          isolation: degraded,
+          output: output.target,
+        }).run(new AbortController().signal, t.ctx);
+      }
+      const warnings = contexts.map((t) => t.events.filter((e) => e.type === 'warning').map((e) => e.code));
+      assert.deepEqual(warnings, [['CGROUP_UNAVAILABLE'], []]);
+    } finally {
+      await degraded.close();
+    }
+
+    const received: string[] = [];
+    const told = await Isolation.create({
+      watchdog: false,
+      cgroup: { procRoot: '/nonexistent' },
+      onWarning: (warning) => received.push(warning.code),
+    });
+    await told.close();
+    assert.deepEqual(received, ['CGROUP_UNAVAILABLE']);
+  },
+);
+
+test(
+  'an escapee without a cgroup that holds the output cannot keep the run from settling',
+  { timeout: 15_000 },
+  async () => {
+    const bare = await Isolation.create({ cgroup: false, watchdog: false });
+    const output = captureOutput();
+    const t = testContext('leaky');
+    try {
+      await processComponent({
+        name: 'leaky',
+        command: [fixture('setsid-escapee'), '--keep-output', '--exit'],
+        isolation: bare,
+        output: output.target,
+      }).run(new AbortController().signal, t.ctx);
+      const [escapee = 0] = output.lines.numbers(/escapee (\d+)/);
+      seen.add(escapee);
+      assert.ok(isAlive(escapee), 'the escapee still runs, holding the pipe');
+      assert.deepEqual(
+        t.events.filter((e) => e.type === 'warning').map((e) => e.code),
+        ['OUTPUT_HELD'],
+      );
+      assert.ok(output.lines.lines.some((l) => /^leaky \| ready/.test(l)));
+      killPids([escapee]);
+    } finally {
+      await bare.close();
+    }
+    await assertNothingLeft();
+  },
+);
