@@ -209,7 +209,9 @@ export class Isolation {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#watchdog?.close();
+    // With nothing registered any more the watchdog just exits; wait for it, so nothing is left.
+    this.#watchdog?.close();
+    await this.#watchdog?.waitForExit();
     await this.#cgroups?.close();
   }
 
