@@ -108,6 +108,7 @@ if [ "$groups$cgroups" != '  ' ]; then
   done
   for entry in $cgroups; do
     eval "path=\$cg_\${entry%%:*}"
+    [ -d "$path" ] || continue
     if ! { echo 1 > "$path/cgroup.kill"; } 2>/dev/null; then
       for round in 1 2 3 4 5; do
         { echo 1 > "$path/cgroup.freeze"; } 2>/dev/null
@@ -120,6 +121,7 @@ if [ "$groups$cgroups" != '  ' ]; then
   # A cgroup can be removed once its last process is gone; that takes a moment after SIGKILL.
   for entry in $cgroups; do
     eval "path=\$cg_\${entry%%:*}"
+    [ -d "$path" ] || continue
     for round in 1 2 3 4 5 6 7 8 9 10; do
       rmdir "$path" 2>/dev/null || [ ! -d "$path" ] && break
       sleep 0.1
@@ -127,7 +129,7 @@ if [ "$groups$cgroups" != '  ' ]; then
   done
 fi
 IFS=$nl
-for dir in $dirs; do rmdir "$dir" 2>/dev/null; done
+for dir in $dirs; do [ -d "$dir" ] && rmdir "$dir" 2>/dev/null; done
 exit 0
 `;
 

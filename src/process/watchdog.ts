@@ -201,6 +201,8 @@ export class Watchdog {
           if (this.#child === started) this.#replace('it could not be started');
         });
         started.once('exit', (code, signal) => {
+          // The script deletes its own file first thing; a watchdog killed before that could not.
+          rmSync(dir, { recursive: true, force: true });
           resolve();
           if (this.#child === started && this.#fd !== undefined) {
             this.#replace(signal ? `it was killed by ${signal}` : `it exited with code ${code}`);
