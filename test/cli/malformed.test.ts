@@ -185,7 +185,7 @@ const CASES: [string, string, string][] = [
   ],
   [
     'unset variable without default',
-    'components:\n  app:\n    command: [sleep, "\${CORRAL_TEST_UNSET_VARIABLE}"]',
+    'components:\n  app:\n    command: [sleep, "${CORRAL_TEST_UNSET_VARIABLE}"]',
     'components.app.command[1]',
   ],
   ['YAML syntax error', 'components:\n  app:\n    command: [sleep, "1"\n  other: x', ''],
@@ -218,6 +218,14 @@ test(
         assert.equal(existsSync(marker), false, `${what}: something was started`);
         assert.ok(!stderr.includes('hunter2'), `${what}: a password leaked`);
       }
+      // Control: the same witness in a valid file does start, so the checks above can fail.
+      const marker = `${s.dir}/started`;
+      const valid = `components:\n${WITNESS}\n  app:\n    command: [sleep, "0"]\n    dependsOn: [witness]\n`;
+      const { code } = await runCorral(['run', '-f', s.write('corral.yaml', valid)], {
+        env: { MARKER: marker },
+      });
+      assert.equal(code, 0);
+      assert.equal(existsSync(marker), true);
     } finally {
       s.cleanup();
     }
