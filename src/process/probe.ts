@@ -1,0 +1,318 @@
+import { type Clock, systemClock } from '../runtime/clock.js';
+import { CorralError, formatMs } from '../runtime/errors.js';
+import type { LineTap } from './output.js';
+import { type Check, execCheck, httpCheck, tcpCheck } from './probe-checks.js';
+
+export { ProbeCommandError } from './probe-checks.js';
+
+/**
+ * Readiness probes: how a process component finds out that its program is ready, with an
+ * interval between attempts and a start-up deadline. Durations are milliseconds.
+ */
+export interface ProbeTiming {
+  /** Pause after a failed attempt before the next one. @default 500 */
+  readonly interval?: number;
+  /** Start-up deadline, counted from when waiting starts. @default 30_000 */
+  readonly timeout?: number;
+  /** The longest one attempt (a request, a connect, a command) may take; never past the deadline. @default 5_000 */
+  readonly attemptTimeout?: number;
+}
+
+/**
+ * One of: `{ http: url, status? }` a GET answered with `status` (default: any 2xx; credentials in
+ * the URL are sent as Basic auth and never shown); `{ tcp: "host:port" }` a connection accepted
+ * (`[::1]:5432` for IPv6); `{ exec: argv }` a command, run without a shell, that exits 0; `{ log:
+ * regex }` an output line of the component matching the regular expression.
+ */
+export type ReadinessProbe = ProbeTiming &
+  (
+    | { readonly http: string; readonly status?: number }
+    | { readonly tcp: string }
+    | { readonly exec: readonly string[] }
+    | { readonly log: string | RegExp }
+  );
+
+/** A probe that cannot work as written; raised by {@link validateProbe} before anything starts. */
+export class InvalidProbeError extends CorralError {
+  /** The probe field at fault: `http`, `status`, `tcp`, `exec`, `log`, `interval`, `timeout`, `attemptTimeout`. */
+  readonly field: string;
+
+  constructor(field: string, message: string) {
+    super('INVALID_PROBE', `readiness probe: ${field}: ${message}`);
+    this.field = field;
+  }
+}
+
+/** The start-up deadline passed before the probe passed. */
+export class ProbeTimeoutError extends CorralError {
+  readonly component: string;
+  /** What was probed, credentials redacted: `GET http://127.0.0.1:8080/healthz`. */
+  readonly probe: string;
+  readonly timeoutMs: number;
+  /** How the last finished attempt failed (`answered 503`); `undefined` when none finished. */
+  readonly lastFailure: string | undefined;
+
+  /** `summary` replaces the usual `<probe> last <lastFailure>` (a `log` probe makes no attempts). */
+  constructor(
+    component: string,
+    probe: string,
+    timeoutMs: number,
+    lastFailure: string | undefined,
+    summary?: string,
+  ) {
+    const how =
+      summary ??
+      `${probe} ${lastFailure === undefined ? 'never finished an attempt' : `last ${lastFailure}`}`;
+    super('READY_TIMEOUT', `component \`${component}\` was not ready within ${formatMs(timeoutMs)}: ${how}`);
+    this.component = component;
+    this.probe = probe;
+    this.timeoutMs = timeoutMs;
+    this.lastFailure = lastFailure;
+  }
+}
+
+export interface WaitOptions {
+  /** The component's name, for the error. */
+  readonly component: string;
+  /** Aborting rejects with `signal.reason` at once, stopping any attempt in flight. */
+  readonly signal?: AbortSignal;
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /** The component's output lines; required by `log` probes (see LineTap). */
+  readonly lines?: LineTap;
+  /** Working directory and environment of `exec` probes; use the component's. @default Corral's */
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Told how each failed attempt failed (for debug events); must not throw. */
+  readonly onFailedAttempt?: (failure: { reason: string; timedOut: boolean }) => void;
+}
+
+/** A validated probe: its redacted description and how to run one attempt of it. */
+interface Prepared {
+  readonly description: string;
+  readonly check: Check | undefined; // undefined for `log`, which watches instead of polling
+  readonly pattern: RegExp | undefined;
+}
+
+/**
+ * Resolves once `probe` passes. Rejects with {@link ProbeTimeoutError} when its `timeout` passes
+ * first, with `signal.reason` as soon as `signal` aborts, with {@link InvalidProbeError} for a
+ * probe that cannot work, and with ProbeCommandError when an `exec` probe cannot be started.
+ */
+export async function waitUntilReady(probe: ReadinessProbe, options: WaitOptions): Promise<void> {
+  const { signal, clock = systemClock } = options;
+  const prepared = prepare(probe, options);
+  const timeout = probe.timeout ?? 30_000;
+  const timedOut = (failure: string | undefined, summary?: string): ProbeTimeoutError =>
+    new ProbeTimeoutError(options.component, prepared.description, timeout, failure, summary);
+  signal?.throwIfAborted();
+  if (prepared.pattern) return watchForLine(prepared.pattern, options, clock, timeout, timedOut);
+  const check = prepared.check;
+  if (!check) throw new InvalidProbeError('probe', 'nothing to check');
+  const deadline = clock.now() + timeout;
+  let lastFailure: string | undefined;
+  for (;;) {
+    const remaining = deadline - clock.now();
+    if (remaining <= 0) throw timedOut(lastFailure);
+    const attemptTimeout = probe.attemptTimeout ?? 5_000;
+    const cutShort = remaining < attemptTimeout; // this attempt's timer is the deadline's
+    const failure = await attempt(check, Math.min(attemptTimeout, remaining), clock, signal);
+    signal?.throwIfAborted();
+    if (failure === undefined) return;
+    options.onFailedAttempt?.(failure);
+    // An attempt the deadline cut off says less than a complete earlier one (`answered 503`).
+    if (!(cutShort && failure.timedOut && lastFailure !== undefined)) lastFailure = failure.reason;
+    const pause = Math.min(probe.interval ?? 500, deadline - clock.now());
+    if (pause <= 0) throw timedOut(lastFailure);
+    await clock.sleep(pause, signal);
+  }
+}
+
+/** Runs one attempt, aborting it after `ms` on `clock` or when `signal` aborts. */
+async function attempt(
+  check: Check,
+  ms: number,
+  clock: Clock,
+  signal: AbortSignal | undefined,
+): Promise<{ reason: string; timedOut: boolean } | undefined> {
+  const controller = new AbortController();
+  const onAbort = (): void => {
+    controller.abort(signal?.reason);
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const done = new AbortController(); // cancels the timer once the attempt settled
+  let timedOut = false;
+  void clock.sleep(ms, done.signal).then(
+    () => {
+      timedOut = true;
+      controller.abort(new Error(`timed out after ${formatMs(ms)}`));
+    },
+    () => undefined,
+  );
+  try {
+    const failure = await check(controller.signal);
+    return failure === undefined ? undefined : { reason: redactCredentials(failure), timedOut };
+  } finally {
+    done.abort();
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Resolves at the first output line matching `pattern`; the deadline is a single sleep. */
+async function watchForLine(
+  pattern: RegExp,
+  options: WaitOptions,
+  clock: Clock,
+  timeout: number,
+  timedOut: (failure: string | undefined, summary: string) => ProbeTimeoutError,
+): Promise<void> {
+  const { lines, signal } = options;
+  if (!lines) throw new InvalidProbeError('log', "a log probe needs the component's output lines");
+  let seen = 0;
+  const done = new AbortController();
+  const matched = new Promise<void>((resolve) => {
+    const unwatch = lines.watch((line) => {
+      seen++;
+      if (!pattern.test(line)) return;
+      unwatch();
+      resolve();
+    });
+    done.signal.addEventListener('abort', unwatch, { once: true });
+  });
+  const waits = signal ? AbortSignal.any([signal, done.signal]) : done.signal;
+  try {
+    await Promise.race([
+      matched,
+      clock.sleep(timeout, waits).then(() => {
+        const failure = `saw ${seen} line${seen === 1 ? '' : 's'}, none matching`;
+        throw timedOut(
+          failure,
+          `no output line matched ${String(pattern)} (${failure.replace(', none matching', '')})`,
+        );
+      }),
+    ]);
+  } finally {
+    done.abort();
+  }
+}
+
+/**
+ * Checks that `probe` can work, without running it: exactly one kind, a parseable http(s) URL,
+ * a status in 100–599, a `host:port` with a port in 1–65535, a non-empty command, a valid regular
+ * expression, and non-negative finite durations. Throws {@link InvalidProbeError}.
+ */
+export function validateProbe(probe: ReadinessProbe): void {
+  prepare(probe, { component: '' });
+}
+
+/** `probe` described for people, URL credentials redacted: `GET http://***@db:8080/health`. */
+export function describeProbe(probe: ReadinessProbe): string {
+  return prepare(probe, { component: '' }).description;
+}
+
+function prepare(probe: ReadinessProbe, options: WaitOptions): Prepared {
+  for (const field of ['interval', 'timeout', 'attemptTimeout'] as const) {
+    const value = probe[field];
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+      throw new InvalidProbeError(field, `expected a duration in milliseconds, got ${String(value)}`);
+    }
+  }
+  const kinds = (['http', 'tcp', 'exec', 'log'] as const).filter((kind) => kind in probe);
+  if (kinds.length !== 1) {
+    throw new InvalidProbeError(
+      'probe',
+      `expected exactly one of http, tcp, exec, log; got ${kinds.join(', ') || 'none'}`,
+    );
+  }
+  if ('http' in probe) return prepareHttp(probe.http, probe.status);
+  if ('tcp' in probe) {
+    const { host, port } = parseHostPort(probe.tcp);
+    return { description: `TCP connect ${probe.tcp}`, check: tcpCheck(host, port), pattern: undefined };
+  }
+  if ('exec' in probe) {
+    const argv = probe.exec;
+    if (
+      !Array.isArray(argv) ||
+      argv.length === 0 ||
+      argv.some((arg) => typeof arg !== 'string') ||
+      argv[0] === ''
+    ) {
+      throw new InvalidProbeError(
+        'exec',
+        'expected a non-empty array of strings (the command and its arguments)',
+      );
+    }
+    const check = execCheck(argv, { cwd: options.cwd, env: options.env });
+    return { description: redactCredentials(`\`${argv.join(' ')}\``), check, pattern: undefined };
+  }
+  const pattern = compile(probe.log);
+  return { description: `output matching ${String(pattern)}`, check: undefined, pattern };
+}
+
+function prepareHttp(text: string, status: number | undefined): Prepared {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    // Never echo the text: it may hold credentials that the URL parser could not separate.
+    throw new InvalidProbeError('http', 'expected an absolute http:// or https:// URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidProbeError('http', `expected an http:// or https:// URL, got ${url.protocol}`);
+  }
+  if (status !== undefined && !(Number.isInteger(status) && status >= 100 && status <= 599)) {
+    throw new InvalidProbeError('status', `expected an HTTP status code (100–599), got ${String(status)}`);
+  }
+  const shown = new URL(url);
+  const secrets = [url.username, url.password, safeDecode(url.username), safeDecode(url.password)];
+  if (shown.username || shown.password) {
+    shown.username = '***';
+    shown.password = '';
+  }
+  // Messages from the network stack should not contain credentials; strip them anyway, in case.
+  const redact = (message: string): string =>
+    secrets
+      .filter((secret) => secret.length >= 3)
+      .reduce((out, secret) => out.replaceAll(secret, '***'), message);
+  return { description: `GET ${shown.href}`, check: httpCheck(url, status, redact), pattern: undefined };
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Replaces the user information of every URL in `text` (`postgres://user:secret@db/x` becomes
+ * `postgres://***@db/x`), for descriptions and messages that may quote a URL: exec probe
+ * arguments, a probe command's stderr.
+ */
+export function redactCredentials(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*@/gi, '$1***@');
+}
+
+/** `host:port`, `[v6]:port`; the port must be an integer in 1–65535. */
+function parseHostPort(text: string): { host: string; port: number } {
+  const match = typeof text === 'string' ? /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text) : null;
+  const port = Number(match?.[3]);
+  const host = match?.[1] ?? match?.[2];
+  if (!host || !(port >= 1 && port <= 65535)) {
+    throw new InvalidProbeError(
+      'tcp',
+      `expected "host:port" (or "[v6-address]:port"), got ${JSON.stringify(text)}`,
+    );
+  }
+  return { host, port };
+}
+
+function compile(source: string | RegExp): RegExp {
+  if (source instanceof RegExp) return new RegExp(source.source, source.flags.replace(/[gy]/g, ''));
+  try {
+    return new RegExp(source);
+  } catch (error) {
+    throw new InvalidProbeError('log', `not a valid regular expression: ${(error as Error).message}`);
+  }
+}
