@@ -5,21 +5,10 @@ import { after, describe, test } from 'node:test';
 import { isAlive, readStat } from '../../src/process/liveness.js';
 import type { WarningEvent } from '../../src/process/cgroup.js';
 import { startWatchdog, type Watchdog } from '../../src/process/watchdog.js';
-import { alive, cleanUpHosts, startHost } from '../fixtures/iso-harness.js';
+import { alive, cleanUpHosts, startHost, survivors } from '../fixtures/iso-harness.js';
 import { fixture, killPids, LineReader, waitGone, waitUntil } from './support.js';
 
 after(cleanUpHosts);
-
-/** Observes `pids` for `ms` and returns those that stayed alive the whole time. */
-async function survivors(pids: readonly number[], ms: number): Promise<number[]> {
-  const deadline = performance.now() + ms;
-  let remaining = alive(pids);
-  while (performance.now() < deadline && remaining.length > 0) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    remaining = alive(remaining);
-  }
-  return remaining;
-}
 
 /** Starts iso-tree in its own group from this process: returns its pid and every member's. */
 async function startTree(args: readonly string[]): Promise<{ pid: number; pids: number[] }> {
