@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { test } from 'node:test';
+import { waitUntil } from '../process/support.js';
+import { assertNothingLeft, DEMO, FIXTURES, freePort, get, scratch, startCorral } from './support.js';
+
+const T = { timeout: 90_000 };
+const record = (event: string, component: string) => (r: Record<string, unknown>) =>
+  r.event === event && r.component === component;
+
+/** The demo's app behind its TCP proxy, with the proxy's drain configured by `drain`. */
+async function proxiedApp(s: ReturnType<typeof scratch>, drain: string) {
+  const ports = {
+    ready: await freePort(),
+    app: await freePort(),
+    proxy: await freePort(),
+    admin: await freePort(),
+  };
+  const file = s.write(
+    'corral.yaml',
+    `readiness: { address: 127.0.0.1:${ports.ready} }
+components:
+  app:
+    command: [node, ${DEMO}app.mjs]
+    env: { PORT: "${ports.app}" }
+    ready: { http: "http://127.0.0.1:${ports.app}/healthz", interval: 50ms }
+  proxy:
+    command: [node, ${DEMO}proxy.mjs]
+    env: { PROXY_PORT: "${ports.proxy}", UPSTREAM_PORT: "${ports.app}", ADMIN_PORT: "${ports.admin}" }
+    dependsOn: [app]
+    ready: { tcp: "127.0.0.1:${ports.proxy}", interval: 50ms }
+    drain: { signal: SIGUSR1, connections: { http: "http://127.0.0.1:${ports.admin}/connections" }, ${drain} }
+`,
+  );
+  return { file, ports };
+}
+
+test(
+  'the drain ends as soon as the connections reach zero, and the request in flight succeeds',
+  T,
+  async () => {
+    const s = scratch();
+    const { file, ports } = await proxiedApp(s, 'min: 0s, timeout: 30s');
+    const corral = startCorral(['run', '-f', file]);
+    try {
+      await waitUntil(
+        async () => (await get(`http://127.0.0.1:${ports.ready}/ready`)).status === 200,
+        'READY',
+        20_000,
+      );
+      const inFlight = get(`http://127.0.0.1:${ports.proxy}/slow?ms=1500`);
+      await waitUntil(
+        async () => (await get(`http://127.0.0.1:${ports.admin}/connections`)).body === '1\n',
+        'request in flight',
+      );
+      corral.signal('SIGTERM');
+      const response = await inFlight;
+      assert.equal(response.status, 200);
+      assert.match(response.body, /after 1500ms/);
+      assert.equal(await corral.exited, 0);
+      const drained = corral.records().find(record('component.drained', 'proxy'));
+      const ms = drained?.durationMs as number;
+      assert.ok(ms > 500, `drained after ${ms}ms, before the request had finished`);
+      assert.ok(ms < 20_000, `drained after ${ms}ms: it waited for the timeout instead of the count`);
+      await assertNothingLeft(corral);
+    } finally {
+      corral.child.kill('SIGKILL');
+      s.cleanup();
+    }
+  },
+);
+
+test('the drain gives up at its timeout with a warning, and the stop goes on', T, async () => {
+  const s = scratch();
+  const { file, ports } = await proxiedApp(s, 'min: 0s, timeout: 1s');
+  const corral = startCorral(['run', '-f', file]);
+  try {
+    await waitUntil(
+      async () => (await get(`http://127.0.0.1:${ports.ready}/ready`)).status === 200,
+      'READY',
+      20_000,
+    );
+    void get(`http://127.0.0.1:${ports.proxy}/slow?ms=60000`);
+    await waitUntil(
+      async () => (await get(`http://127.0.0.1:${ports.admin}/connections`)).body === '1\n',
+      'request in flight',
+    );
+    corral.signal('SIGTERM');
+    assert.equal(await corral.exited, 0);
+    const drained = corral.records().find(record('component.drained', 'proxy'));
+    const ms = drained?.durationMs as number;
+    assert.ok(ms >= 900 && ms < 20_000, `drained after ${ms}ms`);
+    assert.ok(corral.records().some((r) => r.event === 'warning' && r.code === 'DRAIN_TIMEOUT'));
+    await assertNothingLeft(corral);
+  } finally {
+    corral.child.kill('SIGKILL');
+    s.cleanup();
+  }
+});
+
+test('HAProxy from Debian drains with a slow request in flight, which completes', T, async () => {
+  const s = scratch();
+  const ports = { app: await freePort(), haproxy: await freePort() };
+  s.write(
+    'haproxy.cfg',
+    `global
+  maxconn 64
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend web
+  bind 127.0.0.1:${ports.haproxy}
+  default_backend app
+backend app
+  server app1 127.0.0.1:${ports.app}
+`,
+  );
+  const file = s.write(
+    'corral.yaml',
+    `components:
+  app:
+    command: [node, ${DEMO}app.mjs]
+    env: { PORT: "${ports.app}" }
+    ready: { http: "http://127.0.0.1:${ports.app}/healthz", interval: 50ms }
+  haproxy:
+    # -db: stay in the foreground. SIGUSR1 is HAProxy's soft stop: it closes its listeners,
+    # serves the connections it has, and exits when they are done.
+    command: [/usr/sbin/haproxy, -db, -f, haproxy.cfg]
+    dependsOn: [app]
+    ready: { tcp: "127.0.0.1:${ports.haproxy}", interval: 50ms }
+    stopSignal: SIGUSR1
+    drain:
+      signal: SIGUSR1
+      connections: { exec: [${FIXTURES}count-connections, "${ports.haproxy}"] }
+      timeout: 30s
+`,
+  );
+  const corral = startCorral(['run', '-f', file]);
+  try {
+    await corral.waitForRecord(record('component.ready', 'haproxy'), 'haproxy ready', 20_000);
+    assert.equal((await get(`http://127.0.0.1:${ports.haproxy}/`)).status, 200);
+    const inFlight = get(`http://127.0.0.1:${ports.haproxy}/slow?ms=2000`);
+    await waitUntil(
+      () => execFileSync(`${FIXTURES}count-connections`, [String(ports.haproxy)]).toString() !== '0\n',
+      'the request is in flight',
+    );
+    corral.signal('SIGTERM');
+    await corral.waitForRecord(record('component.draining', 'haproxy'), 'draining');
+    const response = await inFlight;
+    assert.equal(response.status, 200, 'the request in flight completes');
+    assert.match(response.body, /after 2000ms/);
+    assert.equal(await corral.exited, 0, corral.stdout);
+    const drained = corral.records().find(record('component.drained', 'haproxy'));
+    assert.ok((drained?.durationMs as number) < 20_000);
+    await assertNothingLeft(corral);
+  } finally {
+    corral.child.kill('SIGKILL');
+    s.cleanup();
+  }
+});
