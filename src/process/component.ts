@@ -1,9 +1,9 @@
 import { constants } from 'node:os';
-import type { Readable } from 'node:stream';
 import type { Component, ComponentContext, DrainMode } from '../runtime/component.js';
 import { defaultIsolation, type Isolation } from './isolation.js';
 import { lookupBinary, type LookupOptions } from './lookup.js';
-import { forwardOutput, LineTap, OutputSink, type OutputFormat, type OutputStream } from './output.js';
+import { defaultOutput, flush, forward, type OutputTarget } from './component-output.js';
+import { LineTap } from './output.js';
 import { validateProbe, waitUntilReady, InvalidProbeError, type ReadinessProbe } from './probe.js';
 import { childEnv, spawnChild } from './spawn.js';
 import { ProcessExitError, terminate, type Termination } from './terminate.js';
@@ -16,22 +16,7 @@ import { ProcessExitError, terminate, type Termination } from './terminate.js';
  * nothing of it is left and its output is flushed, and only then settle.
  */
 
-/** Where a component's output goes. */
-export type OutputTarget =
-  /** Forwarded line by line to sinks (shared by components), in a format. */
-  | {
-      readonly stdout: OutputSink;
-      /** @default the stdout sink */
-      readonly stderr?: OutputSink;
-      /** @default 'prefixed' */
-      readonly format?: OutputFormat;
-      readonly prefixWidth?: number;
-      readonly color?: number;
-    }
-  /** The child writes straight to Corral's own stdout and stderr: no prefix, no cost. */
-  | 'inherit'
-  /** Discarded. */
-  | 'ignore';
+export type { OutputTarget } from './component-output.js';
 
 /** What a drain hook learns about the running child. */
 export interface RunningProcess {
@@ -102,14 +87,6 @@ export interface ProcessComponent extends Component {
   /** Resolves to the binary's absolute path, or rejects with a BinaryLookupError. Starts nothing. */
   preflight(): Promise<string>;
 }
-
-/**
- * How long output may keep flowing once the process group (and cgroup) is empty. Only a process
- * that escaped both, and still holds the pipe, keeps it open that long; then reading stops.
- */
-const OUTPUT_GRACE_MS = 2_000;
-
-let defaultSinks: { stdout: OutputSink; stderr: OutputSink } | undefined;
 
 /**
  * Makes a component that runs an external program; see the module doc. `run` resolves when the
@@ -300,66 +277,4 @@ function startProbe(
     (error: unknown) => (signal.aborted ? new Promise<never>(() => undefined) : { error }),
   );
   return { failed };
-}
-
-function defaultOutput(): OutputTarget {
-  defaultSinks ??= { stdout: new OutputSink(process.stdout), stderr: new OutputSink(process.stderr) };
-  return defaultSinks;
-}
-
-/** Starts forwarding both streams (when piped). Resolves when both ended; never rejects. */
-function forward(
-  stdout: Readable | null,
-  stderr: Readable | null,
-  target: OutputTarget,
-  common: { component: string; lines: LineTap; signal: AbortSignal },
-): Promise<unknown> {
-  if (typeof target === 'string') return Promise.resolve();
-  const one = (source: Readable | null, stream: OutputStream, sink: OutputSink): Promise<unknown> =>
-    source
-      ? forwardOutput(source, {
-          ...common,
-          stream,
-          sink,
-          format: target.format ?? 'prefixed',
-          ...(target.prefixWidth === undefined ? {} : { prefixWidth: target.prefixWidth }),
-          ...(target.color === undefined ? {} : { color: target.color }),
-        }).catch((error: unknown) => error)
-      : Promise.resolve();
-  return Promise.all([
-    one(stdout, 'stdout', target.stdout),
-    one(stderr, 'stderr', target.stderr ?? target.stdout),
-  ]);
-}
-
-/**
- * Waits for the output to be forwarded to the end. The process group is empty by now, so the
- * pipes close at once, unless a process that escaped the group (and any cgroup) still holds
- * one: after {@link OUTPUT_GRACE_MS}, reading stops and a warning says so.
- */
-async function flush(
-  forwarded: Promise<unknown>,
-  stopReading: AbortController,
-  component: string,
-  ctx: ComponentContext,
-): Promise<void> {
-  const grace = new AbortController();
-  const timedOut = new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(true), OUTPUT_GRACE_MS);
-    grace.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
-  });
-  try {
-    if (await Promise.race([forwarded.then(() => false), timedOut])) {
-      ctx.emit({
-        type: 'warning',
-        code: 'OUTPUT_HELD',
-        component,
-        message: `a process of component \`${component}\` outside its process group still holds its output; stopped reading it`,
-      });
-      stopReading.abort();
-      await forwarded;
-    }
-  } finally {
-    grace.abort();
-  }
 }
