@@ -1,47 +1,25 @@
 import { type Clock, systemClock } from '../runtime/clock.js';
 import { CorralError, formatMs } from '../runtime/errors.js';
 import type { LineTap } from './output.js';
-import { type Check, execCheck, httpCheck, tcpCheck } from './probe-checks.js';
+import type { Check } from './probe-checks.js';
+import { InvalidProbeError, prepare, type ReadinessProbe, redactCredentials } from './probe-spec.js';
 
 export { ProbeCommandError } from './probe-checks.js';
+export {
+  describeProbe,
+  InvalidProbeError,
+  type ProbeTiming,
+  type ReadinessProbe,
+  redactCredentials,
+  validateProbe,
+} from './probe-spec.js';
 
-/**
- * Readiness probes: how a process component finds out that its program is ready, with an
- * interval between attempts and a start-up deadline. Durations are milliseconds.
+/*
+ * Waiting for a readiness probe: attempts spaced by `interval`, each bounded by `attemptTimeout`,
+ * all within the `timeout` deadline; every wait is on the injected Clock and stops when the
+ * caller's signal aborts. What a probe is and how it is validated lives in probe-spec.ts, one
+ * attempt of each kind in probe-checks.ts.
  */
-export interface ProbeTiming {
-  /** Pause after a failed attempt before the next one. @default 500 */
-  readonly interval?: number;
-  /** Start-up deadline, counted from when waiting starts. @default 30_000 */
-  readonly timeout?: number;
-  /** The longest one attempt (a request, a connect, a command) may take; never past the deadline. @default 5_000 */
-  readonly attemptTimeout?: number;
-}
-
-/**
- * One of: `{ http: url, status? }` a GET answered with `status` (default: any 2xx; credentials in
- * the URL are sent as Basic auth and never shown); `{ tcp: "host:port" }` a connection accepted
- * (`[::1]:5432` for IPv6); `{ exec: argv }` a command, run without a shell, that exits 0; `{ log:
- * regex }` an output line of the component matching the regular expression.
- */
-export type ReadinessProbe = ProbeTiming &
-  (
-    | { readonly http: string; readonly status?: number }
-    | { readonly tcp: string }
-    | { readonly exec: readonly string[] }
-    | { readonly log: string | RegExp }
-  );
-
-/** A probe that cannot work as written; raised by {@link validateProbe} before anything starts. */
-export class InvalidProbeError extends CorralError {
-  /** The probe field at fault: `http`, `status`, `tcp`, `exec`, `log`, `interval`, `timeout`, `attemptTimeout`. */
-  readonly field: string;
-
-  constructor(field: string, message: string) {
-    super('INVALID_PROBE', `readiness probe: ${field}: ${message}`);
-    this.field = field;
-  }
-}
 
 /** The start-up deadline passed before the probe passed. */
 export class ProbeTimeoutError extends CorralError {
@@ -85,13 +63,6 @@ export interface WaitOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Told how each failed attempt failed (for debug events); must not throw. */
   readonly onFailedAttempt?: (failure: { reason: string; timedOut: boolean }) => void;
-}
-
-/** A validated probe: its redacted description and how to run one attempt of it. */
-interface Prepared {
-  readonly description: string;
-  readonly check: Check | undefined; // undefined for `log`, which watches instead of polling
-  readonly pattern: RegExp | undefined;
 }
 
 /**
@@ -193,126 +164,5 @@ async function watchForLine(
     ]);
   } finally {
     done.abort();
-  }
-}
-
-/**
- * Checks that `probe` can work, without running it: exactly one kind, a parseable http(s) URL,
- * a status in 100–599, a `host:port` with a port in 1–65535, a non-empty command, a valid regular
- * expression, and non-negative finite durations. Throws {@link InvalidProbeError}.
- */
-export function validateProbe(probe: ReadinessProbe): void {
-  prepare(probe, { component: '' });
-}
-
-/** `probe` described for people, URL credentials redacted: `GET http://***@db:8080/health`. */
-export function describeProbe(probe: ReadinessProbe): string {
-  return prepare(probe, { component: '' }).description;
-}
-
-function prepare(probe: ReadinessProbe, options: WaitOptions): Prepared {
-  for (const field of ['interval', 'timeout', 'attemptTimeout'] as const) {
-    const value = probe[field];
-    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
-      throw new InvalidProbeError(field, `expected a duration in milliseconds, got ${String(value)}`);
-    }
-  }
-  const kinds = (['http', 'tcp', 'exec', 'log'] as const).filter((kind) => kind in probe);
-  if (kinds.length !== 1) {
-    throw new InvalidProbeError(
-      'probe',
-      `expected exactly one of http, tcp, exec, log; got ${kinds.join(', ') || 'none'}`,
-    );
-  }
-  if ('http' in probe) return prepareHttp(probe.http, probe.status);
-  if ('tcp' in probe) {
-    const { host, port } = parseHostPort(probe.tcp);
-    return { description: `TCP connect ${probe.tcp}`, check: tcpCheck(host, port), pattern: undefined };
-  }
-  if ('exec' in probe) {
-    const argv = probe.exec;
-    if (
-      !Array.isArray(argv) ||
-      argv.length === 0 ||
-      argv.some((arg) => typeof arg !== 'string') ||
-      argv[0] === ''
-    ) {
-      throw new InvalidProbeError(
-        'exec',
-        'expected a non-empty array of strings (the command and its arguments)',
-      );
-    }
-    const check = execCheck(argv, { cwd: options.cwd, env: options.env });
-    return { description: redactCredentials(`\`${argv.join(' ')}\``), check, pattern: undefined };
-  }
-  const pattern = compile(probe.log);
-  return { description: `output matching ${String(pattern)}`, check: undefined, pattern };
-}
-
-function prepareHttp(text: string, status: number | undefined): Prepared {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    // Never echo the text: it may hold credentials that the URL parser could not separate.
-    throw new InvalidProbeError('http', 'expected an absolute http:// or https:// URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new InvalidProbeError('http', `expected an http:// or https:// URL, got ${url.protocol}`);
-  }
-  if (status !== undefined && !(Number.isInteger(status) && status >= 100 && status <= 599)) {
-    throw new InvalidProbeError('status', `expected an HTTP status code (100–599), got ${String(status)}`);
-  }
-  const shown = new URL(url);
-  const secrets = [url.username, url.password, safeDecode(url.username), safeDecode(url.password)];
-  if (shown.username || shown.password) {
-    shown.username = '***';
-    shown.password = '';
-  }
-  // Messages from the network stack should not contain credentials; strip them anyway, in case.
-  const redact = (message: string): string =>
-    secrets
-      .filter((secret) => secret.length >= 3)
-      .reduce((out, secret) => out.replaceAll(secret, '***'), message);
-  return { description: `GET ${shown.href}`, check: httpCheck(url, status, redact), pattern: undefined };
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
-
-/**
- * Replaces the user information of every URL in `text` (`postgres://user:secret@db/x` becomes
- * `postgres://***@db/x`), for descriptions and messages that may quote a URL: exec probe
- * arguments, a probe command's stderr.
- */
-export function redactCredentials(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*@/gi, '$1***@');
-}
-
-/** `host:port`, `[v6]:port`; the port must be an integer in 1–65535. */
-function parseHostPort(text: string): { host: string; port: number } {
-  const match = typeof text === 'string' ? /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text) : null;
-  const port = Number(match?.[3]);
-  const host = match?.[1] ?? match?.[2];
-  if (!host || !(port >= 1 && port <= 65535)) {
-    throw new InvalidProbeError(
-      'tcp',
-      `expected "host:port" (or "[v6-address]:port"), got ${JSON.stringify(text)}`,
-    );
-  }
-  return { host, port };
-}
-
-function compile(source: string | RegExp): RegExp {
-  if (source instanceof RegExp) return new RegExp(source.source, source.flags.replace(/[gy]/g, ''));
-  try {
-    return new RegExp(source);
-  } catch (error) {
-    throw new InvalidProbeError('log', `not a valid regular expression: ${(error as Error).message}`);
   }
 }
