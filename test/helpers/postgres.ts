@@ -144,9 +144,10 @@ export async function startPostgres(): Promise<PostgresCluster> {
     closeSync(log);
     server = child;
     exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    const alive = (): boolean => child.exitCode === null && child.signalCode === null;
     const deadline = performance.now() + 60_000;
     for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) {
+      if (!alive()) {
         throw new Error(`postgres exited at start (${child.exitCode ?? child.signalCode}); see ${logFile}`);
       }
       const client = new pg.Client({ ...adminConfig(), connectionTimeoutMillis: 2_000 });
@@ -154,7 +155,8 @@ export async function startPostgres(): Promise<PostgresCluster> {
       try {
         await client.connect();
         await client.end();
-        return;
+        // Someone else may answer on this port (the OS gave it out again): only our own child counts.
+        if (alive()) return;
       } catch {
         await client.end().catch(() => undefined);
       }
@@ -163,6 +165,9 @@ export async function startPostgres(): Promise<PostgresCluster> {
       await sleep(50);
     }
   };
+
+  const running = (): boolean =>
+    server !== undefined && server.exitCode === null && server.signalCode === null;
 
   const adminConfig = (): pg.ClientConfig => ({
     host: '127.0.0.1',
@@ -193,15 +198,14 @@ export async function startPostgres(): Promise<PostgresCluster> {
     },
     async stop() {
       const child = server;
-      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      if (!child || !running()) return;
       child.kill('SIGINT'); // fast shutdown: terminate sessions, checkpoint, exit
-      const done = await Promise.race([exited.then(() => true), sleep(30_000).then(() => false)]);
-      if (!done) {
-        child.kill('SIGKILL');
-        await exited;
-      }
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
     },
     async start() {
+      if (running()) return;
       await launch();
     },
     async restart() {

@@ -125,7 +125,7 @@ test('a clean stop releases after lead settled and a follower takes over at once
     secondTerm.start - firstTerm.end < 1_000,
     `handoff took ${(secondTerm.start - firstTerm.end).toFixed(0)} ms`,
   );
-  assert.equal(secondTerm.token, (firstTerm.token) + 1);
+  assert.equal(secondTerm.token, firstTerm.token + 1);
   await second.stop();
 });
 
