@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'node_modules/', 'schema/'] },
+  { ignores: ['dist/', 'coverage/', 'node_modules/', 'schema/', '.tmp/', '.notes/'] },
   js.configs.recommended,
   {
     files: ['**/*.ts'],
