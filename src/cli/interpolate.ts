@@ -60,51 +60,63 @@ export interface InterpolationProblem {
   readonly message: string;
 }
 
+/** A document after substitution. */
+export interface InterpolatedDocument {
+  readonly document: unknown;
+  readonly problems: readonly InterpolationProblem[];
+  /**
+   * Each string that substitution produced, mapped to the text it was written as (`${TOKEN}`).
+   * Messages show the written text instead: a variable may hold a secret.
+   */
+  readonly substituted: ReadonlyMap<string, string>;
+}
+
 /**
  * Returns a copy of a parsed document with every string value substituted, and the problems found.
  * The input is left untouched: YAML aliases can make one object appear at several paths, and
  * substituting in place would substitute it twice (turning an escaped `$${` into a reference).
  * A structure that contains itself (`a: &x [*x]`) is cut where it recurs and reported.
  */
-export function interpolateTree(
-  value: unknown,
-  env: Environment,
-  problems: InterpolationProblem[],
-  path: readonly (string | number)[] = [],
-  ancestors: Set<object> = new Set(),
-): unknown {
-  if (typeof value === 'string') {
-    const result = interpolate(value, env);
-    if (result.ok) return result.value;
-    problems.push({ path, message: result.message });
-    return value;
-  }
-  if (value === null || typeof value !== 'object') return value;
-  if (ancestors.has(value)) {
-    problems.push({ path, message: 'an alias refers to a structure that contains it (a recursive alias)' });
-    return null;
-  }
-  ancestors.add(value);
-  try {
-    if (Array.isArray(value)) {
-      return value.map((item: unknown, index) =>
-        interpolateTree(item, env, problems, [...path, index], ancestors),
-      );
+export function interpolateDocument(root: unknown, env: Environment): InterpolatedDocument {
+  const problems: InterpolationProblem[] = [];
+  const substituted = new Map<string, string>();
+  const ancestors = new Set<object>();
+
+  const walk = (value: unknown, path: readonly (string | number)[]): unknown => {
+    if (typeof value === 'string') {
+      const result = interpolate(value, env);
+      if (!result.ok) {
+        problems.push({ path, message: result.message });
+        return value;
+      }
+      if (result.value !== value && !substituted.has(result.value)) substituted.set(result.value, value);
+      return result.value;
     }
-    // Anything else that is not a plain map (a Buffer from `!!binary`) is left for the schema to reject.
-    if (Object.getPrototypeOf(value) !== Object.prototype) return value;
-    const copy: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) {
-      // defineProperty, not assignment: a key named `__proto__` must stay an ordinary key.
-      Object.defineProperty(copy, key, {
-        value: interpolateTree(item, env, problems, [...path, key], ancestors),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+    if (value === null || typeof value !== 'object') return value;
+    if (ancestors.has(value)) {
+      problems.push({ path, message: 'an alias refers to a structure that contains it (a recursive alias)' });
+      return null;
     }
-    return copy;
-  } finally {
-    ancestors.delete(value);
-  }
+    ancestors.add(value);
+    try {
+      if (Array.isArray(value)) return value.map((item: unknown, index) => walk(item, [...path, index]));
+      // Anything else that is not a plain map (a Buffer from `!!binary`) is left for the schema to reject.
+      if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+      const copy: Record<string, unknown> = {};
+      for (const [key, item] of Object.entries(value)) {
+        // defineProperty, not assignment: a key named `__proto__` must stay an ordinary key.
+        Object.defineProperty(copy, key, {
+          value: walk(item, [...path, key]),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+      return copy;
+    } finally {
+      ancestors.delete(value);
+    }
+  };
+
+  return { document: walk(root, []), problems, substituted };
 }

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { parseHostPort, type HostPortOptions } from './address.js';
 import { DURATION_PATTERN, MAX_DURATION_MS, parseDuration } from './duration.js';
-import { describeValue } from './stack-issues.js';
+import { describeValue, substitutedFrom } from './stack-issues.js';
 
 /**
  * The building blocks of the stack-file schema: each validates one kind of value, says what it
@@ -35,9 +35,12 @@ export function duration(description: string, { minMs = 0 } = {}) {
     .transform((text, ctx) => {
       const ms = parseDuration(text) ?? 0;
       if (ms > MAX_DURATION_MS) {
-        ctx.addIssue({ code: 'custom', message: `must be at most 596h (Node's timer limit), got "${text}"` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be at most 596h (Node's timer limit), got ${describeValue(text)}`,
+        });
       } else if (ms < minMs) {
-        ctx.addIssue({ code: 'custom', message: `must be more than 0, got "${text}"` });
+        ctx.addIssue({ code: 'custom', message: `must be more than 0, got ${describeValue(text)}` });
       }
       return ms;
     })
@@ -143,8 +146,10 @@ export function regex(description: string) {
       try {
         return new RegExp(source);
       } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${reason}` });
+        // The reason quotes the pattern, which must not show if it came from a variable.
+        const reason =
+          substitutedFrom(source) === undefined && error instanceof Error ? `: ${error.message}` : '';
+        ctx.addIssue({ code: 'custom', message: `not a valid regular expression${reason}` });
         return z.NEVER;
       }
     })

@@ -2,9 +2,16 @@ import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { CorralError } from '../runtime/errors.js';
-import { interpolateTree, type Environment, type InterpolationProblem } from './interpolate.js';
+import { interpolateDocument, type Environment } from './interpolate.js';
 import { checkDependencies } from './stack-graph.js';
-import { formatPath, issueMessage, redactUrls, type PathSegments } from './stack-issues.js';
+import {
+  formatPath,
+  issueMessage,
+  printable,
+  redactUrls,
+  withSubstitutions,
+  type PathSegments,
+} from './stack-issues.js';
 import { stackSchema, type Stack } from './stack-schema.js';
 import { pathAtOffset, lineOfPath } from './yaml-paths.js';
 
@@ -115,7 +122,7 @@ export function parseStack(text: string, options: ParseStackOptions = {}): Stack
   const located = (path: PathSegments, message: string): StackIssue => ({
     path: formatPath(path),
     line: lineOfPath(doc, lineCounter, path),
-    message: redactUrls(message),
+    message: printable(redactUrls(message)),
   });
 
   if (doc.errors.length > 0) {
@@ -130,25 +137,26 @@ export function parseStack(text: string, options: ParseStackOptions = {}): Stack
     ]);
   }
 
-  const interpolationProblems: InterpolationProblem[] = [];
-  const document = interpolateTree(raw.value, options.env ?? process.env, interpolationProblems);
-  const substitutionFailed = new Set(interpolationProblems.map((p) => formatPath(p.path)));
+  const { document, problems, substituted } = interpolateDocument(raw.value, options.env ?? process.env);
+  const substitutionFailed = new Set(problems.map((p) => formatPath(p.path)));
 
-  const parsed = schemaFor(options.baseDir ?? process.cwd()).safeParse(document, { error: issueMessage });
-  const issues: StackIssue[] = interpolationProblems.map((p) => located(p.path, p.message));
-  for (const issue of parsed.error?.issues ?? []) {
-    if (issue.code === 'unrecognized_keys') {
-      // issueMessage wrote one line per key; each becomes an issue at its key.
-      const lines = issue.message.split('\n');
-      issue.keys.forEach((key, i) =>
-        issues.push(located([...issue.path, key], lines[i] ?? `unknown key "${key}"`)),
-      );
-    } else if (!substitutionFailed.has(formatPath(issue.path))) {
-      // A value whose `${…}` failed is reported once, for the reference, not again for its content.
-      issues.push(located(issue.path, issue.message));
+  const issues: StackIssue[] = problems.map((p) => located(p.path, p.message));
+  // Every message is built inside: that is where substituted values are kept from showing.
+  const parsed = withSubstitutions(substituted, () => {
+    const result = schemaFor(options.baseDir ?? process.cwd()).safeParse(document, { error: issueMessage });
+    for (const issue of result.error?.issues ?? []) {
+      if (issue.code === 'unrecognized_keys') {
+        // issueMessage wrote one line per key; each becomes an issue at its key.
+        const lines = issue.message.split('\n');
+        issue.keys.forEach((key, i) => issues.push(located([...issue.path, key], lines[i] ?? 'unknown key')));
+      } else if (!substitutionFailed.has(formatPath(issue.path))) {
+        // A value whose `${…}` failed is reported once, for the reference, not again for its content.
+        issues.push(located(issue.path, issue.message));
+      }
     }
-  }
-  for (const problem of checkDependencies(document)) issues.push(located(problem.path, problem.message));
+    for (const problem of checkDependencies(document)) issues.push(located(problem.path, problem.message));
+    return result;
+  });
 
   if (issues.length > 0 || !parsed.success) throw new StackFileError(file, sortByLine(unique(issues)));
   return parsed.data;
@@ -184,7 +192,11 @@ function syntaxIssue(
   } else if (error.code === 'MULTIPLE_DOCS') {
     message = 'a stack file holds a single YAML document; remove the "---" separator';
   }
-  return { path: formatPath(path), line: lineCounter.linePos(error.pos[0]).line, message };
+  return {
+    path: formatPath(path),
+    line: lineCounter.linePos(error.pos[0]).line,
+    message: printable(message),
+  };
 }
 
 function toJs(doc: Document): { value: unknown } | { problem: string } {

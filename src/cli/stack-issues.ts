@@ -7,14 +7,17 @@ import type { z } from 'zod';
 
 export type PathSegments = readonly PropertyKey[];
 
-/** `['components', 'app', 'dependsOn', 0]` → `components.app.dependsOn[0]`. */
+/**
+ * `['components', 'app', 'dependsOn', 0]` → `components.app.dependsOn[0]`. Unusual keys are quoted,
+ * cut and stripped of URL passwords: in a broken document, a key may be a value in disguise.
+ */
 export function formatPath(segments: PathSegments): string {
   let text = '';
   for (const segment of segments) {
     if (typeof segment === 'number') text += `[${segment}]`;
     else if (typeof segment === 'string' && /^[A-Za-z0-9_-]+$/.test(segment)) {
       text += text === '' ? segment : `.${segment}`;
-    } else text += `[${JSON.stringify(String(segment))}]`;
+    } else text += `[${JSON.stringify(redactUrls(cut(String(segment))))}]`;
   }
   return text;
 }
@@ -33,6 +36,16 @@ export function isSecretPath(segments: PathSegments): boolean {
   return top === 'leaderElection' && segments[1] === 'postgres' && segments[2] === 'url';
 }
 
+/**
+ * Makes a message safe to print on one line: control characters (a newline in a regular expression,
+ * an escape sequence in a component name) are written as JSON escapes, so every problem stays on its
+ * own line and nothing in a stack file can drive the terminal.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 /** Replaces the password of anything URL-shaped (`scheme://user:password@`) with `***`. */
 export function redactUrls(text: string): string {
   return text.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/\s:@]*:)[^@\s]*@/g, '$1***@');
@@ -41,18 +54,46 @@ export function redactUrls(text: string): string {
 const ECHO_LIMIT = 60;
 
 /**
+ * The substitutions of the parse in progress (see {@link withSubstitutions}). Module state, but only
+ * ever set around synchronous code, so no two parses can see each other's.
+ */
+let substitutions: ReadonlyMap<string, string> = new Map();
+
+/**
+ * Runs `fn` (synchronous) with the strings that `${VAR}` substitution produced, so that every message
+ * built meanwhile shows a substituted value as it was written (`"${TOKEN}"`), never its content.
+ */
+export function withSubstitutions<T>(substituted: ReadonlyMap<string, string>, fn: () => T): T {
+  const previous = substitutions;
+  substitutions = substituted;
+  try {
+    return fn();
+  } finally {
+    substitutions = previous;
+  }
+}
+
+/** The text a value was written as, when it came from substitution (also after becoming a number). */
+export function substitutedFrom(value: unknown): string | undefined {
+  if (typeof value !== 'string' && typeof value !== 'number') return undefined;
+  return substitutions.get(String(value));
+}
+
+/**
  * How a message shows the offending value: `10`, `"abc"`, `a list`. Strings are cut to a readable
- * length and stripped of URL passwords; with `secret`, a value is only named by its type ("a string").
+ * length and stripped of URL passwords; with `secret`, a value is only named by its type ("a string");
+ * a value that came from `${VAR}` is shown as written, never as substituted.
  */
 export function describeValue(value: unknown, secret = false): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'an empty value';
   if (Array.isArray(value)) return 'a list';
   if (secret) return typeof value === 'object' ? 'a map' : `a ${typeof value}`;
+  const written = substitutedFrom(value);
+  if (written !== undefined) return `the value of ${JSON.stringify(cut(written))} (not shown)`;
   switch (typeof value) {
     case 'string': {
-      const shown = value.length > ECHO_LIMIT ? `${value.slice(0, ECHO_LIMIT)}…` : value;
-      return JSON.stringify(redactUrls(shown));
+      return JSON.stringify(redactUrls(cut(value)));
     }
     case 'number':
     case 'boolean':
@@ -62,6 +103,10 @@ export function describeValue(value: unknown, secret = false): string {
     default:
       return `a ${typeof value}`;
   }
+}
+
+function cut(text: string): string {
+  return text.length > ECHO_LIMIT ? `${text.slice(0, ECHO_LIMIT)}…` : text;
 }
 
 const EXPECTED: Record<string, string> = {

@@ -4,8 +4,16 @@ import { stackSchema } from './stack-schema.js';
 /** JSON Schema type of a node produced by zod; loose on purpose, it is only inspected and rewritten. */
 type JsonSchemaNode = Record<string, unknown>;
 
-/** Any string containing a `${…}` reference: valid wherever a value goes, since it is substituted first. */
-const REFERENCE = { type: 'string', pattern: '\\$\\{' } as const;
+/**
+ * A string where a number or boolean goes: a `${…}` reference (substituted before validation), or
+ * the value itself as a string, which the loader accepts since substitution always yields strings.
+ */
+const AS_STRING: Record<string, { type: 'string'; pattern: string }> = {
+  integer: { type: 'string', pattern: '\\$\\{|^-?\\d+$' },
+  number: { type: 'string', pattern: '\\$\\{|^-?\\d+(\\.\\d+)?$' },
+  boolean: { type: 'string', pattern: '\\$\\{|^(true|false)$' },
+  string: { type: 'string', pattern: '\\$\\{' },
+};
 
 /** Keys that describe a value rather than constrain it; they stay on the outer node for editors' hovers. */
 const ANNOTATIONS = ['title', 'description', 'default', 'examples'];
@@ -51,5 +59,5 @@ function allowReferences(node: JsonSchemaNode): void {
     // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- rewriting the node in place is the override API
     delete node[key];
   }
-  node.anyOf = [inner, REFERENCE];
+  node.anyOf = [inner, AS_STRING[type] ?? AS_STRING.string];
 }

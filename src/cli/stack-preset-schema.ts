@@ -24,7 +24,7 @@ function adminAddress(baseDir: string) {
         else if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
           ctx.addIssue({
             code: 'custom',
-            message: `the socket path ${socketPath} is longer than ${MAX_SOCKET_PATH} bytes`,
+            message: `the socket path is ${Buffer.byteLength(socketPath)} bytes long once resolved; at most ${MAX_SOCKET_PATH} fit`,
           });
         }
         return { kind: 'unix' as const, socketPath };

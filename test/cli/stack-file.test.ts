@@ -547,9 +547,10 @@ describe('${VAR} interpolation', () => {
 
   test('a substituted value is validated like a written one', TIMEOUT, () => {
     const error = stackError(() => parseStack(app('stopTimeout: ${GRACE}'), { env: { GRACE: '10' } }));
+    // Validated, but not shown: a variable may hold a secret, so the message names the reference.
     assert.equal(
       at(error, 'components.app.stopTimeout').message,
-      'expected a duration like "10s" (units: ms, s, m, h), got "10"',
+      'expected a duration like "10s" (units: ms, s, m, h), got the value of "${GRACE}" (not shown)',
     );
   });
 
@@ -646,15 +647,45 @@ describe('secrets stay out of messages', () => {
 
   test('URL passwords are masked wherever a URL is echoed', TIMEOUT, () => {
     const error = stackError(() =>
-      parseStack('components:\n  app:\n    command: [x]\n    ready: { http: "${HEALTH}" }\n', {
-        env: { HEALTH: `ftp://probe:${SECRET}@127.0.0.1/healthz` },
-      }),
+      parseStack(
+        `components:\n  app:\n    command: [x]\n    ready: { http: "ftp://probe:${SECRET}@127.0.0.1/healthz" }\n`,
+        {
+          env: {},
+        },
+      ),
     );
     assert.equal(
       at(error, 'components.app.ready.http').message,
       'expected an http:// or https:// URL, got "ftp://probe:***@127.0.0.1/healthz"',
     );
     assertNoSecret(error);
+  });
+
+  test('a value from a variable is never shown, wherever it lands', TIMEOUT, () => {
+    const text = [
+      'components:',
+      '  app:',
+      '    command: "${TOKEN}"', // a list is expected
+      '    ready: { log: "${TOKEN}(" }', // not a regular expression
+      '    stopTimeout: "${TOKEN}"', // not a duration
+      '    dependsOn: ["${TOKEN}"]', // not a component
+      '  "${TOKEN}": { command: [x] }', // keys are not substituted: shown as written
+    ].join('\n');
+    const error = stackError(() => parseStack(text, { env: { TOKEN: SECRET } }));
+    assert.equal(error.issues.length, 5, error.message);
+    assert.equal(
+      at(error, 'components.app.command').message,
+      'expected a list like [node, server.js], got the value of "${TOKEN}" (not shown)',
+    );
+    assert.equal(at(error, 'components.app.ready.log').message, 'not a valid regular expression');
+    assertNoSecret(error);
+  });
+
+  test('negative control: without the variable, the same literal is shown', TIMEOUT, () => {
+    const error = stackError(() =>
+      parseStack(`components:\n  app:\n    command: "${SECRET}"\n`, { env: {} }),
+    );
+    assert.match(error.message, new RegExp(SECRET));
   });
 
   test('YAML syntax errors do not quote the source', TIMEOUT, () => {
