@@ -176,6 +176,8 @@ export interface ReplicaConfig {
   >;
   /** ms between the leader component's fenced work writes. @default 100 */
   workEvery?: number;
+  /** Passed to the elector. @default true */
+  sessionLock?: boolean;
 }
 
 /** What a replica printed: one JSON object per line. */
