@@ -25,6 +25,8 @@ export function parseHostPort(text: string, options: HostPortOptions = {}): Host
   const { defaultHost, allowPortZero = false } = options;
   let host: string;
   let portText: string;
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(text))
+    return { problem: 'a URL; give host:port without a scheme' };
   const bracketed = /^\[([^\]]*)\]:([^:]*)$/.exec(text);
   if (bracketed) {
     host = bracketed[1] ?? '';

@@ -15,13 +15,16 @@ const EXPRESSION = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/;
 export type Environment = Readonly<Record<string, string | undefined>>;
 
 /** A substituted string, or why it could not be substituted (the message never contains a value). */
-export type Interpolation = { ok: true; value: string } | { ok: false; message: string };
+export type Interpolation =
+  | { ok: true; value: string; /** Whether a variable was read (not only an escape). */ read: boolean }
+  | { ok: false; message: string };
 
 /** Substitutes every expression in `text`. Stops at the first problem. */
 export function interpolate(text: string, env: Environment): Interpolation {
   // Fast path: most strings contain no expression at all.
-  if (!text.includes('${')) return { ok: true, value: text };
+  if (!text.includes('${')) return { ok: true, value: text, read: false };
   let value = '';
+  let read = false;
   let i = 0;
   while (i < text.length) {
     if (text.startsWith('$${', i)) {
@@ -37,6 +40,10 @@ export function interpolate(text: string, env: Environment): Interpolation {
         };
       }
       const [whole, name = '', fallback] = match;
+      if (fallback?.includes('${')) {
+        return { ok: false, message: 'a default cannot contain another ${…} reference' };
+      }
+      read = true;
       const set = env[name];
       if (fallback !== undefined) {
         value += set === undefined || set === '' ? fallback : set;
@@ -51,7 +58,7 @@ export function interpolate(text: string, env: Environment): Interpolation {
       i += 1;
     }
   }
-  return { ok: true, value };
+  return { ok: true, value, read };
 }
 
 /** Where a problem was found: the path of the value in the document. */
@@ -89,7 +96,7 @@ export function interpolateDocument(root: unknown, env: Environment): Interpolat
         problems.push({ path, message: result.message });
         return value;
       }
-      if (result.value !== value && !substituted.has(result.value)) substituted.set(result.value, value);
+      if (result.read && !substituted.has(result.value)) substituted.set(result.value, value);
       return result.value;
     }
     if (value === null || typeof value !== 'object') return value;
