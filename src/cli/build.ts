@@ -1,27 +1,15 @@
 import { drainHook } from '../drain/hook.js';
 import type { DrainWarning } from '../drain/drain.js';
 import { prepareCoredns } from '../presets/coredns.js';
-import { prepareEnvoy, type EnvoyPreset } from '../presets/envoy.js';
-import {
-  processComponent,
-  type OutputTarget,
-  type ProcessComponent,
-  type ReadyCheck,
-} from '../process/component.js';
+import { prepareEnvoy } from '../presets/envoy.js';
+import { processComponent, type OutputTarget, type ProcessComponent } from '../process/component.js';
 import type { Isolation } from '../process/isolation.js';
 import { OutputSink, prefixColor } from '../process/output.js';
-import { waitUntilReady, type ReadinessProbe } from '../process/probe.js';
-import type { Component, ComponentContext, DrainMode } from '../runtime/component.js';
+import type { ReadinessProbe } from '../process/probe.js';
+import type { Component } from '../runtime/component.js';
 import { withRestarts } from '../runtime/restart.js';
 import type { Renderer } from './render.js';
-import type {
-  ComponentSpec,
-  OutputSpec,
-  ProcessSpec,
-  ReadyProbe,
-  RestartPolicy,
-  Stack,
-} from './stack-schema.js';
+import type { ComponentSpec, OutputSpec, ReadyProbe, RestartPolicy, Stack } from './stack-schema.js';
 
 /**
  * Turns a validated stack into runtime components: process components for every kind, the
@@ -51,10 +39,10 @@ export async function buildStack(options: BuildOptions): Promise<BuiltStack> {
   const { stack } = options;
   const files = new Map<string, OutputSink>();
   const prefixWidth = Math.max(...stack.components.map((c) => c.name.length));
-  const outputFor = async (spec: OutputSpec, index: number): Promise<OutputTarget> => {
+  const outputFor = (spec: OutputSpec, index: number): OutputTarget => {
     if (spec.mode === 'file') {
       let sink = files.get(spec.file);
-      if (!sink) files.set(spec.file, (sink = await OutputSink.openFile(spec.file)));
+      if (!sink) files.set(spec.file, (sink = OutputSink.openFile(spec.file)));
       return { stdout: sink, format: 'raw' };
     }
     const { renderer } = options;
@@ -76,7 +64,7 @@ export async function buildStack(options: BuildOptions): Promise<BuiltStack> {
       cwd: 'cwd' in spec && spec.cwd !== undefined ? spec.cwd : options.baseDir,
       dependsOn: spec.dependsOn,
       leader: spec.leader,
-      output: await outputFor(spec.output, index),
+      output: outputFor(spec.output, index),
       isolation: options.isolation,
     };
     const built = await buildOne(spec, common, options);
@@ -114,7 +102,7 @@ async function buildOne(
         stopSignal: spec.stopSignal,
         stopTimeout: spec.stopTimeout,
         oneShot: spec.oneShot,
-        ...(spec.ready && { ready: probeCheck(spec.ready, spec) }),
+        ...(spec.ready && { ready: readinessProbe(spec.ready) }),
         ...(spec.drain && { drain: drainHook(spec.drain) }),
       });
       return { component: process, process };
@@ -137,7 +125,7 @@ async function buildOne(
       });
       for (const warning of preset.warnings) options.warn(spec.name, warning);
       const process = processComponent({ ...common, ...preset.processOptions });
-      return { component: withDrainForever(process, preset), process };
+      return { component: process, process };
     }
     case 'coredns': {
       const preset = await prepareCoredns({
@@ -161,49 +149,19 @@ async function buildOne(
   }
 }
 
-/**
- * Envoy drains differently on SIGUSR2: one POST /drain_listeners?…&skip_exit and nothing to wait
- * for (kuma-dp's drain-forever), after which a shutdown stops it without draining again.
- */
-function withDrainForever(process: ProcessComponent, preset: EnvoyPreset): Component {
-  return {
-    name: process.name,
-    dependsOn: process.dependsOn,
-    leader: process.leader,
-    stopTimeout: process.stopTimeout,
-    run: (signal, ctx) => process.run(signal, ctx),
-    drain: async (signal: AbortSignal, ctx: ComponentContext, mode: DrainMode) => {
-      if (mode === 'drain-only') {
-        await preset.drainForever((warning) => {
-          ctx.emit({ type: 'warning', code: warning.code, message: warning.message, component: ctx.name });
-        });
-        return;
-      }
-      await process.drain?.(signal, ctx, mode);
-    },
-  };
-}
-
-/** The stack file's probe as the probe module takes it, run with the component's cwd and env. */
-function probeCheck(probe: ReadyProbe, spec: ProcessSpec): ReadyCheck {
+/** The stack file's probe in the form the probe module takes (the process component runs it). */
+function readinessProbe(probe: ReadyProbe): ReadinessProbe {
   const timing = { interval: probe.interval, timeout: probe.timeout };
-  const readiness: ReadinessProbe =
-    probe.kind === 'http'
-      ? { ...timing, http: probe.url, ...(probe.status !== undefined && { status: probe.status }) }
-      : probe.kind === 'tcp'
-        ? { ...timing, tcp: formatAddress(probe.address) }
-        : probe.kind === 'exec'
-          ? { ...timing, exec: probe.command }
-          : { ...timing, log: probe.pattern };
-  return (signal, child, ctx) =>
-    waitUntilReady(readiness, {
-      component: spec.name,
-      signal,
-      clock: ctx.clock,
-      lines: child.lines,
-      ...(spec.cwd !== undefined && { cwd: spec.cwd }),
-      env: { ...process.env, ...spec.env },
-    });
+  switch (probe.kind) {
+    case 'http':
+      return { ...timing, http: probe.url, ...(probe.status !== undefined && { status: probe.status }) };
+    case 'tcp':
+      return { ...timing, tcp: formatAddress(probe.address) };
+    case 'exec':
+      return { ...timing, exec: probe.command };
+    case 'log':
+      return { ...timing, log: probe.pattern };
+  }
 }
 
 function formatAddress(address: { host: string; port: number }): string {
