@@ -10,7 +10,7 @@ export function commonFields(baseDir: string) {
     }),
     leader: flag('Runs only on the replica elected leader (see leaderElection).').default(false),
     env: environment('Environment variables set on top of the inherited environment.').default({}),
-    cwd: filePath(baseDir, 'Working directory of the process. Default: the stack work dir.').optional(),
+    cwd: filePath(baseDir, "Working directory of the process. Default: Corral's own.").optional(),
     user: principal('User to run as: a name or a numeric uid.').optional(),
     group: principal('Group to run as: a name or a numeric gid.').optional(),
     stopTimeout: duration('How long after the stop signal before SIGKILL. Default 10s.').prefault('10s'),
@@ -20,7 +20,7 @@ export function commonFields(baseDir: string) {
 
 /**
  * Where a component's stdout and stderr go: `log` (prefixed lines, or JSON records with
- * --log-format json), `raw` (passed through untouched), or `{ file: path }` (appended to a file).
+ * --log-format json), `raw` (passed through untouched), or `{ file: path }` (written to that file).
  */
 function output(baseDir: string) {
   return z
