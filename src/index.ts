@@ -34,3 +34,22 @@ export type { ComponentFailure, StuckComponent } from './runtime/errors.js';
 export type { LeaderElector, Term } from './leader/elector.js';
 export { AlwaysLeader } from './leader/elector.js';
 export { pinoEventLogger, describeEvent } from './adapters/pino.js';
+export { processComponent } from './process/component.js';
+export type {
+  ProcessOptions,
+  ProcessComponent,
+  OutputTarget,
+  RunningProcess,
+  ReadyCheck,
+} from './process/component.js';
+export { Isolation, defaultIsolation } from './process/isolation.js';
+export type { IsolationOptions, Layers } from './process/isolation.js';
+export { ProcessExitError, exitStatusOf } from './process/terminate.js';
+export type { Termination } from './process/terminate.js';
+export { lookupBinary, checkBinaries, BinaryLookupError, PreflightError } from './process/lookup.js';
+export { SpawnError } from './process/spawn.js';
+export { OutputSink } from './process/output.js';
+export type { ReadinessProbe } from './process/probe.js';
+export { ProbeTimeoutError } from './process/probe.js';
+export { PostgresElector } from './leader/postgres.js';
+export type { PostgresElectorOptions } from './leader/postgres.js';

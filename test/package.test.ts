@@ -1,0 +1,18 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+// The built package, imported by its own name: what users get from `import … from 'corral'`.
+test('the package exposes what src/index.ts re-exports, and nothing else', async () => {
+  const corral = (await import('corral')) as Record<string, unknown>;
+  for (const name of [
+    'Manager',
+    'fromFunction',
+    'withRestarts',
+    'processComponent',
+    'PostgresElector',
+    'ComponentFailedError',
+  ]) {
+    assert.equal(typeof corral[name], 'function', name);
+  }
+  await assert.rejects(import('corral/dist/runtime/manager.js'), { code: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
+});
