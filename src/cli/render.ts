@@ -74,6 +74,8 @@ function prettyRenderer({ level, live, status }: RendererOptions): Renderer {
   const paint = (code: number, text: string): string => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
   const pids = new Map<string, number>();
   const startedAt = new Map<string, number>();
+  /** Components draining now: shown as such, since their state is still `ready`. */
+  const draining = new Set<string>();
   let blockLines = 0;
   let finished = false;
 
@@ -85,7 +87,9 @@ function prettyRenderer({ level, live, status }: RendererOptions): Renderer {
       const pid = pids.get(r.name);
       const since = startedAt.get(r.name);
       const running = ['starting', 'ready', 'stopping', 'restarting'].includes(r.state);
-      const state = paint(STATE_COLORS[r.state], r.state.padEnd(10));
+      const state = draining.has(r.name)
+        ? paint(36, 'draining'.padEnd(10))
+        : paint(STATE_COLORS[r.state], r.state.padEnd(10));
       return `  ${r.name.padEnd(width)}  ${state}  ${pid ? `pid ${pid}`.padEnd(11) : ''.padEnd(11)}  ${
         running && since !== undefined ? `up ${formatMs(now - since)}`.padEnd(10) : ''.padEnd(10)
       }  ${r.state === 'ready' ? 'ready' : 'not ready'}`;
@@ -135,6 +139,8 @@ function prettyRenderer({ level, live, status }: RendererOptions): Renderer {
     event(event) {
       if (event.type === 'process.spawned') pids.set(event.component, event.pid);
       if (event.type === 'component.starting') startedAt.set(event.component, event.time);
+      if (event.type === 'component.draining') draining.add(event.component);
+      if (event.type === 'component.drained') draining.delete(event.component);
       say(eventLevel(event), describeEvent(event));
     },
     say,
