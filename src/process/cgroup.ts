@@ -257,32 +257,36 @@ export class ComponentCgroup {
    * Woken by inotify on cgroup.events, with a slow poll as a safety net. Rejects with
    * `signal.reason` when `signal` aborts first.
    */
-  async waitEmpty(signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
-    if (!(await this.populated())) return;
-    const stop = new AbortController();
-    const both = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const check = (): void => {
-          this.populated().then((populated) => populated || resolve(), reject);
-        };
-        both.addEventListener('abort', () => reject(both.reason as Error), { once: true });
-        try {
-          watch(join(this.path, 'cgroup.events'), { signal: both, persistent: false }, check).on(
-            'error',
-            check,
-          );
-        } catch {
-          // No inotify (or the cgroup just vanished): the poll below still gets there.
-        }
-        const poll = setInterval(check, 250);
-        both.addEventListener('abort', () => clearInterval(poll), { once: true });
-        check();
+  waitEmpty(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    // One controller tears down the watcher, the poll and the listener, however this ends.
+    const done = new AbortController();
+    return new Promise<void>((resolve, reject) => {
+      const finish = (error?: Error): void => {
+        if (done.signal.aborted) return;
+        done.abort();
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      signal?.addEventListener('abort', () => finish(signal.reason as Error), {
+        once: true,
+        signal: done.signal,
       });
-    } finally {
-      stop.abort();
-    }
+      const check = (): void => {
+        this.populated().then((populated) => populated || finish(), finish);
+      };
+      try {
+        watch(join(this.path, 'cgroup.events'), { signal: done.signal, persistent: false }, check).on(
+          'error',
+          check,
+        );
+      } catch {
+        // No inotify (or the cgroup just vanished): the poll below still gets there.
+      }
+      const poll = setInterval(check, 250);
+      done.signal.addEventListener('abort', () => clearInterval(poll), { once: true });
+      check();
+    });
   }
 
   /**
