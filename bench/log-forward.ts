@@ -4,15 +4,16 @@
  * `{ ms, maxRssKb }` as JSON. `ms` runs from the spawn to the last byte written (Node's start-up
  * is not in it; the same holds for the `cat` pipeline it is compared with).
  *
- *     node --import tsx bench/log-forward.ts <bytes> <file> [prefixed|json|raw]
+ *     node --import tsx bench/log-forward.ts <bytes> <file> [prefixed|json|raw] [async|sync]
  */
 import { spawn } from 'node:child_process';
 import { forwardOutput, OutputSink, type OutputFormat } from '../src/process/output.js';
 
 export const LINE = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN'; // 50 characters
 
-const [bytes = '200000000', file = '/tmp/corral-bench.out', format = 'prefixed'] = process.argv.slice(2);
-const sink = await OutputSink.openFile(file);
+const [bytes = '200000000', file = '/tmp/corral-bench.out', format = 'prefixed', writes = 'async'] =
+  process.argv.slice(2);
+const sink = OutputSink.openFile(file, { sync: writes === 'sync' });
 const cpu = process.cpuUsage();
 const start = performance.now();
 const child = spawn('sh', ['-c', `yes '${LINE}' | head -c ${Number(bytes)}`], {

@@ -1,6 +1,5 @@
-import { createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
-import type { Writable } from 'node:stream';
+import { closeSync, createWriteStream, openSync, writeSync } from 'node:fs';
+import { Writable } from 'node:stream';
 
 export interface OutputSinkOptions {
   /**
@@ -11,6 +10,11 @@ export interface OutputSinkOptions {
   readonly onError?: (error: Error) => void;
   /** `close()` ends the stream; set for streams the sink opened itself. @default false */
   readonly owned?: boolean;
+}
+
+export interface OpenFileOptions extends Omit<OutputSinkOptions, 'owned'> {
+  /** Write synchronously, as Node writes process.stdout to a file. @default false */
+  readonly sync?: boolean;
 }
 
 /**
@@ -58,11 +62,13 @@ export class OutputSink {
    * A sink appending to the file at `path` (created with mode 0644 when missing). Opens it
    * before returning, so a bad path fails here rather than at the first line.
    */
-  static async openFile(path: string, options: Omit<OutputSinkOptions, 'owned'> = {}): Promise<OutputSink> {
-    const handle = await open(path, 'a', 0o644);
+  static openFile(path: string, options: OpenFileOptions = {}): OutputSink {
+    const fd = openSync(path, 'a', 0o644);
     // A large buffer lets the stream batch chunks into one writev instead of pausing every reader
     // after each 64 KiB chunk; it is still a bound, so a stalled disk stops the readers.
-    const stream = createWriteStream('', { fd: handle, highWaterMark: 1024 * 1024 });
+    const stream = options.sync
+      ? new SyncFileStream(fd)
+      : createWriteStream('', { fd, highWaterMark: 1024 * 1024 });
     return new OutputSink(stream, { ...options, owned: true });
   }
 
@@ -133,5 +139,38 @@ export class OutputSink {
       this.#flushWaiters.shift();
       first.resolve();
     }
+  }
+}
+
+/**
+ * Appends to a file descriptor with synchronous writes, the way Node writes process.stdout when
+ * it is a file: no thread-pool round trip per chunk, and a slow disk blocks the writer (and so,
+ * through the unread pipes, the children) instead of letting a buffer grow.
+ */
+class SyncFileStream extends Writable {
+  readonly #fd: number;
+
+  constructor(fd: number) {
+    super({ highWaterMark: 1024 * 1024 });
+    this.#fd = fd;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    try {
+      // A regular file takes a whole write unless the disk is full; loop for that case's partial writes.
+      for (let at = 0; at < chunk.length;) at += writeSync(this.#fd, chunk, at);
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    try {
+      closeSync(this.#fd);
+    } catch {
+      // Already closed.
+    }
+    callback(error);
   }
 }

@@ -51,7 +51,7 @@ async function noChildLeft(): Promise<void> {
 
 async function forwardToFile(child: { stdout: Readable }, name: string): Promise<string> {
   const file = join(dir, name);
-  const sink = await OutputSink.openFile(file);
+  const sink = OutputSink.openFile(file);
   await forwardOutput(child.stdout, { component: 'app', stream: 'stdout', format: 'prefixed', sink });
   await sink.close();
   return readFileSync(file, 'latin1');
@@ -194,7 +194,7 @@ test(
   { timeout: 60_000 },
   async () => {
     const file = join(dir, 'shared.log');
-    const sink = await OutputSink.openFile(file);
+    const sink = OutputSink.openFile(file);
     // 30,000 lines of 310 bytes each: chunks end mid-line almost every time.
     const forwarded = ['a', 'b'].map((tag) =>
       forwardOutput(start(fixture('out-lines'), ['30000', tag, '300']).stdout, {
@@ -217,7 +217,7 @@ test(
   { timeout: 60_000 },
   async () => {
     const file = join(dir, 'naive.log');
-    const sink = await OutputSink.openFile(file);
+    const sink = OutputSink.openFile(file);
     const forwarded = ['a', 'b'].map((tag) => {
       const child = start(fixture('out-lines'), ['30000', tag, '300']);
       let first = true;
