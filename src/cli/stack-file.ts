@@ -13,7 +13,7 @@ import {
   type PathSegments,
 } from './stack-issues.js';
 import { stackSchema, type Stack } from './stack-schema.js';
-import { pathAtOffset, lineOfPath } from './yaml-paths.js';
+import { collectionKeyOffsets, lineOfPath, pathAtOffset } from './yaml-paths.js';
 
 /** One problem in a stack file: where (`components.app.stopTimeout`, line 22) and what. */
 export interface StackIssue {
@@ -128,6 +128,17 @@ export function parseStack(text: string, options: ParseStackOptions = {}): Stack
   if (doc.errors.length > 0) {
     // A broken document is not validated further: its shape is a guess, and so would the rest be.
     throw new StackFileError(file, unique(doc.errors.map((error) => syntaxIssue(doc, lineCounter, error))));
+  }
+  const complexKeys = collectionKeyOffsets(doc);
+  if (complexKeys.length > 0) {
+    throw new StackFileError(
+      file,
+      complexKeys.map((offset) => ({
+        path: formatPath(pathAtOffset(doc, offset)),
+        line: lineCounter.linePos(offset).line,
+        message: 'a key must be a plain name, not a map or a list',
+      })),
+    );
   }
   const raw = toJs(doc);
   if ('problem' in raw) throw new StackFileError(file, [wholeFile(raw.problem)]);

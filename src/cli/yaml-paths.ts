@@ -1,4 +1,14 @@
-import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Pair } from 'yaml';
+import {
+  isAlias,
+  isCollection,
+  isMap,
+  isScalar,
+  isSeq,
+  visit,
+  type Document,
+  type LineCounter,
+  type Pair,
+} from 'yaml';
 import type { PathSegments } from './stack-issues.js';
 
 /**
@@ -54,6 +64,22 @@ export function pathAtOffset(doc: Document, offset: number): PathSegments {
     }
   }
   return path;
+}
+
+/**
+ * Where a map key is itself a map or a list (`? [a, b] : c`). Such keys would reach the schema as
+ * their YAML text, which can be anything; they are rejected here, without being shown.
+ */
+export function collectionKeyOffsets(doc: Document): number[] {
+  const offsets: number[] = [];
+  visit(doc, {
+    Pair(_, pair) {
+      const key = isAlias(pair.key) ? pair.key.resolve(doc) : pair.key;
+      const start = rangeStart(pair.key);
+      if (isCollection(key) && start !== undefined) offsets.push(start);
+    },
+  });
+  return offsets;
 }
 
 /** The entry for `segment`, also looking into `<<` merge keys, which contribute entries too. */

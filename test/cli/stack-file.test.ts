@@ -316,6 +316,7 @@ const MALFORMED: readonly (readonly [string, string, number, string])[] = [
   ['command-empty', 'components.app.command', 3, 'must not be empty'],
   ['command-number', 'components.app.command[1]', 5, 'expected a string, got 5 (quote it: "5")'],
   ['command-string', 'components.app.command', 3, 'expected a list like [node, server.js], got'],
+  ['complex-key', 'components.app', 4, 'a key must be a plain name, not a map or a list'],
   ['component-name', 'components.My_App', 2, 'invalid name "My_App": use lowercase'],
   ['coredns-corefile', 'components.dns.port', 5, '"port" has no effect with "corefile", which'],
   ['coredns-upstream', 'components.dns.upstream', 4, 'expected host:port, got "8.8.8.8": no port'],
@@ -694,6 +695,7 @@ describe('secrets stay out of messages', () => {
       `components:\n  app:\n    env:\n      PASSWORD: |x ${SECRET}\n        text\n`,
       `components:\n  app:\n    env: { PASSWORD: "${SECRET}" ] }\n`,
       `components:\n  app:\n    env:\n      PASSWORD: "${SECRET}\n`,
+      `components:\n  app:\n    ? { env: { PASSWORD: "${SECRET}" } }\n    : x\n`,
     ]) {
       const error = stackError(() => parseStack(text, { env: {} }));
       assert.ok(error.issues.length > 0);
