@@ -2,45 +2,29 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { waitUntil } from '../process/support.js';
-import { assertNothingLeft, DEMO, FIXTURES, freePort, get, scratch, startCorral } from './support.js';
+import {
+  assertNothingLeft,
+  DEMO,
+  FIXTURES,
+  freePort,
+  get,
+  proxiedDemo,
+  scratch,
+  startCorral,
+} from './support.js';
 
 const T = { timeout: 90_000 };
+/** The proxy drains on SIGUSR1 and reports its open connections over HTTP. */
+const COUNTED = 'signal: SIGUSR1, connections: { http: "http://127.0.0.1:ADMIN/connections" }';
 const record = (event: string, component: string) => (r: Record<string, unknown>) =>
   r.event === event && r.component === component;
-
-/** The demo's app behind its TCP proxy, with the proxy's drain configured by `drain`. */
-async function proxiedApp(s: ReturnType<typeof scratch>, drain: string) {
-  const ports = {
-    ready: await freePort(),
-    app: await freePort(),
-    proxy: await freePort(),
-    admin: await freePort(),
-  };
-  const file = s.write(
-    'corral.yaml',
-    `readiness: { address: 127.0.0.1:${ports.ready} }
-components:
-  app:
-    command: [node, ${DEMO}app.mjs]
-    env: { PORT: "${ports.app}" }
-    ready: { http: "http://127.0.0.1:${ports.app}/healthz", interval: 50ms }
-  proxy:
-    command: [node, ${DEMO}proxy.mjs]
-    env: { PROXY_PORT: "${ports.proxy}", UPSTREAM_PORT: "${ports.app}", ADMIN_PORT: "${ports.admin}" }
-    dependsOn: [app]
-    ready: { tcp: "127.0.0.1:${ports.proxy}", interval: 50ms }
-    drain: { signal: SIGUSR1, connections: { http: "http://127.0.0.1:${ports.admin}/connections" }, ${drain} }
-`,
-  );
-  return { file, ports };
-}
 
 test(
   'the drain ends as soon as the connections reach zero, and the request in flight succeeds',
   T,
   async () => {
     const s = scratch();
-    const { file, ports } = await proxiedApp(s, 'min: 0s, timeout: 30s');
+    const { file, ports } = await proxiedDemo(s, `${COUNTED}, min: 0s, timeout: 30s`);
     const corral = startCorral(['run', '-f', file]);
     try {
       await waitUntil(
@@ -72,7 +56,7 @@ test(
 
 test('the drain gives up at its timeout with a warning, and the stop goes on', T, async () => {
   const s = scratch();
-  const { file, ports } = await proxiedApp(s, 'min: 0s, timeout: 1s');
+  const { file, ports } = await proxiedDemo(s, `${COUNTED}, min: 0s, timeout: 1s`);
   const corral = startCorral(['run', '-f', file]);
   try {
     await waitUntil(

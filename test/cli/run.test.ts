@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitUntil } from '../process/support.js';
-import { assertNothingLeft, FIXTURES, freePort, get, runCorral, scratch, startCorral } from './support.js';
+import {
+  assertNothingLeft,
+  FIXTURES,
+  freePort,
+  get,
+  proxiedDemo,
+  runCorral,
+  scratch,
+  startCorral,
+} from './support.js';
 
 const T = { timeout: 60_000 };
 const event = (name: string) => (r: Record<string, unknown>) => r.event === name;
@@ -189,41 +198,9 @@ test('a missing binary exits 2 naming every place looked, and nothing starts', T
   s.cleanup();
 });
 
-/** A stack with the demo's proxy in front of its app, on free ports. */
-async function demoStack(s: ReturnType<typeof scratch>, drain: string) {
-  const ports = {
-    ready: await freePort(),
-    app: await freePort(),
-    proxy: await freePort(),
-    admin: await freePort(),
-  };
-  const file = s.write(
-    'corral.yaml',
-    `readiness: { address: 127.0.0.1:${ports.ready} }
-components:
-  app:
-    command: [node, ${FIXTURES}../../examples/demo/app.mjs]
-    env: { PORT: "${ports.app}" }
-    ready: { http: "http://127.0.0.1:${ports.app}/healthz", interval: 50ms }
-  proxy:
-    command: [node, ${FIXTURES}../../examples/demo/proxy.mjs]
-    env: { PROXY_PORT: "${ports.proxy}", UPSTREAM_PORT: "${ports.app}", ADMIN_PORT: "${ports.admin}" }
-    dependsOn: [app]
-    ready: { tcp: "127.0.0.1:${ports.proxy}", interval: 50ms }
-    drain:
-${drain
-  .replaceAll('ADMIN', String(ports.admin))
-  .split('\n')
-  .map((l) => `      ${l}`)
-  .join('\n')}
-`,
-  );
-  return { file, ports };
-}
-
 test('a second SIGTERM skips the rest of the drain', T, async () => {
   const s = scratch();
-  const { file, ports } = await demoStack(s, 'signal: SIGUSR1\nmin: 1m\ntimeout: 2m');
+  const { file, ports } = await proxiedDemo(s, 'signal: SIGUSR1, min: 1m, timeout: 2m');
   const corral = startCorral(['run', '-f', file]);
   try {
     await waitUntil(
@@ -280,9 +257,9 @@ test(
   T,
   async () => {
     const s = scratch();
-    const { file, ports } = await demoStack(
+    const { file, ports } = await proxiedDemo(
       s,
-      `signal: SIGUSR1\nconnections: { http: "http://127.0.0.1:ADMIN/connections" }\nmin: 0s\ntimeout: 30s`,
+      'signal: SIGUSR1, connections: { http: "http://127.0.0.1:ADMIN/connections" }, min: 0s, timeout: 30s',
     );
     const corral = startCorral(['run', '-f', file]);
     try {

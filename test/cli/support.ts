@@ -141,3 +141,34 @@ export async function assertNothingLeft(corral: Corral): Promise<void> {
     killPids(pids);
   }
 }
+
+/**
+ * The demo's app behind the demo's TCP proxy, on free ports, with a readiness endpoint. `drain` is
+ * the proxy's drain section as flow-style YAML fields; `ADMIN` in it stands for the proxy's
+ * connection-count port.
+ */
+export async function proxiedDemo(s: ReturnType<typeof scratch>, drain: string) {
+  const ports = {
+    ready: await freePort(),
+    app: await freePort(),
+    proxy: await freePort(),
+    admin: await freePort(),
+  };
+  const file = s.write(
+    'corral.yaml',
+    `readiness: { address: 127.0.0.1:${ports.ready} }
+components:
+  app:
+    command: [node, ${DEMO}app.mjs]
+    env: { PORT: "${ports.app}" }
+    ready: { http: "http://127.0.0.1:${ports.app}/healthz", interval: 50ms }
+  proxy:
+    command: [node, ${DEMO}proxy.mjs]
+    env: { PROXY_PORT: "${ports.proxy}", UPSTREAM_PORT: "${ports.app}", ADMIN_PORT: "${ports.admin}" }
+    dependsOn: [app]
+    ready: { tcp: "127.0.0.1:${ports.proxy}", interval: 50ms }
+    drain: { ${drain.replaceAll('ADMIN', String(ports.admin))} }
+`,
+  );
+  return { file, ports };
+}
