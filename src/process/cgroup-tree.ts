@@ -1,0 +1,259 @@
+import { readdirSync, rmdirSync, watch } from 'node:fs';
+import { access, mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * The cgroups Corral creates (see cgroup.ts for how their place is found): `corral-<pid>/`, and
+ * one child per run of a component, with the operations the stop path needs: join before exec,
+ * signal all, kill all, wait until empty, remove.
+ */
+
+/**
+ * `corral-<pid>/` under Corral's own cgroup: the home of the component cgroups. Removed at
+ * process exit when empty; a non-empty one (processes still inside) is left for the watchdog.
+ */
+export class CgroupParent {
+  readonly path: string;
+  /** Directory names handed out and not yet removed; keeps two components apart. */
+  #inUse = new Set<string>();
+  #onExit = (): void => this.closeSync();
+
+  constructor(path: string) {
+    this.path = path;
+    process.once('exit', this.#onExit);
+  }
+
+  /**
+   * Creates an empty cgroup for one run of a component. The directory is named after the
+   * component, reduced to `[A-Za-z0-9_-]` (a dot could collide with interface files such as
+   * `memory.max`), with `-2`, `-3` … when taken. Rejects if the directory cannot be created.
+   */
+  async createComponentCgroup(component: string): Promise<ComponentCgroup> {
+    const base = component.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 100) || '_';
+    // A parent removed meanwhile (say by a namespaced Corral judging it stale) is recreated.
+    await mkdir(this.path, { recursive: true });
+    for (let n = 1; ; n++) {
+      const name = n === 1 ? base : `${base}-${n}`;
+      if (this.#inUse.has(name)) continue;
+      try {
+        await mkdir(join(this.path, name));
+      } catch (error) {
+        // A leftover of an earlier run whose processes are still being killed: take another name.
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST' && n < 1000) continue;
+        throw error;
+      }
+      this.#inUse.add(name);
+      return new ComponentCgroup(component, join(this.path, name), () => this.#inUse.delete(name));
+    }
+  }
+
+  /** Removes every empty component cgroup, then `corral-<pid>/` itself if that is possible. */
+  async close(): Promise<void> {
+    process.removeListener('exit', this.#onExit);
+    await removeTree(this.path);
+  }
+
+  /** {@link close}, synchronously: for process `exit` handlers. Never throws. */
+  closeSync(): void {
+    process.removeListener('exit', this.#onExit);
+    removeTreeSync(this.path);
+  }
+}
+
+/**
+ * The script that joins a cgroup before the real program starts. It is a fixed string, never
+ * built from user input: the cgroup.procs path arrives as `$0` and the user's command as `"$@"`,
+ * which the shell passes to `exec` word for word, with no splitting, globbing or expansion.
+ * `exec` then replaces the shell by the program (same pid, same process group, parent-death
+ * signal kept), so no shell remains. Exit status 125 means the join failed; the user's program
+ * never ran.
+ */
+const JOIN_SCRIPT = 'echo $$ > "$0" || { echo "corral: cannot join cgroup $0" >&2; exit 125; }; exec "$@"';
+
+/** One component's cgroup. Methods are safe to call after the directory is gone. */
+export class ComponentCgroup {
+  readonly component: string;
+  readonly path: string;
+  readonly procsPath: string;
+  /**
+   * Put this before the command (and before any user switch, since the join needs Corral's
+   * rights) so the child enters the cgroup before it runs a single instruction of the program:
+   * `[...cgroup.joinPrefix, '/usr/sbin/nginx', '-g', 'daemon off;']`.
+   */
+  readonly joinPrefix: readonly string[];
+  #release: () => void;
+
+  constructor(component: string, path: string, release: () => void) {
+    this.component = component;
+    this.path = path;
+    this.procsPath = join(path, 'cgroup.procs');
+    this.joinPrefix = ['/bin/sh', '-c', JOIN_SCRIPT, this.procsPath];
+    this.#release = release;
+  }
+
+  /** Every pid in this cgroup and its descendant cgroups (zombies are not listed). */
+  async pids(): Promise<number[]> {
+    return collectPids(this.path);
+  }
+
+  /** Whether any live process is in the cgroup or below (`populated` of cgroup.events). */
+  async populated(): Promise<boolean> {
+    try {
+      return /^populated 1$/m.test(await readFile(join(this.path, 'cgroup.events'), 'utf8'));
+    } catch {
+      return false;
+    }
+  }
+
+  /** Sends `signal` to every process in the cgroup; returns how many were signalled. */
+  async signal(signal: NodeJS.Signals): Promise<number> {
+    let sent = 0;
+    for (const pid of await this.pids()) if (trySignal(pid, signal)) sent++;
+    return sent;
+  }
+
+  /**
+   * SIGKILLs every process in the cgroup, atomically with respect to forks, through `cgroup.kill`
+   * (Linux 5.14+). On older kernels: freeze the cgroup so nothing can fork, SIGKILL every pid,
+   * thaw, and repeat until nothing is left (frozen processes still die of SIGKILL).
+   * Resolves once the kill is delivered, not once the processes are gone: see {@link waitEmpty}.
+   */
+  async kill(): Promise<void> {
+    try {
+      await writeFile(join(this.path, 'cgroup.kill'), '1');
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !(await exists(this.path))) return;
+    }
+    await killByPids(this.path);
+  }
+
+  /**
+   * Resolves when the cgroup holds no live process (immediately if the directory is gone).
+   * Woken by inotify on cgroup.events, with a slow poll as a safety net. Rejects with
+   * `signal.reason` when `signal` aborts first.
+   */
+  waitEmpty(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    // One controller tears down the watcher, the poll and the listener, however this ends.
+    const done = new AbortController();
+    return new Promise<void>((resolve, reject) => {
+      const finish = (error?: Error): void => {
+        if (done.signal.aborted) return;
+        done.abort();
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      signal?.addEventListener('abort', () => finish(signal.reason as Error), {
+        once: true,
+        signal: done.signal,
+      });
+      const check = (): void => {
+        this.populated().then((populated) => populated || finish(), finish);
+      };
+      try {
+        watch(join(this.path, 'cgroup.events'), { signal: done.signal, persistent: false }, check).on(
+          'error',
+          check,
+        );
+      } catch {
+        // No inotify (or the cgroup just vanished): the poll below still gets there.
+      }
+      const poll = setInterval(check, 250);
+      done.signal.addEventListener('abort', () => clearInterval(poll), { once: true });
+      check();
+    });
+  }
+
+  /**
+   * Removes the cgroup (and any cgroups the component created below it). Rejects with EBUSY while
+   * processes are still inside; call it after {@link waitEmpty}. Idempotent.
+   */
+  async remove(): Promise<void> {
+    await removeTree(this.path, { throwIfBusy: true });
+    this.#release();
+  }
+}
+
+/** Fallback of {@link ComponentCgroup.kill} for kernels without cgroup.kill (before 5.14). */
+export async function killByPids(path: string): Promise<void> {
+  const freeze = join(path, 'cgroup.freeze');
+  for (let round = 0; round < 100; round++) {
+    const frozen = await writeFile(freeze, '1').then(
+      () => true,
+      () => false,
+    );
+    const pids = await collectPids(path);
+    for (const pid of pids) trySignal(pid, 'SIGKILL');
+    if (frozen) await writeFile(freeze, '0').catch(() => undefined);
+    if (pids.length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function collectPids(dir: string): Promise<number[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const own = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+  const pids = own.split('\n').filter(Boolean).map(Number);
+  for (const entry of entries)
+    if (entry.isDirectory()) pids.push(...(await collectPids(join(dir, entry.name))));
+  return pids;
+}
+
+/** rmdir of a cgroup and its descendant cgroups, deepest first (interface files need no unlink). */
+export async function removeTree(dir: string, options: { throwIfBusy?: boolean } = {}): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const entry of entries) if (entry.isDirectory()) await removeTree(join(dir, entry.name), options);
+  // The kernel may report a cgroup empty a moment before rmdir accepts it; retry briefly.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rmdir(dir);
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY' || attempt >= 20) {
+        if (options.throwIfBusy) throw error;
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+}
+
+function removeTreeSync(dir: string): void {
+  try {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) removeTreeSync(join(dir, entry.name));
+    }
+    rmdirSync(dir);
+  } catch {
+    // Busy (processes left for the watchdog) or gone: nothing more to do at exit.
+  }
+}
+
+function trySignal(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
