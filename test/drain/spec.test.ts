@@ -85,20 +85,29 @@ test(
   async () => {
     const double = await startDrainable();
     try {
-      const held = fetch(`http://127.0.0.1:${double.port}/slow?ms=6000`).then(
+      const held = fetch(`http://127.0.0.1:${double.port}/slow?ms=20000`).then(
         (r) => r.text(),
         () => 'aborted',
       );
+      await waitFor('the request to be in flight', async () => {
+        const count = await fetch(`http://127.0.0.1:${double.control}/connections`).then((r) => r.text());
+        return count.trim() === '1';
+      });
       const countScript = `fetch('http://127.0.0.1:${double.control}/connections').then(r => r.text()).then(t => process.stdout.write(t))`;
       const plan = planDrain({
         trigger: { kind: 'http', url: `http://127.0.0.1:${double.control}/drain` },
         connections: { kind: 'exec', command: [process.execPath, '-e', countScript] },
-        timeout: 1500,
+        timeout: 5000,
       });
-      const result = await runDrain(plan, { clock: systemClock, signal: new AbortController().signal });
+      // A node process per count is slow to start on a busy machine: give each one time.
+      const result = await runDrain(plan, {
+        clock: systemClock,
+        signal: new AbortController().signal,
+        probeTimeout: 4000,
+      });
       assert.equal(result.outcome, 'timeout');
       assert.equal(result.lastCount, 1);
-      assert.ok(result.durationMs >= 1500 && result.durationMs < 5000, `took ${result.durationMs}ms`);
+      assert.ok(result.durationMs >= 5000 && result.durationMs < 10_000, `took ${result.durationMs}ms`);
       await double.stop();
       assert.equal(
         await held,
