@@ -11,6 +11,9 @@ export class LeaderConfigError extends CorralError {
   }
 }
 
+/** The ways a term can end early. */
+export type LeadershipLoss = 'LEADER_SESSION_LOST' | 'LEADER_DEADLINE_PASSED' | 'LEADER_LEASE_LOST';
+
 /**
  * Why a term ended early; it is the term signal's `reason`, and its code is also the code of the
  * `warning` event announcing it.
@@ -22,12 +25,9 @@ export class LeadershipLostError extends CorralError {
   readonly election: string;
   readonly term: number;
 
-  constructor(
-    code: 'LEADER_SESSION_LOST' | 'LEADER_DEADLINE_PASSED' | 'LEADER_LEASE_LOST',
-    election: string,
-    term: number,
-    message: string,
-  ) {
+  declare readonly code: LeadershipLoss;
+
+  constructor(code: LeadershipLoss, election: string, term: number, message: string) {
     super(code, message);
     this.election = election;
     this.term = term;
