@@ -155,6 +155,32 @@ test(
   },
 );
 
+test(
+  'negative control: with a 1 ms grace, a terminated leader still stopping overlaps the next term',
+  T,
+  async () => {
+    // Same scenario as above, but renewDeadline = lease - 1: the follower does not wait for the old
+    // leader's components (300 ms to stop) before taking over. This is what the grace prevents.
+    const tight = { lease: 1_500, renewDeadline: 1_499, renewInterval: 200 };
+    const first = candidate('no-grace', { ...tight, stopDelay: 300 });
+    await waitUntil(() => first.leading, 'first leads');
+    const second = candidate('no-grace', tight);
+    await waitUntil(
+      async () => (await lockHolders(cluster, 'no-grace')).waiting >= 1,
+      'second waits on the lock',
+    );
+    const { granted } = await lockHolders(cluster, 'no-grace');
+    await cluster.admin('SELECT pg_terminate_backend($1)', [granted[0]]);
+    await waitUntil(() => second.leading, 'second leads');
+    await waitUntil(() => first.terms[0]?.end !== undefined, 'first stopped');
+    const [old] = first.terms as [SeenTerm];
+    const [next] = second.terms as [SeenTerm];
+    assert.ok(next.start < (old.end as number), 'expected the terms to overlap without a grace');
+    assert.throws(() => assertSequential([old, next]));
+    await Promise.all([first.stop(), second.stop()]);
+  },
+);
+
 test('a leader whose clock jumps past its deadline steps down without renewing', T, async () => {
   const clock = new JumpClock();
   const leader = candidate('stall', { clock });
