@@ -10,7 +10,10 @@ export function commonFields(baseDir: string) {
     }),
     leader: flag('Runs only on the replica elected leader (see leaderElection).').default(false),
     env: environment('Environment variables set on top of the inherited environment.').default({}),
-    cwd: filePath(baseDir, "Working directory of the process. Default: Corral's own.").optional(),
+    cwd: filePath(
+      baseDir,
+      "Working directory of the process. Default: the stack file's directory.",
+    ).optional(),
     user: principal('User to run as: a name or a numeric uid.').optional(),
     group: principal('Group to run as: a name or a numeric gid.').optional(),
     stopTimeout: duration('How long after the stop signal before SIGKILL. Default 10s.').prefault('10s'),
