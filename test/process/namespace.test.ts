@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { listProcesses, readStat } from '../../src/process/liveness.js';
 import {
@@ -114,6 +114,41 @@ describe('PID namespace isolation', { timeout: 120_000 }, () => {
     await host.kill();
     await waitGone(inside, 2000);
     assert.deepEqual(membersOf(ns), []);
+  });
+
+  test('as an unprivileged user, through a user namespace, the chain holds too', async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('needs root to switch to nobody');
+      return;
+    }
+    const { argv } = namespaceCommand([fixture('iso-tree'), '--members', '1', '--escapee', '--daemon'], {
+      userNamespace: true,
+    });
+    const drop = ['--reuid=65534', '--regid=65534', '--clear-groups', '--'];
+    // setpriv, setpriv and unshare all exec: the pid we spawn is unshare's.
+    const child = spawn('setpriv', [...drop, ...argv], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = once(child, 'exit');
+    const lines = new LineReader(child.stdout);
+    const chain = child.pid ?? -1;
+    try {
+      await lines.next(/^ready 2$/);
+      const init = listProcesses().find((p) => p.ppid === chain)?.pid ?? -1;
+      const ns = pidNamespace(init) ?? 'none';
+      const inside = membersOf(ns);
+      assert.ok(inside.length >= 5, `expected at least 5 processes in the namespace, found ${inside.length}`);
+      assert.ok(
+        inside.every((pid) => readFileSync(`/proc/${pid}/status`, 'utf8').includes('\nUid:\t65534\t')),
+        'everything inside runs as nobody',
+      );
+      child.kill('SIGKILL');
+      await waitGone(inside, 2000);
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
   });
 
   test('negative control: without the namespace the escapee and the daemon survive', async () => {
