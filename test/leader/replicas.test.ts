@@ -113,6 +113,7 @@ test('SIGSTOP of the leader past its lease, then SIGCONT: it stepped down, no ov
     `took over ${tookOver.toFixed(0)} ms after SIGSTOP`,
   );
   await next.waitFor('logged');
+  await waitUntil(() => performance.now() - stoppedAt > TIMINGS.lease, 'stopped for longer than the lease');
   leader.kill('SIGCONT');
   await leader.waitFor('stopped', 1);
   // On waking, the old leader judged by its own clock that its term was over.
