@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import {
   closeSync,
   constants,
+  existsSync,
   mkdtempSync,
   openSync,
   rmSync,
@@ -171,6 +172,9 @@ export class Watchdog {
 
   /** Starts a watchdog process connected to a fresh pipe; throws if any step fails. */
   #launch(): void {
+    const shell = this.#options.shell ?? '/bin/sh';
+    // A missing shell would only surface later, as an 'error' event: fail now, plainly.
+    if (!existsSync(shell)) throw new Error(`${shell} does not exist`);
     const dir = mkdtempSync(join(tmpdir(), 'corral-watchdog-'));
     let write: number | undefined;
     let child: ChildProcess | undefined;
@@ -186,7 +190,7 @@ export class Watchdog {
       const read = openSync(fifo, constants.O_RDONLY);
       closeSync(probe);
       unlinkSync(fifo);
-      child = spawn(this.#options.shell ?? '/bin/sh', [script, String(this.#options.graceMs ?? 2000)], {
+      child = spawn(shell, [script, String(this.#options.graceMs ?? 2000)], {
         stdio: [read, 'ignore', 'ignore'],
         detached: true, // setsid: no terminal's Ctrl-C or hang-up reaches it
         cwd: '/',

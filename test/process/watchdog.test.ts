@@ -128,6 +128,13 @@ describe('watchdog: life cycle', { timeout: 60_000 }, () => {
     }
   });
 
+  test('without a shell it is unavailable, with a warning event for the caller to emit', () => {
+    const started = startWatchdog({ shell: '/nonexistent/sh' });
+    assert.ok(!started.available);
+    assert.equal(started.warning.code, 'WATCHDOG_UNAVAILABLE');
+    assert.match(started.warning.message, /\/nonexistent\/sh does not exist/);
+  });
+
   test('unregistered groups are left alone when Corral closes the pipe', async () => {
     const watchdog = mustStart();
     const tree = await startTree(['--members', '1']);
