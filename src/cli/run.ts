@@ -180,7 +180,10 @@ function electorFor(stack: Stack, emit: (event: CorralEvent) => void): LeaderEle
     lease: postgres.lease,
     ...(postgres.renewInterval !== undefined && { renewInterval: postgres.renewInterval }),
     ...(postgres.retry !== undefined && { retry: postgres.retry }),
-    onEvent: emit,
+    // The manager announces terms itself (leader.elected / leader.lost); take only the elector's warnings.
+    onEvent: (event) => {
+      if (event.type === 'warning') emit(event);
+    },
   });
 }
 
