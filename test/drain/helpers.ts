@@ -14,15 +14,28 @@ export function isGone(pid: number): boolean {
   }
 }
 
-/** Polls `condition` every 20 ms until it holds; throws naming `what` after `timeoutMs`. */
+/**
+ * Polls `condition` every 20 ms until it holds; throws naming `what` after `timeoutMs`. A condition
+ * that throws counts as "not yet" (an admin API slow to answer on a busy machine); the last such
+ * error is named if the time runs out.
+ */
 export async function waitFor(
   what: string,
   condition: () => boolean | Promise<boolean>,
   timeoutMs = 10_000,
 ): Promise<void> {
   const until = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+  let lastError: unknown;
+  for (;;) {
+    try {
+      if (await condition()) return;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > until) {
+      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${why}`);
+    }
     await sleep(20);
   }
 }
