@@ -1,11 +1,13 @@
 /**
  * Turning a child's output bytes into complete, formatted lines, one chunk at a time.
  *
- * Speed comes from never looking at lines one by one on the hot path. A chunk is read as a
- * latin1 string (one byte per character, so any byte sequence, valid UTF-8 or not, survives the
- * round trip unchanged), and the name prefix is put in front of every line of the chunk with a
- * single native `replace` of the newlines. Lines are materialised separately only while someone
- * watches them (the log readiness probe) or for the JSON format, which must escape each line.
+ * Speed comes from never looking at lines one by one on the hot path. The lines a chunk finishes
+ * are found with two native searches (first and last newline); for `prefixed`, the part between
+ * them is read as a latin1 string (one character per byte, so any bytes, valid UTF-8 or not,
+ * survive unchanged) and gets the name prefix after every newline from a single native `replace`;
+ * the output is then assembled in one Buffer. `raw` output is a view of the chunk. Lines are
+ * materialised one by one only while someone watches them (the log readiness probe) and for the
+ * JSON format, which must escape each line.
  */
 
 /** How forwarded lines are written. */
@@ -35,125 +37,168 @@ export interface LineFormatOptions {
 }
 
 const NEWLINES = /\n/g;
-const NON_ASCII = /[\x80-\xff]/;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Stateful: keeps the unfinished last line of a stream between chunks (never more than
- * `maxLineBytes`). Output comes back as text in {@link encoding}; every piece of output holds only
- * complete lines (except in `raw`, where an over-long line's pieces and the final unterminated line
- * are passed on as they are), so writers sharing a destination interleave at line boundaries.
+ * `maxLineBytes`). Every Buffer returned holds only complete lines (except in `raw`, where an
+ * over-long line's pieces and the final unterminated line are passed on as they are), so writers
+ * sharing a destination interleave at line boundaries. A returned Buffer may be a view of the
+ * chunk given, so write it before reusing the chunk's memory (streams never reuse it).
  */
 export class LineFormatter {
-  /** The encoding every string returned by `push` and `end` must be written with. */
-  readonly encoding: 'latin1' | 'utf8';
   readonly #format: OutputFormat;
   readonly #maxLineBytes: number;
-  /** `prefixed`: the prefix as latin1 text (its UTF-8 bytes, one per character). */
-  readonly #prefix: string;
-  /** `prefixed`: the `replace` replacement for every newline but the last, `$` escaped. */
+  /** `prefixed`: the prefix's bytes, and the same as latin1 text. */
+  readonly #prefix: Buffer;
+  /** `prefixed`: the `replace` replacement for every newline in a chunk's middle, `$` escaped. */
   readonly #newlineReplacement: string;
-  /** `json`: everything of a record before the time. */
-  readonly #jsonHead: string;
-  /** `json`: everything of a record between the time and the line's value. */
+  /** `json`: everything of a record before the time, and between the time and the line. */
+  readonly #jsonHead = '{"level":30,"time":';
   readonly #jsonMiddle: string;
-  /** Bytes of the current unfinished line, as latin1 text; at most `maxLineBytes` long. */
-  #carry = '';
+  /** Bytes of the current unfinished line; at most `maxLineBytes` long. */
+  #carry: Buffer = EMPTY;
 
   constructor(options: LineFormatOptions) {
     this.#format = options.format;
     this.#maxLineBytes = Math.max(4, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
-    this.encoding = options.format === 'json' ? 'utf8' : 'latin1';
     const name = options.component.padEnd(options.prefixWidth ?? 0);
     const coloured = options.color === undefined ? name : `\x1b[${options.color}m${name}\x1b[0m`;
-    this.#prefix = Buffer.from(`${coloured} | `, 'utf8').toString('latin1');
-    this.#newlineReplacement = `\n${this.#prefix}`.replaceAll('$', '$$$$');
+    this.#prefix = Buffer.from(`${coloured} | `, 'utf8');
+    this.#newlineReplacement = `\n${this.#prefix.toString('latin1')}`.replaceAll('$', '$$$$');
     // pino's layout (level, time first) so these records sit among Corral's own pino logs.
-    this.#jsonHead = '{"level":30,"time":';
     this.#jsonMiddle = `,"component":${JSON.stringify(options.component)},"stream":"${options.stream}","line":`;
   }
 
   /**
-   * Takes the next chunk of the stream and returns the formatted complete lines it finished
-   * ('' when it finished none). `onLine`, when given, receives every finished line, decoded as
-   * UTF-8 and without its line ending; `time` is the JSON records' `time`.
+   * Takes the next chunk of the stream and returns the formatted lines it finished (an empty
+   * Buffer when it finished none). `onLine`, when given, receives every finished line, decoded as
+   * UTF-8 (invalid bytes become U+FFFD) and without its line ending; `time` is the JSON `time`.
    */
-  push(chunk: Buffer, time: number, onLine?: (line: string) => void): string {
+  push(chunk: Buffer, time: number, onLine?: (line: string) => void): Buffer {
     if (chunk.length > this.#maxLineBytes) {
-      // Only the first line of a piece no longer than the cap can exceed the cap (see #take).
-      let out = '';
+      // In a piece no longer than the cap only the first line can exceed the cap (see #cut).
+      const parts: Buffer[] = [];
       for (let at = 0; at < chunk.length; at += this.#maxLineBytes) {
-        out += this.push(chunk.subarray(at, at + this.#maxLineBytes), time, onLine);
+        parts.push(this.push(chunk.subarray(at, at + this.#maxLineBytes), time, onLine));
       }
-      return out;
+      return Buffer.concat(parts);
     }
-    return this.#take(this.#carry + chunk.toString('latin1'), time, onLine);
+    const first = chunk.indexOf(10);
+    if (first === -1 || this.#carry.length + first > this.#maxLineBytes)
+      return this.#cut(chunk, time, onLine);
+    const last = chunk.lastIndexOf(10);
+    const carry = this.#carry;
+    // Copied, not a view: a view would keep the whole chunk's memory alive for a few bytes.
+    this.#carry = last + 1 === chunk.length ? EMPTY : Buffer.from(chunk.subarray(last + 1));
+    if (onLine) this.#publish(carry, chunk, first, last, onLine);
+    if (this.#format === 'raw')
+      return carry.length === 0
+        ? chunk.subarray(0, last + 1)
+        : Buffer.concat([carry, chunk.subarray(0, last + 1)]);
+    if (this.#format === 'json') return this.#json(carry, chunk, first, last, time);
+    // prefixed: <prefix><carry><chunk up to the first newline>, then the middle lines, each prefixed.
+    const prefix = this.#prefix;
+    const middle =
+      last > first
+        ? chunk.toString('latin1', first + 1, last).replace(NEWLINES, this.#newlineReplacement)
+        : '';
+    const size =
+      prefix.length + carry.length + first + 1 + (last > first ? prefix.length + middle.length + 1 : 0);
+    const out = Buffer.allocUnsafe(size);
+    let at = prefix.copy(out, 0);
+    at += carry.copy(out, at);
+    at += chunk.copy(out, at, 0, first + 1);
+    if (last > first) {
+      at += prefix.copy(out, at);
+      at += out.write(middle, at, 'latin1');
+      out[at] = 10;
+    }
+    return out;
   }
 
-  /** Ends the stream: returns the unfinished last line, terminated (except in `raw`), or ''. */
-  end(time: number, onLine?: (line: string) => void): string {
+  /** Ends the stream: returns the unfinished last line, terminated (except in `raw`), or nothing. */
+  end(time: number, onLine?: (line: string) => void): Buffer {
     const last = this.#carry;
-    this.#carry = '';
-    if (last === '') return '';
-    onLine?.(decode(last));
-    return this.#format === 'raw' ? last : this.#formatLines([last], time);
+    this.#carry = EMPTY;
+    if (last.length === 0) return EMPTY;
+    onLine?.(decode(last, 0, last.length));
+    return this.#format === 'raw' ? last : this.#formatLine(last, time);
   }
 
-  /** `text` is the carry plus one piece of at most `maxLineBytes`; so is what remains after it. */
-  #take(text: string, time: number, onLine?: (line: string) => void): string {
+  /**
+   * The slow path: the chunk finishes no line, or its first line continues the carry past the cap.
+   * Cuts the over-long line into capped pieces, keeps what is left unfinished, and hands any
+   * finished lines after it back to `push`, whose fast path now applies.
+   */
+  #cut(chunk: Buffer, time: number, onLine?: (line: string) => void): Buffer {
+    const text = Buffer.concat([this.#carry, chunk]);
+    const parts: Buffer[] = [];
+    const firstNewline = text.indexOf(10);
+    const end = firstNewline === -1 ? text.length : firstNewline;
     let start = 0;
-    let out = '';
-    const firstNewline = text.indexOf('\n');
-    // Lines after the first lie inside the piece and are no longer than the cap; the first may
-    // continue the carry past it, so cut it (and an unterminated text) into capped pieces.
-    for (;;) {
-      const end = firstNewline === -1 ? text.length : firstNewline;
-      if (end - start <= this.#maxLineBytes) break;
+    while (end - start > this.#maxLineBytes) {
       const cut = utf8Cut(text, start, start + this.#maxLineBytes);
-      const piece = text.slice(start, cut);
-      onLine?.(decode(piece));
-      out += this.#format === 'raw' ? piece : this.#formatLines([piece], time);
+      const piece = text.subarray(start, cut);
+      onLine?.(decode(piece, 0, piece.length));
+      parts.push(this.#format === 'raw' ? piece : this.#formatLine(piece, time));
       start = cut;
     }
-    const lastNewline = firstNewline === -1 ? -1 : text.lastIndexOf('\n');
-    if (lastNewline === -1) {
-      this.#carry = start === 0 ? text : text.slice(start);
-      return out;
-    }
-    this.#carry = text.slice(lastNewline + 1);
-    const body = text.slice(start, lastNewline); // the finished lines, without the final newline
-    if (onLine || this.#format === 'json') {
-      const lines = body.split('\n');
-      if (onLine) for (const line of lines) onLine(decode(line));
-      if (this.#format === 'json') return out + this.#formatLines(lines, time);
-    }
-    if (this.#format === 'raw') return out + body + '\n';
-    return out + this.#prefix + body.replace(NEWLINES, this.#newlineReplacement) + '\n';
+    this.#carry = EMPTY;
+    if (firstNewline === -1) this.#carry = Buffer.from(text.subarray(start));
+    else parts.push(this.push(text.subarray(start), time, onLine));
+    return parts.length === 1 ? (parts[0] ?? EMPTY) : Buffer.concat(parts);
   }
 
-  /** Formats lines given as latin1 text (no line endings) in `prefixed` or `json`. */
-  #formatLines(lines: readonly string[], time: number): string {
-    if (this.#format !== 'json') return lines.map((line) => `${this.#prefix}${line}\n`).join('');
+  /** Hands every line finished by `chunk` to `onLine`: carry + chunk[..first], then the rest. */
+  #publish(carry: Buffer, chunk: Buffer, first: number, last: number, onLine: (line: string) => void): void {
+    const head =
+      carry.length === 0 ? chunk.subarray(0, first) : Buffer.concat([carry, chunk.subarray(0, first)]);
+    onLine(decode(head, 0, head.length));
+    for (let from = first + 1; from <= last;) {
+      const to = chunk.indexOf(10, from);
+      onLine(decode(chunk, from, to));
+      from = to + 1;
+    }
+  }
+
+  #json(carry: Buffer, chunk: Buffer, first: number, last: number, time: number): Buffer {
     const head = this.#jsonHead + String(time) + this.#jsonMiddle;
-    let out = '';
-    for (const line of lines) out += `${head}${JSON.stringify(decode(line))}}\n`;
-    return out;
+    const firstLine =
+      carry.length === 0 ? chunk.subarray(0, first) : Buffer.concat([carry, chunk.subarray(0, first)]);
+    let out = `${head}${JSON.stringify(decode(firstLine, 0, firstLine.length))}}\n`;
+    for (let from = first + 1; from <= last;) {
+      const to = chunk.indexOf(10, from);
+      out += `${head}${JSON.stringify(decode(chunk, from, to))}}\n`;
+      from = to + 1;
+    }
+    return Buffer.from(out, 'utf8');
+  }
+
+  /** One line (bytes without its newline) in `prefixed` or `json`. */
+  #formatLine(line: Buffer, time: number): Buffer {
+    if (this.#format === 'json') {
+      const record = `${this.#jsonHead}${time}${this.#jsonMiddle}${JSON.stringify(decode(line, 0, line.length))}}\n`;
+      return Buffer.from(record, 'utf8');
+    }
+    return Buffer.concat([this.#prefix, line, NEWLINE]);
   }
 }
 
+const NEWLINE = Buffer.from('\n');
+
 /**
- * Where to cut `text` (latin1 bytes of UTF-8) near `at` so that no character is split: backs up
- * over at most three continuation bytes; gives `at` itself when that would leave nothing.
+ * Where to cut `bytes` (UTF-8) near `at` so that no character is split: backs up over at most
+ * three continuation bytes; gives `at` itself when that would leave nothing before the cut.
  */
-function utf8Cut(text: string, start: number, at: number): number {
+function utf8Cut(bytes: Buffer, start: number, at: number): number {
   for (let cut = at; cut > start && cut > at - 4; cut--) {
-    const byte = text.charCodeAt(cut);
-    if ((byte & 0xc0) !== 0x80) return cut;
+    if (((bytes[cut] ?? 0) & 0xc0) !== 0x80) return cut;
   }
   return at;
 }
 
-/** Decodes latin1-carried bytes as UTF-8 (invalid sequences become U+FFFD); drops one final CR. */
-function decode(bytes: string): string {
-  const line = bytes.endsWith('\r') ? bytes.slice(0, -1) : bytes;
-  return NON_ASCII.test(line) ? Buffer.from(line, 'latin1').toString('utf8') : line;
+/** `bytes[from..to)` decoded as UTF-8 (invalid sequences become U+FFFD), less one final CR. */
+function decode(bytes: Buffer, from: number, to: number): string {
+  return bytes.toString('utf8', from, to > from && bytes[to - 1] === 13 ? to - 1 : to);
 }

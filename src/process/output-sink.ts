@@ -83,13 +83,13 @@ export class OutputSink {
   }
 
   /**
-   * Hands text over, to be written in order after everything before it. Returns false when the
+   * Hands bytes over, to be written in order after everything before it. Returns false when the
    * destination's buffer is full: the caller should stop reading and await {@link drained}.
    */
-  write(text: string, encoding: BufferEncoding): boolean {
-    if (this.#error || text === '') return true;
+  write(chunk: Buffer): boolean {
+    if (this.#error || chunk.length === 0) return true;
     this.#issued++;
-    return this.#stream.write(text, encoding, this.#onWritten);
+    return this.#stream.write(chunk, this.#onWritten);
   }
 
   /** Resolves when the destination can take more (at once when it can), or when it failed. */

@@ -73,7 +73,7 @@ export function forwardOutput(source: Readable, options: ForwardOptions): Promis
       source.off('end', onEnd);
       source.off('error', onError);
       signal?.removeEventListener('abort', onAbort);
-      sink.write(formatter.end(now(), lines?.watched ? publish : undefined), formatter.encoding);
+      sink.write(formatter.end(now(), lines?.watched ? publish : undefined));
       void sink.flushed().then(() => {
         if (error === undefined) resolve();
         else reject(error);
@@ -81,8 +81,7 @@ export function forwardOutput(source: Readable, options: ForwardOptions): Promis
     };
     const onData = (chunk: Buffer | string): void => {
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      const text = formatter.push(bytes, now(), lines?.watched ? publish : undefined);
-      if (sink.write(text, formatter.encoding)) return;
+      if (sink.write(formatter.push(bytes, now(), lines?.watched ? publish : undefined))) return;
       // Back-pressure: stop reading until the destination drains; the child's pipe fills meanwhile.
       source.pause();
       void sink.drained().then(() => {

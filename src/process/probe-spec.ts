@@ -1,5 +1,5 @@
 import { CorralError } from '../runtime/errors.js';
-import { type Check, execCheck, httpCheck, tcpCheck } from './probe-checks.js';
+import { type Check, type ExecContext, execCheck, httpCheck, tcpCheck } from './probe-checks.js';
 
 /**
  * Readiness probes: how a process component finds out that its program is ready, with an
@@ -44,12 +44,6 @@ export interface Prepared {
   readonly description: string;
   readonly check: Check | undefined; // undefined for `log`, which watches instead of polling
   readonly pattern: RegExp | undefined;
-}
-
-/** Where `exec` probes run; the component's directory and environment. */
-export interface ExecContext {
-  readonly cwd?: string;
-  readonly env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -98,7 +92,7 @@ export function prepare(probe: ReadinessProbe, options: ExecContext): Prepared {
         'expected a non-empty array of strings (the command and its arguments)',
       );
     }
-    const check = execCheck(argv, { cwd: options.cwd, env: options.env });
+    const check = execCheck(argv, options);
     return { description: redactCredentials(`\`${argv.join(' ')}\``), check, pattern: undefined };
   }
   const pattern = compile(probe.log);

@@ -1,10 +1,10 @@
 import { type Clock, systemClock } from '../runtime/clock.js';
 import { CorralError, formatMs } from '../runtime/errors.js';
 import type { LineTap } from './output.js';
-import type { Check } from './probe-checks.js';
+import type { Check, ExecContext } from './probe-checks.js';
 import { InvalidProbeError, prepare, type ReadinessProbe, redactCredentials } from './probe-spec.js';
 
-export { ProbeCommandError } from './probe-checks.js';
+export { type ExecContext, ProbeCommandError } from './probe-checks.js';
 export {
   describeProbe,
   InvalidProbeError,
@@ -58,9 +58,8 @@ export interface WaitOptions {
   readonly clock?: Clock;
   /** The component's output lines; required by `log` probes (see LineTap). */
   readonly lines?: LineTap;
-  /** Working directory and environment of `exec` probes; use the component's. @default Corral's */
-  readonly cwd?: string;
-  readonly env?: NodeJS.ProcessEnv;
+  /** How `exec` probe commands run (directory, environment, parent-death prefix, tracking). */
+  readonly exec?: ExecContext;
   /** Told how each failed attempt failed (for debug events); must not throw. */
   readonly onFailedAttempt?: (failure: { reason: string; timedOut: boolean }) => void;
 }
@@ -72,7 +71,7 @@ export interface WaitOptions {
  */
 export async function waitUntilReady(probe: ReadinessProbe, options: WaitOptions): Promise<void> {
   const { signal, clock = systemClock } = options;
-  const prepared = prepare(probe, options);
+  const prepared = prepare(probe, options.exec ?? {});
   const timeout = probe.timeout ?? 30_000;
   const timedOut = (failure: string | undefined, summary?: string): ProbeTimeoutError =>
     new ProbeTimeoutError(options.component, prepared.description, timeout, failure, summary);

@@ -13,8 +13,8 @@ function run(
   const onLine = (line: string): void => {
     lines.push(line);
   };
-  const parts = chunks.map((chunk) => Buffer.from(formatter.push(chunk, 7, onLine), formatter.encoding));
-  parts.push(Buffer.from(formatter.end(7, onLine), formatter.encoding));
+  const parts = chunks.map((chunk) => formatter.push(chunk, 7, onLine));
+  parts.push(formatter.end(7, onLine));
   return { out: Buffer.concat(parts), lines };
 }
 
@@ -70,8 +70,8 @@ test('the carried unfinished line never exceeds the cap, whatever the chunk size
     maxLineBytes: 100,
   });
   let out = '';
-  for (let i = 0; i < 1000; i++) out += formatter.push(Buffer.alloc(37, 0x78), 0);
-  out += formatter.end(0);
+  for (let i = 0; i < 1000; i++) out += formatter.push(Buffer.alloc(37, 0x78), 0).toString();
+  out += formatter.end(0).toString();
   const lines = out.split('\n').slice(0, -1);
   assert.equal(lines.length, 370);
   assert.ok(lines.every((line) => line === `a | ${'x'.repeat(100)}`));

@@ -224,7 +224,9 @@ test(
       child.stdout.on('data', (chunk: Buffer) => {
         // Prefixes every line of the chunk, but writes partial lines at the chunk's end as they are.
         const text = chunk.toString('latin1');
-        sink.write((first ? `${tag} | ` : '') + text.replaceAll(/\n(?=.)/g, `\n${tag} | `), 'latin1');
+        sink.write(
+          Buffer.from((first ? `${tag} | ` : '') + text.replaceAll(/\n(?=.)/g, `\n${tag} | `), 'latin1'),
+        );
         first = text.endsWith('\n');
       });
       return new Promise((resolve) => child.stdout.once('close', resolve));

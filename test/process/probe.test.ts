@@ -267,6 +267,36 @@ test(
 );
 
 test(
+  'exec leaves nothing running after it passes, runs where and how it is told, and reports its group',
+  { timeout: 20_000 },
+  async () => {
+    const pidFile = join(dir, 'left-behind');
+    const script = `[ "$PWD" = "${dir}" ] && [ "$PROBE_MARK" = prefixed ] && [ -z "$HOME" ] || exit 3
+(exec -a probe-bg-sleep sleep 1000) & echo $! > ${pidFile}; exit 0`;
+    const tracked: string[] = [];
+    await waitUntilReady(
+      { exec: ['bash', '-c', script], ...timing },
+      {
+        component: 'app',
+        exec: {
+          cwd: dir,
+          env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+          prefix: ['env', 'PROBE_MARK=prefixed'],
+          trackGroup: (pgid) => {
+            tracked.push(`+${pgid}`);
+            return () => tracked.push(`-${pgid}`);
+          },
+        },
+      },
+    );
+    const background = Number(readFileSync(pidFile, 'utf8'));
+    await waitFor(() => !alive(background), 'the background process the probe left to be killed');
+    assert.equal(tracked.length, 2);
+    assert.equal(tracked[1], tracked[0]?.replace('+', '-'));
+  },
+);
+
+test(
   'exec with a missing command fails at once, without waiting for the deadline',
   { timeout: 20_000 },
   async () => {
