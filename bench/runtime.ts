@@ -51,6 +51,20 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
 };
 
+// Heap is measured in a fresh process per run: in a long-lived one, garbage and V8's object-layout
+// feedback from earlier runs make the difference between two heap readings unreliable.
+if (process.argv.includes('--heap-once')) {
+  const { heapPerComponent } = await once();
+  process.stdout.write(`${heapPerComponent}\n`);
+  process.exit(0);
+}
+const heap: number[] = [];
+for (let i = 0; i < RUNS; i++) {
+  const { execFileSync } = await import('node:child_process');
+  const out = execFileSync(process.execPath, [...process.execArgv, process.argv[1] ?? '', '--heap-once']);
+  heap.push(Number(out.toString()));
+}
+
 await once(); // warm-up, not counted
 const results = [];
 for (let i = 0; i < RUNS; i++) results.push(await once());
