@@ -25,6 +25,8 @@ export interface RunningProcess {
   readonly pid: number;
   /** The command as configured (binary resolved), without isolation prefixes. */
   readonly command: readonly string[];
+  /** Aborts when the direct child has exited: a drain of a process that is gone has nothing left to wait for. */
+  readonly exited: AbortSignal;
   /** Lines of the child's output as they are forwarded (for drains that watch the logs). */
   readonly lines: LineTap;
 }
@@ -146,7 +148,9 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
         lines,
         signal: stopReading.signal,
       });
-      running = { component: name, pid, command, lines };
+      const exited = new AbortController();
+      void child.exited.then(() => exited.abort(new Error(`component \`${name}\` exited while draining`)));
+      running = { component: name, pid, command, lines, exited: exited.signal };
 
       // Whatever comes first: the child ends, the stop is requested, or the probe gives up.
       const settled = new AbortController();
@@ -203,7 +207,9 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
       ? {}
       : {
           drain: (signal: AbortSignal, ctx: ComponentContext, mode: DrainMode) =>
-            running ? drain(signal, ctx, running, mode) : Promise.resolve(),
+            running
+              ? drain(AbortSignal.any([signal, running.exited]), ctx, running, mode)
+              : Promise.resolve(),
         }),
   };
 }
@@ -230,8 +236,7 @@ function readyCheck(options: ProcessOptions): ReadyCheck | undefined {
       signal,
       clock: ctx.clock,
       lines: child.lines,
-      env,
-      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+      exec: { env, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) },
     });
 }
 

@@ -368,6 +368,38 @@ test(
 );
 
 test(
+  'a drain ends when the child exits during it: a process that is gone has nothing left to drain',
+  { timeout: 15_000 },
+  async () => {
+    let drainSignal: AbortSignal | undefined;
+    const { component: app, lines } = component({
+      name: 'app',
+      command: [fixture('exit-with-code'), '--on-term', '0'],
+      // A drain that would wait forever unless its signal aborts.
+      drain: (signal) => {
+        drainSignal = signal;
+        return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      },
+    });
+    const t = testContext('app');
+    const stop = new AbortController();
+    const running = app.run(stop.signal, t.ctx);
+    await lines.next(/ready/);
+    seen.add(t.pid ?? 0);
+    assert.ok(app.drain);
+    const draining = app.drain(new AbortController().signal, t.ctx, 'before-stop');
+    await waitUntil(() => drainSignal !== undefined, 'drain started');
+    assert.equal(drainSignal?.aborted, false);
+    // The child leaves on its own (it exits 0 on SIGTERM); the drain must not outlive it.
+    process.kill(t.pid ?? 0, 'SIGTERM');
+    await draining;
+    assert.equal(drainSignal.aborted, true);
+    await running;
+    await assertNothingLeft();
+  },
+);
+
+test(
   'readiness probes: log and tcp pass once the program is ready; a missed deadline fails, naming the probe',
   { timeout: 20_000 },
   async () => {
