@@ -1,33 +1,43 @@
 /**
  * One forwarding run for bench/log-throughput.ts, in a process of its own so that its peak RSS
- * is its own: spawns the writer, forwards its stdout with name prefixes into a file, and prints
- * `{ ms, maxRssKb }` as JSON. `ms` runs from the spawn to the last byte written (Node's start-up
- * is not in it; the same holds for the `cat` pipeline it is compared with).
+ * is its own: spawns the writer, forwards its stdout into a file, and prints
+ * `{ ms, userMs, sysMs, maxRssKb }` as JSON. `ms` runs from making the child's pipe to the last
+ * byte written (Node's start-up is not in it; the `cat` pipeline's time likewise starts at its
+ * spawn).
  *
- *     node --import tsx bench/log-forward.ts <bytes> <file> [prefixed|json|raw] [async|sync]
+ *     node --import tsx bench/log-forward.ts <bytes> <file> [prefixed|json|raw] [sync|async] [pipe|readable]
+ *
+ * `pipe` reads the child through an OutputPipe, `readable` through Node's `stdio: 'pipe'`.
  */
 import { spawn } from 'node:child_process';
-import { forwardOutput, OutputSink, type OutputFormat } from '../src/process/output.js';
+import type { Readable } from 'node:stream';
+import { forwardOutput, type OutputFormat, OutputPipe, OutputSink } from '../src/process/output.js';
 
-export const LINE = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN'; // 50 characters
+const LINE = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN'; // 50 characters
 
-const [bytes = '200000000', file = '/tmp/corral-bench.out', format = 'prefixed', writes = 'async'] =
-  process.argv.slice(2);
+const args = process.argv.slice(2);
+const [bytes = '200000000', file = '/tmp/corral-bench.out', format = 'prefixed', writes = 'sync'] = args;
+const via = args[4] ?? 'pipe';
 const sink = OutputSink.openFile(file, { sync: writes === 'sync' });
+const writer = ['sh', '-c', `yes '${LINE}' | head -c ${Number(bytes)}`] as const;
+
 const cpu = process.cpuUsage();
 const start = performance.now();
-const child = spawn('sh', ['-c', `yes '${LINE}' | head -c ${Number(bytes)}`], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-await forwardOutput(child.stdout, {
-  component: 'app',
-  stream: 'stdout',
-  format: format as OutputFormat,
-  sink,
-});
+let source: Readable | OutputPipe;
+if (via === 'pipe') {
+  const [pipe] = await OutputPipe.open(1);
+  if (!pipe) throw new Error('no pipe');
+  spawn(writer[0], writer.slice(1), { stdio: ['ignore', pipe.childEnd, 'inherit'] });
+  pipe.releaseChildEnd();
+  source = pipe;
+} else {
+  source = spawn(writer[0], writer.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] }).stdout;
+}
+await forwardOutput(source, { component: 'app', stream: 'stdout', format: format as OutputFormat, sink });
 await sink.close();
 const ms = performance.now() - start;
 const used = process.cpuUsage(cpu);
+const maxRssKb = process.resourceUsage().maxRSS;
 process.stdout.write(
-  `${JSON.stringify({ ms, userMs: used.user / 1000, sysMs: used.system / 1000, maxRssKb: process.resourceUsage().maxRSS })}\n`,
+  `${JSON.stringify({ ms, userMs: used.user / 1000, sysMs: used.system / 1000, maxRssKb })}\n`,
 );

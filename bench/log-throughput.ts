@@ -4,22 +4,24 @@
  *
  * - `cat`: the same stream piped through `cat` into a file, the floor;
  * - Corral: the child's stdout through `forwardOutput` with `app | ` prefixes into a file sink,
- *   in a Node process of its own (bench/log-forward.ts) so that its peak RSS is its own;
+ *   in a Node process of its own (bench/log-forward.ts) so that its peak RSS is its own; once
+ *   through an OutputPipe (what process components use) and once through Node's `stdio: 'pipe'`;
  * - concurrently 9 with its `[app]` prefixes, stdout redirected to a file.
  *
  * Times run from spawning the pipeline to its last byte written. Corral's is measured inside its
  * process, without Node's start-up; concurrently's is measured from outside and so includes Node's
- * start-up, shown on its own line for subtraction. Peak RSS: VmHWM-equivalent maxRSS reported by
- * the Corral process itself, and GNU time's %M for `cat` and concurrently.
+ * start-up, reported on its own for subtraction. Peak RSS: maxRSS reported by the Corral process
+ * itself, and GNU time's %M for `cat` and concurrently. Every output file is created afresh (a
+ * truncated file would make ext4 flush it on close, charging the next contender).
  *
- *     node --import tsx bench/log-throughput.ts [--mb 200] [--rounds 5] [--out bench/results/log-throughput.md]
+ *     node --import tsx bench/log-throughput.ts [--mb 200] [--rounds 7] [--out bench/results/log-throughput.md]
  */
 import { spawn } from 'node:child_process';
 import {
+  closeSync,
   existsSync,
   mkdtempSync,
   openSync,
-  closeSync,
   readFileSync,
   rmSync,
   statSync,
@@ -37,9 +39,8 @@ const root = new URL('..', import.meta.url).pathname;
 const { values } = parseArgs({
   options: {
     mb: { type: 'string', default: '200' },
-    rounds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '7' },
     out: { type: 'string', default: join(root, 'bench/results/log-throughput.md') },
-    writes: { type: 'string', default: 'sync' },
   },
 });
 const bytes = Number(values.mb) * 1_000_000;
@@ -54,8 +55,9 @@ interface Sample {
   readonly outBytes: number;
 }
 
-/** Runs `argv` with stdout into `file`; resolves with the wall time once it exited 0. */
-function run(argv: readonly string[], file: string): Promise<{ ms: number }> {
+/** Runs `argv` with stdout into a new file `file`; resolves with the wall time once it exited 0. */
+function run(argv: readonly string[], file: string): Promise<number> {
+  rmSync(file, { force: true });
   return new Promise((resolve, reject) => {
     const fd = openSync(file, 'w');
     const started = performance.now();
@@ -67,7 +69,7 @@ function run(argv: readonly string[], file: string): Promise<{ ms: number }> {
     child.once('error', reject);
     child.once('exit', (code) => {
       const ms = performance.now() - started;
-      if (code === 0) resolve({ ms });
+      if (code === 0) resolve(ms);
       else reject(new Error(`${argv.join(' ')} exited with ${code}: ${stderr}`));
     });
   });
@@ -81,41 +83,33 @@ function readRss(file: string): number | undefined {
   }
 }
 
+/** Runs `argv` under GNU time when present, for its peak RSS. */
+async function timed(name: string, argv: readonly string[]): Promise<Sample> {
+  const out = join(dir, `${name}.out`);
+  const rssFile = join(dir, `${name}.rss`);
+  const ms = await run(gnuTime ? [gnuTime, '-f', '%M', '-o', rssFile, ...argv] : argv, out);
+  return { ms, rssKb: gnuTime ? readRss(rssFile) : undefined, outBytes: statSync(out).size };
+}
+
 async function cat(n: number): Promise<Sample> {
   const out = join(dir, 'cat.out');
   const rssFile = join(dir, 'cat.rss');
-  const timed = gnuTime ? `${gnuTime} -f %M -o ${rssFile} cat` : 'cat';
-  const { ms } = await run(['sh', '-c', `${writer(n)} | ${timed}`], out);
+  const catCommand = gnuTime ? `${gnuTime} -f %M -o ${rssFile} cat` : 'cat';
+  const ms = await run(['sh', '-c', `${writer(n)} | ${catCommand}`], out);
   return { ms, rssKb: gnuTime ? readRss(rssFile) : undefined, outBytes: statSync(out).size };
 }
 
-async function corral(n: number, format = 'prefixed'): Promise<Sample> {
+async function corral(n: number, via: 'pipe' | 'readable', format = 'prefixed'): Promise<Sample> {
   const out = join(dir, 'corral.out');
   rmSync(out, { force: true }); // the forwarder appends
-  await run(
-    ['node', '--import', 'tsx', 'bench/log-forward.ts', String(n), out, format, values.writes],
-    join(dir, 'corral.stdout'),
-  );
-  const report = JSON.parse(readFileSync(join(dir, 'corral.stdout'), 'utf8')) as {
-    ms: number;
-    maxRssKb: number;
-  };
-  return { ms: report.ms, rssKb: report.maxRssKb, outBytes: statSync(out).size };
+  const report = join(dir, 'corral.json');
+  await run(['node', '--import', 'tsx', 'bench/log-forward.ts', String(n), out, format, 'sync', via], report);
+  const { ms, maxRssKb } = JSON.parse(readFileSync(report, 'utf8')) as { ms: number; maxRssKb: number };
+  return { ms, rssKb: maxRssKb, outBytes: statSync(out).size };
 }
 
-async function concurrently(n: number): Promise<Sample> {
-  const out = join(dir, 'concurrently.out');
-  const rssFile = join(dir, 'concurrently.rss');
-  const bin = join(root, 'node_modules/.bin/concurrently');
-  const argv = [bin, '-n', 'app', writer(n)];
-  const { ms } = await run(gnuTime ? [gnuTime, '-f', '%M', '-o', rssFile, ...argv] : argv, out);
-  return { ms, rssKb: gnuTime ? readRss(rssFile) : undefined, outBytes: statSync(out).size };
-}
-
-async function nodeStartup(): Promise<number> {
-  const { ms } = await run(['node', '-e', '0'], join(dir, 'node.out'));
-  return ms;
-}
+const concurrently = (n: number): Promise<Sample> =>
+  timed('concurrently', [join(root, 'node_modules/.bin/concurrently'), '-n', 'app', writer(n)]);
 
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -125,11 +119,12 @@ const median = (xs: readonly number[]): number => {
 const fmtMs = (ms: number): string => `${Math.round(ms)} ms`;
 const fmtRss = (kb: number | undefined): string =>
   kb === undefined ? 'n/a' : `${(kb / 1024).toFixed(1)} MB`;
+const fmtLoad = (load: readonly number[]): string => load.map((l) => l.toFixed(2)).join(' ');
 
 /** pino's own per-line cost against the formatter's JSON, for the record format's design choice. */
 function jsonPerLine(): { pinoMs: number; formatterMs: number; lines: number } {
   const lines = 500_000;
-  // Buffered like the forwarder's writes (one write per 16 KiB, sonic-boom's largest), so that only formatting is compared.
+  // Buffered like the forwarder's writes (16 KiB, sonic-boom's largest), so formatting is compared.
   const devNull = pino.destination({ dest: '/dev/null', sync: true, minLength: 16 * 1024 - 1 });
   const logger = pino({ base: undefined }, devNull).child({ component: 'app', stream: 'stdout' });
   let started = performance.now();
@@ -137,71 +132,81 @@ function jsonPerLine(): { pinoMs: number; formatterMs: number; lines: number } {
   const pinoMs = performance.now() - started;
   const formatter = new LineFormatter({ format: 'json', component: 'app', stream: 'stdout' });
   const chunk = Buffer.from(`${LINE}\n`.repeat(1000));
-  started = performance.now();
   const nullFd = openSync('/dev/null', 'w');
+  started = performance.now();
   for (let i = 0; i < lines / 1000; i++) writeSync(nullFd, formatter.push(chunk, Date.now()));
-  closeSync(nullFd);
   const formatterMs = performance.now() - started;
+  closeSync(nullFd);
   return { pinoMs, formatterMs, lines };
-}
-
-const load0 = loadavg();
-console.log(
-  `log throughput: ${values.mb} MB of 51-byte lines, ${rounds} rounds, ${cpus().length} CPUs, load ${load0.map((l) => l.toFixed(2)).join(' ')}`,
-);
-const samples: Record<'cat' | 'corral' | 'concurrently', Sample[]> = {
-  cat: [],
-  corral: [],
-  concurrently: [],
-};
-const ratios: number[] = [];
-const startups: number[] = [];
-for (let round = 1; round <= rounds; round++) {
-  const c = await cat(bytes);
-  const k = await corral(bytes);
-  const q = await concurrently(bytes);
-  startups.push(await nodeStartup());
-  samples.cat.push(c);
-  samples.corral.push(k);
-  samples.concurrently.push(q);
-  ratios.push(c.ms / k.ms);
-  console.log(
-    `round ${round}: cat ${fmtMs(c.ms)}, corral ${fmtMs(k.ms)} (${(c.ms / k.ms).toFixed(2)}x of cat), concurrently ${fmtMs(q.ms)}`,
-  );
 }
 
 // The last line is cut by `head -c`; the forwarder terminates it; concurrently adds an exit message.
 const lineCount = Math.ceil(bytes / (LINE.length + 1));
 const unterminated = bytes % (LINE.length + 1) === 0 ? 0 : 1;
-const expected = {
-  cat: (size: number) => size === bytes,
-  corral: (size: number) => size === bytes + lineCount * 'app | '.length + unterminated,
-  concurrently: (size: number) => size >= bytes + lineCount * '[app] '.length,
-};
-const rows: string[] = [];
-const catMs = median(samples.cat.map((s) => s.ms));
-for (const name of ['cat', 'corral', 'concurrently'] as const) {
-  const ms = median(samples[name].map((s) => s.ms));
-  const rss = Math.max(...samples[name].map((s) => s.rssKb ?? 0));
-  const sizes = new Set(samples[name].map((s) => s.outBytes));
-  const sizeNote = [...sizes].every(expected[name]) ? 'ok' : `unexpected: ${[...sizes].join(', ')} bytes`;
-  rows.push(
-    `| ${name} | ${fmtMs(ms)} | ${fmtMs(Math.min(...samples[name].map((s) => s.ms)))} | ${(bytes / 1e6 / (ms / 1000)).toFixed(0)} MB/s | ${(catMs / ms).toFixed(2)}x | ${rss ? fmtRss(rss) : 'n/a'} | ${sizeNote} |`,
-  );
+const corralSize = bytes + lineCount * 'app | '.length + unterminated;
+const contenders = [
+  { name: 'cat', measure: () => cat(bytes), sizeOk: (size: number) => size === bytes },
+  {
+    name: 'Corral, OutputPipe',
+    measure: () => corral(bytes, 'pipe'),
+    sizeOk: (s: number) => s === corralSize,
+  },
+  {
+    name: "Corral, stdio 'pipe'",
+    measure: () => corral(bytes, 'readable'),
+    sizeOk: (s: number) => s === corralSize,
+  },
+  {
+    name: 'concurrently',
+    measure: () => concurrently(bytes),
+    sizeOk: (s: number) => s >= bytes + lineCount * '[app] '.length,
+  },
+] as const;
+
+const load0 = loadavg();
+console.log(
+  `log throughput: ${values.mb} MB, ${rounds} rounds, ${cpus().length} CPUs, load ${fmtLoad(load0)}`,
+);
+const samples = contenders.map((): Sample[] => []);
+const startups: number[] = [];
+for (let round = 1; round <= rounds; round++) {
+  const line: string[] = [];
+  for (const [i, contender] of contenders.entries()) {
+    const sample = await contender.measure();
+    samples[i]?.push(sample);
+    line.push(`${contender.name} ${fmtMs(sample.ms)}`);
+  }
+  startups.push(await run(['node', '-e', '0'], join(dir, 'node.out')));
+  console.log(`round ${round}: ${line.join(', ')}`);
 }
 
-// Memory against volume: the forwarder's peak RSS at a quarter, the full and twice the volume.
-const volumes = [bytes / 4, bytes, bytes * 2];
+const catSamples = samples[0] ?? [];
+const catMs = median(catSamples.map((s) => s.ms));
+const rows = contenders.map((contender, i) => {
+  const own = samples[i] ?? [];
+  const ms = median(own.map((s) => s.ms));
+  const perRound = own.map((s, r) => (catSamples[r]?.ms ?? 0) / s.ms);
+  const rss = Math.max(...own.map((s) => s.rssKb ?? 0));
+  const sizes = [...new Set(own.map((s) => s.outBytes))];
+  const sizeNote = sizes.every(contender.sizeOk) ? 'ok' : `unexpected: ${sizes.join(', ')} bytes`;
+  return (
+    `| ${contender.name} | ${fmtMs(ms)} | ${fmtMs(Math.min(...own.map((s) => s.ms)))} | ` +
+    `${(bytes / 1e6 / (ms / 1000)).toFixed(0)} MB/s | ${(catMs / ms).toFixed(2)}x | ` +
+    `${median(perRound).toFixed(2)}x | ${rss ? fmtRss(rss) : 'n/a'} | ${sizeNote} |`
+  );
+});
+
+// Memory against volume: peak RSS at a quarter, the full and twice the volume.
 const memory: string[] = [];
-for (const n of volumes) {
-  const k = await corral(n);
+for (const n of [bytes / 4, bytes, bytes * 2]) {
+  const k = await corral(n, 'pipe');
   const q = await concurrently(n);
   memory.push(`| ${n / 1e6} MB | ${fmtRss(k.rssKb)} | ${fmtRss(q.rssKb)} |`);
 }
 
 const other: string[] = [];
 for (const format of ['raw', 'json']) {
-  const k = await corral(bytes, format);
+  const k = await corral(bytes, 'pipe', format);
   other.push(
     `| ${format} | ${fmtMs(k.ms)} | ${(bytes / 1e6 / (k.ms / 1000)).toFixed(0)} MB/s | ${fmtRss(k.rssKb)} |`,
   );
@@ -212,36 +217,34 @@ rmSync(dir, { recursive: true, force: true });
 
 const report = `# Log throughput
 
-Command: \`node --import tsx bench/log-throughput.ts --mb ${values.mb} --rounds ${rounds} --writes ${values.writes}\`
-(${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} CPUs, load average ${load0.map((l) => l.toFixed(2)).join(' ')} at the start, ${load1.map((l) => l.toFixed(2)).join(' ')} at the end).
+Command: \`node --import tsx bench/log-throughput.ts --mb ${values.mb} --rounds ${rounds}\`
+(${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} CPUs, load average ${fmtLoad(load0)} at the start, ${fmtLoad(load1)} at the end).
 
 A child writes ${values.mb} MB of 51-byte lines (\`yes '<50 characters>' | head -c ${bytes}\`); each contender writes
-them into a file. Rounds alternate the contenders; times are medians (and the best) of ${rounds} rounds; "vs cat" is
-the throughput ratio (cat's median time / the contender's). Corral's time excludes Node's start-up (measured
-inside the process, from spawn to last byte written); concurrently's includes it (node -e 0 takes a median of
-${fmtMs(median(startups))} here). Output sizes are checked against the expected prefixed size.
+them into a new file. Each round runs every contender once, in turn; times are the median (and the best) of ${rounds}
+rounds. "vs cat" is the throughput ratio, cat's median time over the contender's; "per round" is the median of
+the same ratio taken within each round. Corral's time excludes Node's start-up (measured inside the process,
+from creating the child's pipe to the last byte written); concurrently's includes it (\`node -e 0\` takes a
+median of ${fmtMs(median(startups))} here). Output sizes are checked against the expected prefixed size.
 
-| contender | median | best | throughput | vs cat | peak RSS | output |
-|---|---|---|---|---|---|---|
+| contender | median | best | throughput | vs cat | per round | peak RSS | output |
+|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
-
-Per-round ratio of Corral to cat: ${ratios.map((r) => r.toFixed(2)).join(', ')} (median ${median(ratios).toFixed(2)}x).
 
 Peak RSS as the volume grows:
 
-| volume | Corral | concurrently |
+| volume | Corral (OutputPipe) | concurrently |
 |---|---|---|
 ${memory.join('\n')}
 
-Other formats (one run each, same writer and volume):
+Corral's other formats (one run each, OutputPipe, same writer and volume):
 
 | format | time | throughput | peak RSS |
 |---|---|---|---|
 ${other.join('\n')}
 
-JSON records per line: pino (child logger, to /dev/null in 16 KiB writes) takes ${fmtMs(json.pinoMs)} for
-${json.lines.toLocaleString('en')} lines; the forwarder's JSON formatter takes ${fmtMs(json.formatterMs)} for the same lines
-(in chunks of 1,000).
+JSON records, formatting alone: pino (child logger, to /dev/null in 16 KiB writes) takes ${fmtMs(json.pinoMs)} for
+${json.lines.toLocaleString('en')} lines; the forwarder's JSON formatter takes ${fmtMs(json.formatterMs)} for the same lines (in chunks of 1,000).
 `;
 writeFileSync(values.out, report);
 console.log(`\n${report}`);

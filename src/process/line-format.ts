@@ -40,6 +40,19 @@ const NEWLINES = /\n/g;
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * Chunks are formatted in pieces of at most 64 KiB: the latin1 string of a larger one would be
+ * allocated in V8's large-object space, which maps (and page-faults) fresh memory every time.
+ */
+const MAX_PIECE = 64 * 1024;
+
+/** The buffer `push(…, reuse)` formats into; grown when a chunk needs more, never shrunk. */
+let shared = Buffer.allocUnsafe(0);
+function scratch(size: number): Buffer {
+  if (shared.length < size) shared = Buffer.allocUnsafe(Math.max(size, 96 * 1024));
+  return shared.subarray(0, size);
+}
+
+/**
  * Stateful: keeps the unfinished last line of a stream between chunks (never more than
  * `maxLineBytes`). Every Buffer returned holds only complete lines (except in `raw`, where an
  * over-long line's pieces and the final unterminated line are passed on as they are), so writers
@@ -74,13 +87,16 @@ export class LineFormatter {
    * Takes the next chunk of the stream and returns the formatted lines it finished (an empty
    * Buffer when it finished none). `onLine`, when given, receives every finished line, decoded as
    * UTF-8 (invalid bytes become U+FFFD) and without its line ending; `time` is the JSON `time`.
+   * With `reuse`, the result may live in a buffer shared by every formatter and overwritten by
+   * the next `push` with `reuse`: only for callers that write it out before pushing again.
    */
-  push(chunk: Buffer, time: number, onLine?: (line: string) => void): Buffer {
-    if (chunk.length > this.#maxLineBytes) {
+  push(chunk: Buffer, time: number, onLine?: (line: string) => void, reuse = false): Buffer {
+    const piece = Math.min(this.#maxLineBytes, MAX_PIECE);
+    if (chunk.length > piece) {
       // In a piece no longer than the cap only the first line can exceed the cap (see #cut).
       const parts: Buffer[] = [];
-      for (let at = 0; at < chunk.length; at += this.#maxLineBytes) {
-        parts.push(this.push(chunk.subarray(at, at + this.#maxLineBytes), time, onLine));
+      for (let at = 0; at < chunk.length; at += piece) {
+        parts.push(this.push(chunk.subarray(at, at + piece), time, onLine));
       }
       return Buffer.concat(parts);
     }
@@ -105,7 +121,7 @@ export class LineFormatter {
         : '';
     const size =
       prefix.length + carry.length + first + 1 + (last > first ? prefix.length + middle.length + 1 : 0);
-    const out = Buffer.allocUnsafe(size);
+    const out = reuse ? scratch(size) : Buffer.allocUnsafe(size);
     let at = prefix.copy(out, 0);
     at += carry.copy(out, at);
     at += chunk.copy(out, at, 0, first + 1);

@@ -1,5 +1,5 @@
 import { closeSync, createWriteStream, openSync, writeSync } from 'node:fs';
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 
 export interface OutputSinkOptions {
   /**
@@ -13,24 +13,31 @@ export interface OutputSinkOptions {
 }
 
 export interface OpenFileOptions extends Omit<OutputSinkOptions, 'owned'> {
-  /** Write synchronously, as Node writes process.stdout to a file. @default false */
+  /**
+   * Write synchronously (as Node writes process.stdout to a file): cheaper per chunk, and a
+   * slow disk then blocks Corral's event loop for the length of a write instead of a thread-pool
+   * thread. With `false` writes go through an fs.WriteStream with a 1 MiB buffer.
+   * @default true
+   */
   readonly sync?: boolean;
 }
 
 /**
  * One destination shared by any number of forwarders (for instance every component writing to
- * Corral's stdout, or to one log file). Each `write` carries complete lines and a Writable
- * keeps writes in order, so components interleave only at line boundaries. The sink adds what
- * forwarders need around a Writable: one shared `drain` listener however many forwarders wait
- * (no listener-leak warnings with hundreds of components), a way to wait until everything handed
- * over was written, and error containment.
+ * Corral's stdout, or to one log file). Each `write` carries complete lines and writes reach the
+ * destination in order, so components interleave only at line boundaries. Around a Writable the
+ * sink adds what forwarders need: one shared `drain` listener however many forwarders wait (no
+ * listener-leak warnings with hundreds of components), a way to wait until everything handed
+ * over was written, and error containment. Create one sink per destination.
  *
  * Note: Node writes to process.stdout and process.stderr synchronously when they are files,
  * pipes or terminals on Linux, so a slow reader of Corral's stdout blocks Corral's event loop
  * rather than filling memory; the children are then slowed by their full pipes.
  */
 export class OutputSink {
-  readonly #stream: Writable;
+  /** Exactly one of the two is set: a stream, or a file descriptor written synchronously. */
+  readonly #stream: Writable | undefined;
+  #fd: number | undefined;
   readonly #owned: boolean;
   readonly #onError: ((error: Error) => void) | undefined;
   /** Forwarders waiting for `drain`; all released by the next one (or by an error). */
@@ -42,10 +49,20 @@ export class OutputSink {
   #flushWaiters: { until: number; resolve: () => void }[] = [];
   #error: Error | undefined;
 
-  constructor(stream: Writable, options: OutputSinkOptions = {}) {
-    this.#stream = stream;
+  /**
+   * `destination` is a Writable, or `{ fd }`: a file descriptor written with synchronous
+   * write(2) calls (for regular files; never for a pipe or socket that may be non-blocking).
+   */
+  constructor(destination: Writable | { readonly fd: number }, options: OutputSinkOptions = {}) {
     this.#owned = options.owned ?? false;
     this.#onError = options.onError;
+    if ('fd' in destination && typeof destination.fd === 'number') {
+      this.#fd = destination.fd;
+      this.#stream = undefined;
+      return;
+    }
+    const stream = destination as Writable;
+    this.#stream = stream;
     stream.on('drain', () => {
       this.#releaseDrainWaiters();
     });
@@ -64,17 +81,25 @@ export class OutputSink {
    */
   static openFile(path: string, options: OpenFileOptions = {}): OutputSink {
     const fd = openSync(path, 'a', 0o644);
-    // A large buffer lets the stream batch chunks into one writev instead of pausing every reader
-    // after each 64 KiB chunk; it is still a bound, so a stalled disk stops the readers.
-    const stream = options.sync
-      ? new SyncFileStream(fd)
-      : createWriteStream('', { fd, highWaterMark: 1024 * 1024 });
+    if (options.sync !== false) return new OutputSink({ fd }, { ...options, owned: true });
+    // A large buffer lets the stream batch chunks into one writev instead of pausing every
+    // reader after each 64 KiB chunk; it is still a bound, so a stalled disk stops the readers.
+    const stream = createWriteStream('', { fd, highWaterMark: 1024 * 1024 });
     return new OutputSink(stream, { ...options, owned: true });
+  }
+
+  /**
+   * Whether `write` has handed the bytes to the OS by the time it returns, so that the caller
+   * may reuse the Buffer at once (true for synchronous file sinks).
+   */
+  get writesThrough(): boolean {
+    return this.#fd !== undefined;
   }
 
   /** Whether the destination is a terminal (for the CLI's choice of colours). */
   get isTTY(): boolean {
-    return (this.#stream as Writable & { isTTY?: boolean }).isTTY === true;
+    const stream = this.#stream;
+    return stream !== undefined && 'isTTY' in stream && stream.isTTY === true;
   }
 
   /** The error that made the sink discard output, if any. */
@@ -88,13 +113,23 @@ export class OutputSink {
    */
   write(chunk: Buffer): boolean {
     if (this.#error || chunk.length === 0) return true;
+    if (this.#fd !== undefined) {
+      try {
+        // A regular file takes a whole write unless the disk is full; loop for partial writes.
+        for (let at = 0; at < chunk.length;) at += writeSync(this.#fd, chunk, at);
+      } catch (error) {
+        this.#fail(error as Error);
+      }
+      return true;
+    }
     this.#issued++;
-    return this.#stream.write(chunk, this.#onWritten);
+    return this.#stream?.write(chunk, this.#onWritten) ?? true;
   }
 
   /** Resolves when the destination can take more (at once when it can), or when it failed. */
   drained(): Promise<void> {
-    if (this.#error || !this.#stream.writableNeedDrain || this.#stream.destroyed) return Promise.resolve();
+    const stream = this.#stream;
+    if (this.#error || !stream?.writableNeedDrain || stream.destroyed) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
@@ -105,11 +140,18 @@ export class OutputSink {
     return new Promise((resolve) => this.#flushWaiters.push({ until, resolve }));
   }
 
-  /** Waits until everything was written; then, when the sink opened the stream, closes it. Idempotent. */
+  /** Waits until everything was written; then, when the sink opened the file, closes it. Idempotent. */
   async close(): Promise<void> {
     await this.flushed();
-    if (!this.#owned || this.#stream.destroyed) return;
-    await new Promise<void>((resolve) => this.#stream.end(resolve));
+    if (this.#fd !== undefined) {
+      if (this.#owned) closeSync(this.#fd);
+      this.#fd = undefined;
+      this.#error ??= new Error('the output sink was closed');
+      return;
+    }
+    const stream = this.#stream;
+    if (!this.#owned || !stream || stream.destroyed) return;
+    await new Promise<void>((resolve) => stream.end(resolve));
   }
 
   readonly #onWritten = (error?: Error | null): void => {
@@ -139,38 +181,5 @@ export class OutputSink {
       this.#flushWaiters.shift();
       first.resolve();
     }
-  }
-}
-
-/**
- * Appends to a file descriptor with synchronous writes, the way Node writes process.stdout when
- * it is a file: no thread-pool round trip per chunk, and a slow disk blocks the writer (and so,
- * through the unread pipes, the children) instead of letting a buffer grow.
- */
-class SyncFileStream extends Writable {
-  readonly #fd: number;
-
-  constructor(fd: number) {
-    super({ highWaterMark: 1024 * 1024 });
-    this.#fd = fd;
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    try {
-      // A regular file takes a whole write unless the disk is full; loop for that case's partial writes.
-      for (let at = 0; at < chunk.length;) at += writeSync(this.#fd, chunk, at);
-      callback();
-    } catch (error) {
-      callback(error as Error);
-    }
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    try {
-      closeSync(this.#fd);
-    } catch {
-      // Already closed.
-    }
-    callback(error);
   }
 }

@@ -1,18 +1,27 @@
 import type { Readable } from 'node:stream';
 import { LineFormatter, type OutputFormat, type OutputStream } from './line-format.js';
+import type { LineTap } from './line-tap.js';
+import { OutputPipe, type PipeControl } from './output-pipe.js';
 import type { OutputSink } from './output-sink.js';
 
 export { DEFAULT_MAX_LINE_BYTES, type OutputFormat, type OutputStream } from './line-format.js';
-export { OutputSink, type OutputSinkOptions } from './output-sink.js';
+export { LineTap, type LineListener } from './line-tap.js';
+export { OutputPipe, type PipeControl } from './output-pipe.js';
+export { type OpenFileOptions, OutputSink, type OutputSinkOptions } from './output-sink.js';
 
 /**
  * Forwarding a child's stdout or stderr to a destination, line by line:
  *
- *     const sink = new OutputSink(process.stdout);            // one per destination, shared
- *     const lines = new LineTap();                            // for a `log` readiness probe
+ *     const sink = new OutputSink(process.stdout);      // one per destination, shared by components
+ *     const lines = new LineTap();                      // for a `log` readiness probe
+ *     const [out, err] = await OutputPipe.open(2);      // or stdio 'pipe' and child.stdout/stderr
+ *     const child = spawn(cmd, args, { stdio: ['ignore', out.childEnd, err.childEnd] });
+ *     out.releaseChildEnd();
+ *     err.releaseChildEnd();
+ *     const common = { component: 'app', format: 'prefixed', prefixWidth, sink, lines } as const;
  *     const forwarded = Promise.all([
- *       forwardOutput(child.stdout, { component: 'app', stream: 'stdout', format: 'prefixed', sink, lines }),
- *       forwardOutput(child.stderr, { component: 'app', stream: 'stderr', format: 'prefixed', sink, lines }),
+ *       forwardOutput(out, { ...common, stream: 'stdout' }),
+ *       forwardOutput(err, { ...common, stream: 'stderr' }),
  *     ]);
  *
  * Guarantees: lines keep their order within a stream and none is lost, including the last one
@@ -53,25 +62,29 @@ export interface ForwardOptions {
 }
 
 /**
- * Forwards `source` to `options.sink` until it ends. Resolves once the stream ended (or
+ * Forwards `source` (an OutputPipe, or any Readable such as a child's `stdout`) to
+ * `options.sink` until it ends. Resolves once the stream ended (or
  * `options.signal` aborted) and everything read was written to the destination; rejects with
  * the source's error after writing what was read before it. A failing sink does not reject:
  * the sink reports its error and discards, and the forwarder keeps draining the child.
  */
-export function forwardOutput(source: Readable, options: ForwardOptions): Promise<void> {
+export function forwardOutput(source: Readable | OutputPipe, options: ForwardOptions): Promise<void> {
   const { sink, stream, lines, signal } = options;
   const now = options.now ?? Date.now;
   const formatter = new LineFormatter(options);
-  const publish = lines ? (line: string): void => lines.publish(line, stream) : undefined;
+  const publish = (line: string): void => {
+    lines?.publish(line, stream);
+  };
+  const input = source instanceof OutputPipe ? pipeInput(source) : readableInput(source);
+  // `raw` output may be a view of the chunk: copy it when the chunk's memory is about to be
+  // reused and the sink might still hold the view after `write` returned.
+  const copyRaw = input.reusesChunks && options.format === 'raw' && !sink.writesThrough;
 
   return new Promise<void>((resolve, reject) => {
     let finished = false;
     const finish = (error?: Error): void => {
       if (finished) return;
       finished = true;
-      source.off('data', onData);
-      source.off('end', onEnd);
-      source.off('error', onError);
       signal?.removeEventListener('abort', onAbort);
       sink.write(formatter.end(now(), lines?.watched ? publish : undefined));
       void sink.flushed().then(() => {
@@ -79,69 +92,75 @@ export function forwardOutput(source: Readable, options: ForwardOptions): Promis
         else reject(error);
       });
     };
-    const onData = (chunk: Buffer | string): void => {
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      if (sink.write(formatter.push(bytes, now(), lines?.watched ? publish : undefined))) return;
+    const onChunk = (chunk: Buffer): boolean => {
+      const out = formatter.push(chunk, now(), lines?.watched ? publish : undefined, sink.writesThrough);
+      if (sink.write(copyRaw ? Buffer.from(out) : out)) return true;
       // Back-pressure: stop reading until the destination drains; the child's pipe fills meanwhile.
-      source.pause();
       void sink.drained().then(() => {
-        if (!finished) source.resume();
+        if (!finished) input.resume();
       });
-    };
-    const onEnd = (): void => {
-      finish();
-    };
-    const onError = (error: Error): void => {
-      finish(error);
+      return false;
     };
     const onAbort = (): void => {
       finish();
-      source.destroy();
+      input.destroy();
     };
     if (signal?.aborted) {
       onAbort();
       return;
     }
     signal?.addEventListener('abort', onAbort, { once: true });
-    source.on('data', onData);
-    source.once('end', onEnd);
-    source.once('error', onError);
+    input.start(onChunk, (error) => {
+      finish(error);
+    });
   });
 }
 
-/** Receives each line (decoded as UTF-8, without its line ending) and the stream it came from. */
-export type LineListener = (line: string, stream: OutputStream) => void;
+/** A source of chunks, whichever kind of stream it reads. */
+interface Input {
+  /** Chunks are valid only during `onChunk` (their memory is reused afterwards). */
+  readonly reusesChunks: boolean;
+  /** `onChunk` returns false to pause until `resume`; `onEnd` is called once. */
+  start(onChunk: (chunk: Buffer) => boolean, onEnd: (error?: Error) => void): void;
+  resume(): void;
+  destroy(): void;
+}
 
-/**
- * A fan-out of forwarded lines. Forwarders publish to it; watchers (the `log` readiness probe)
- * subscribe. Lines are only decoded while at least one watcher is subscribed, so an unwatched tap
- * costs nothing. Lines forwarded before a watcher subscribed are not replayed: subscribe before
- * the child's output starts flowing (in the same tick as creating the forwarders).
- */
-export class LineTap {
-  #listeners = new Set<LineListener>();
+function readableInput(source: Readable): Input {
+  return {
+    reusesChunks: false,
+    start(onChunk, onEnd) {
+      let ended = false;
+      const end = (error?: Error): void => {
+        if (ended) return;
+        ended = true;
+        source.off('data', onData);
+        onEnd(error);
+      };
+      const onData = (chunk: Buffer | string): void => {
+        if (!onChunk(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)) source.pause();
+      };
+      source.on('data', onData);
+      source.once('end', () => {
+        end();
+      });
+      source.once('error', end);
+    },
+    resume: () => source.resume(),
+    destroy: () => source.destroy(),
+  };
+}
 
-  /** Subscribes; returns the function that unsubscribes (idempotent). */
-  watch(listener: LineListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  /** Whether anyone is watching. */
-  get watched(): boolean {
-    return this.#listeners.size > 0;
-  }
-
-  /** Hands a line to every watcher. A watcher that throws is ignored, as it must not stop output. */
-  publish(line: string, stream: OutputStream): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(line, stream);
-      } catch {
-        // A broken watcher must not break the forwarding it observes.
-      }
-    }
-  }
+function pipeInput(pipe: OutputPipe): Input {
+  let control: PipeControl | undefined;
+  return {
+    reusesChunks: true,
+    start(onChunk, onEnd) {
+      control = pipe.consume(onChunk, onEnd);
+    },
+    resume: () => control?.resume(),
+    destroy: () => (control ? control.destroy() : pipe.releaseChildEnd()),
+  };
 }
 
 /** A palette of distinguishable ANSI colours for prefixes; `prefixColor(i)` cycles through it. */
