@@ -80,6 +80,8 @@ async function freePort(): Promise<number> {
 
 // Generous: on a busy machine starting bash alone can take a few hundred milliseconds.
 const timing = { interval: 20, timeout: 1500, attemptTimeout: 1000 };
+// Probe commands start bash or sh: allow for a machine busy enough to take seconds over it.
+const execTiming = { interval: 200, timeout: 6000, attemptTimeout: 5000 };
 
 test('http passes once the server answers 2xx', { timeout: 20_000 }, async (t) => {
   const { url, requests } = await httpServer(t, [503, 503, 200]);
@@ -163,7 +165,10 @@ test('http credentials are sent but never shown', { timeout: 20_000 }, async (t)
     () => validateProbe({ http: 'http://ops:s3cret@[bad/' }),
     (e: InvalidProbeError) => !/s3cret/.test(e.message),
   );
-  const exec = { exec: ['sh', '-c', 'echo "no route to postgres://ops:s3cret@db/x" >&2; exit 2'], ...timing };
+  const exec = {
+    exec: ['sh', '-c', 'echo "no route to postgres://ops:s3cret@db/x" >&2; exit 2'],
+    ...execTiming,
+  };
   assert.equal(describeProbe(exec), '`sh -c echo "no route to postgres://***@db/x" >&2; exit 2`');
   await assert.rejects(
     waitUntilReady(exec, { component: 'db' }),
@@ -195,16 +200,19 @@ test(
   async () => {
     const counter = join(dir, 'count');
     await waitUntilReady(
-      { exec: [fixture('probe-counter'), counter, '3'], ...timing, timeout: 10_000 },
+      { exec: [fixture('probe-counter'), counter, '3'], ...execTiming, timeout: 20_000 },
       { component: 'app' },
     );
     assert.equal(readFileSync(counter, 'utf8').trim(), '3');
     const never = join(dir, 'never');
     await assert.rejects(
-      waitUntilReady({ exec: [fixture('probe-counter'), never, '1000'], ...timing }, { component: 'app' }),
+      waitUntilReady(
+        { exec: [fixture('probe-counter'), never, '1000'], ...execTiming },
+        { component: 'app' },
+      ),
       {
         message: new RegExp(
-          `^component \`app\` was not ready within 1.5s: \`.*probe-counter ${never} 1000\` last exited with code 1 \\(stderr: not yet \\d+\\)$`,
+          `^component \`app\` was not ready within 6s: \`.*probe-counter ${never} 1000\` last exited with code 1 \\(stderr: not yet \\d+\\)$`,
         ),
       },
     );
@@ -275,7 +283,7 @@ test(
 (exec -a probe-bg-sleep sleep 1000) & echo $! > ${pidFile}; exit 0`;
     const tracked: string[] = [];
     await waitUntilReady(
-      { exec: ['bash', '-c', script], ...timing },
+      { exec: ['bash', '-c', script], ...execTiming },
       {
         component: 'app',
         exec: {
