@@ -22,7 +22,7 @@ test('runtime events become pino records with a level, the event type, fields an
   assert.ok(failed);
   assert.equal(failed.level, 50);
   assert.equal(failed.component, 'broken');
-  assert.equal(failed.msg, 'component `broken` failed');
+  assert.equal(failed.msg, 'component `broken` failed: no config');
   assert.equal((failed.err as { message: string }).message, 'no config');
   assert.deepEqual(
     lines.map((l) => l.event),
