@@ -1,5 +1,6 @@
-import { closeSync, createWriteStream, openSync, writeSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { BatchedWriter } from './batched-writer.js';
 
 export interface OutputSinkOptions {
   /**
@@ -37,7 +38,8 @@ export interface OpenFileOptions extends Omit<OutputSinkOptions, 'owned'> {
 export class OutputSink {
   /** Exactly one of the two is set: a stream, or a file descriptor written synchronously. */
   readonly #stream: Writable | undefined;
-  #fd: number | undefined;
+  readonly #fd: number | undefined;
+  readonly #batched: BatchedWriter | undefined;
   readonly #owned: boolean;
   readonly #onError: ((error: Error) => void) | undefined;
   /** Forwarders waiting for `drain`; all released by the next one (or by an error). */
@@ -48,6 +50,7 @@ export class OutputSink {
   /** Waiters for `#written` to reach a given count, in increasing count order. */
   #flushWaiters: { until: number; resolve: () => void }[] = [];
   #error: Error | undefined;
+  #closed = false;
 
   /**
    * `destination` is a Writable, or `{ fd }`: a file descriptor written with synchronous
@@ -58,11 +61,16 @@ export class OutputSink {
     this.#onError = options.onError;
     if ('fd' in destination && typeof destination.fd === 'number') {
       this.#fd = destination.fd;
+      this.#batched = new BatchedWriter(destination.fd, (error) => {
+        this.#fail(error);
+      });
       this.#stream = undefined;
       return;
     }
     const stream = destination as Writable;
     this.#stream = stream;
+    this.#fd = undefined;
+    this.#batched = undefined;
     stream.on('drain', () => {
       this.#releaseDrainWaiters();
     });
@@ -89,11 +97,12 @@ export class OutputSink {
   }
 
   /**
-   * Whether `write` has handed the bytes to the OS by the time it returns, so that the caller
-   * may reuse the Buffer at once (true for synchronous file sinks).
+   * Whether `write` is done with the Buffer by the time it returns (it was written, or copied
+   * into a batch), so that the caller may reuse its memory at once. True for file descriptor
+   * sinks, which write synchronously in batches (see BatchedWriter).
    */
   get writesThrough(): boolean {
-    return this.#fd !== undefined;
+    return this.#batched !== undefined;
   }
 
   /** Whether the destination is a terminal (for the CLI's choice of colours). */
@@ -113,13 +122,8 @@ export class OutputSink {
    */
   write(chunk: Buffer): boolean {
     if (this.#error || chunk.length === 0) return true;
-    if (this.#fd !== undefined) {
-      try {
-        // A regular file takes a whole write unless the disk is full; loop for partial writes.
-        for (let at = 0; at < chunk.length;) at += writeSync(this.#fd, chunk, at);
-      } catch (error) {
-        this.#fail(error as Error);
-      }
+    if (this.#batched) {
+      this.#batched.write(chunk);
       return true;
     }
     this.#issued++;
@@ -135,6 +139,7 @@ export class OutputSink {
 
   /** Resolves when every write made so far has reached the OS (or the destination failed). */
   flushed(): Promise<void> {
+    this.#batched?.flush();
     if (this.#error || this.#written >= this.#issued) return Promise.resolve();
     const until = this.#issued;
     return new Promise((resolve) => this.#flushWaiters.push({ until, resolve }));
@@ -143,10 +148,11 @@ export class OutputSink {
   /** Waits until everything was written; then, when the sink opened the file, closes it. Idempotent. */
   async close(): Promise<void> {
     await this.flushed();
-    if (this.#fd !== undefined) {
-      if (this.#owned) closeSync(this.#fd);
-      this.#fd = undefined;
-      this.#error ??= new Error('the output sink was closed');
+    if (this.#batched) {
+      if (this.#closed) return;
+      this.#closed = true;
+      this.#batched.stop();
+      if (this.#owned && this.#fd !== undefined) closeSync(this.#fd);
       return;
     }
     const stream = this.#stream;
