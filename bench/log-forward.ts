@@ -1,7 +1,7 @@
 /**
  * One forwarding run for bench/log-throughput.ts, in a process of its own so that its peak RSS
  * is its own: spawns the writer, forwards its stdout into a file, and prints
- * `{ ms, userMs, sysMs, maxRssKb }` as JSON. `ms` runs from making the child's pipe to the last
+ * `{ ms, userMs, sysMs, rssBeforeKb, maxRssKb }` as JSON (RSS before forwarding, peak RSS). `ms` runs from making the child's pipe to the last
  * byte written (Node's start-up is not in it; the `cat` pipeline's time likewise starts at its
  * spawn).
  *
@@ -21,6 +21,7 @@ const via = args[4] ?? 'pipe';
 const sink = OutputSink.openFile(file, { sync: writes === 'sync' });
 const writer = ['sh', '-c', `yes '${LINE}' | head -c ${Number(bytes)}`] as const;
 
+const rssBeforeKb = Math.round(process.memoryUsage.rss() / 1024);
 const cpu = process.cpuUsage();
 const start = performance.now();
 let source: Readable | OutputPipe;
@@ -39,5 +40,5 @@ const ms = performance.now() - start;
 const used = process.cpuUsage(cpu);
 const maxRssKb = process.resourceUsage().maxRSS;
 process.stdout.write(
-  `${JSON.stringify({ ms, userMs: used.user / 1000, sysMs: used.system / 1000, maxRssKb })}\n`,
+  `${JSON.stringify({ ms, userMs: used.user / 1000, sysMs: used.system / 1000, rssBeforeKb, maxRssKb, ...(process.env.CORRAL_BENCH_HEAP ? process.memoryUsage() : {}) })}\n`,
 );
