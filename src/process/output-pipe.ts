@@ -31,6 +31,9 @@ export class OutputPipe {
   private constructor(childEnd: Socket, reader: Socket) {
     this.childEnd = childEnd;
     this.#reader = reader;
+    // Corral never reads or writes its copy of the child's end; what happens to it until it is
+    // released (a reset when the reader goes first) is no error of the component's.
+    childEnd.on('error', () => undefined);
     reader.once('end', () => {
       this.#finish(undefined);
     });
