@@ -363,3 +363,34 @@ components:
     s.cleanup();
   }
 });
+
+test(
+  'without workDir a private temporary dir is made and removed on exit, even after a failure',
+  T,
+  async () => {
+    const s = scratch();
+    const tmp = `${s.dir}/tmp`;
+    const { mkdirSync, readdirSync } = await import('node:fs');
+    mkdirSync(tmp);
+    const file = s.write(
+      'corral.yaml',
+      `components:
+  lister:
+    # Shows what is in TMPDIR while Corral runs, then fails.
+    shell: 'ls -l "$TMPDIR"; exit 3'
+`,
+    );
+    const { code, corral } = await runCorral(['run', '-f', file], { env: { TMPDIR: tmp } });
+    const lines = corral
+      .records()
+      .filter((r) => r.component === 'lister' && typeof r.line === 'string')
+      .map((r) => r.line as string);
+    assert.equal(code, 1);
+    assert.ok(
+      lines.some((l) => /^drwx------ .* corral-/.test(l)),
+      `a 0700 corral-* dir existed during the run:\n${lines.join('\n')}`,
+    );
+    assert.deepEqual(readdirSync(tmp), [], 'removed on exit');
+    s.cleanup();
+  },
+);
