@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { processComponent } from '../process/component.js';
-import type { ProcessComponent, ProcessOptions, ReadyCheck } from '../process/component.js';
-import { waitForHttpOk } from './http-ready.js';
+import type { ProcessComponent, ProcessOptions } from '../process/component.js';
+import type { ReadinessProbe } from '../process/probe.js';
 import { writePrivateFile } from './private-file.js';
 
 /**
@@ -102,15 +102,16 @@ export async function prepareCoredns(config: CorednsPresetConfig): Promise<Cored
     readyAddress = formatHostPort(ready);
   }
   const readyUrl = readyAddress === undefined ? undefined : `http://${readyAddress}/ready`;
-  const ready: ReadyCheck | undefined =
+  // The `ready` plugin answers 200 once every plugin is ready: an ordinary http probe.
+  const ready: ReadinessProbe | undefined =
     readyUrl === undefined
       ? undefined
-      : (signal, _child, ctx) =>
-          waitForHttpOk(readyUrl, {
-            clock: ctx.clock,
-            signal,
-            ...(config.readyTimeout === undefined ? {} : { timeout: config.readyTimeout }),
-          });
+      : {
+          http: readyUrl,
+          status: 200,
+          interval: 200,
+          ...(config.readyTimeout === undefined ? {} : { timeout: config.readyTimeout }),
+        };
   return {
     name: config.name,
     corefilePath,
