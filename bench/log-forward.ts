@@ -5,7 +5,7 @@
  * byte written (Node's start-up is not in it; the `cat` pipeline's time likewise starts at its
  * spawn).
  *
- *     node --import tsx bench/log-forward.ts <bytes> <file> [prefixed|json|raw] [sync|async] [pipe|readable]
+ *     node --import tsx bench/log-forward.ts <bytes> <file> [prefixed|json|raw|discard] [sync|async] [pipe|readable]
  *
  * `pipe` reads the child through an OutputPipe, `readable` through Node's `stdio: 'pipe'`.
  */
@@ -34,7 +34,19 @@ if (via === 'pipe') {
 } else {
   source = spawn(writer[0], writer.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] }).stdout;
 }
-await forwardOutput(source, { component: 'app', stream: 'stdout', format: format as OutputFormat, sink });
+if (format === 'discard') {
+  // Reading alone, no formatting or writing: what Node itself costs, for reference.
+  await new Promise<void>((resolve) => {
+    if (source instanceof OutputPipe)
+      source.consume(
+        () => true,
+        () => resolve(),
+      );
+    else source.on('data', () => undefined).once('end', resolve);
+  });
+} else {
+  await forwardOutput(source, { component: 'app', stream: 'stdout', format: format as OutputFormat, sink });
+}
 await sink.close();
 const ms = performance.now() - start;
 const used = process.cpuUsage(cpu);

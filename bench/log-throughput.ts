@@ -163,6 +163,11 @@ const contenders = [
     sizeOk: (s: number) => s === corralSize,
   },
   {
+    name: 'Node reading alone (OutputPipe, output discarded)',
+    measure: () => corral(bytes, 'pipe', 'discard'),
+    sizeOk: (s: number) => s === 0,
+  },
+  {
     name: 'concurrently',
     measure: () => concurrently(bytes),
     sizeOk: (s: number) => s >= bytes + lineCount * '[app] '.length,
