@@ -22,7 +22,9 @@
  *
  * CORRAL_BIN=/path/to/bin/corral.js measures another build (default: this repository's bin/corral.js,
  * which runs dist/). `--profile R` adds R extra Corral runs of 50 children with the JSON log kept,
- * and prints where the stop time goes, from Corral's own records.
+ * and prints where the stop time goes, from Corral's own records. `--only corral,bash` runs a subset;
+ * `--variant name=/path/to/bin/corral.js` (repeatable) adds another Corral build as supervisor
+ * `corral-<name>`, compared pair by pair with `corral` (for measuring a patch).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
