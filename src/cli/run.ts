@@ -1,7 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { AlwaysLeader, type LeaderElector } from '../leader/elector.js';
-import { PostgresElector } from '../leader/postgres.js';
 import { Isolation } from '../process/isolation.js';
 import { checkNamespaceSupport, insideNamespace, runInNamespace } from '../process/namespace.js';
 import { ComponentFailedError, describe, ShutdownTimeoutError } from '../runtime/errors.js';
@@ -38,7 +37,10 @@ export async function runCommand(options: RunOptions): Promise<number> {
 
   const format = options.format ?? stack.log.format ?? (process.stdout.isTTY ? 'pretty' : 'json');
   const level = options.level ?? stack.log.level ?? 'info';
-  const manager = new Manager({ shutdownTimeout: stack.shutdown.timeout, elector: electorFor(stack, emit) });
+  const manager = new Manager({
+    shutdownTimeout: stack.shutdown.timeout,
+    elector: await electorFor(stack, emit),
+  });
   const renderer = createRenderer({
     format,
     level,
@@ -171,9 +173,11 @@ function killEverything(pids: Iterable<number>, isolation: Isolation | undefined
   }
 }
 
-function electorFor(stack: Stack, emit: (event: CorralEvent) => void): LeaderElector {
+async function electorFor(stack: Stack, emit: (event: CorralEvent) => void): Promise<LeaderElector> {
   const postgres = stack.leaderElection?.postgres;
   if (!postgres) return new AlwaysLeader();
+  // Loaded only when asked for: the PostgreSQL driver costs memory every other stack would pay.
+  const { PostgresElector } = await import('../leader/postgres.js');
   return new PostgresElector({
     url: postgres.url,
     name: postgres.name,
