@@ -21,7 +21,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { listProcesses, type ProcStat } from '../src/process/liveness.js';
+import { listProcesses } from '../src/process/liveness.js';
+import { killAll, live, pause, started, tree } from './support.js';
 
 const RUNS = Number(process.argv[2] ?? 10);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -45,9 +46,6 @@ interface Run {
   readonly drainMs: number;
   readonly summaryToExitMs: number;
 }
-
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const live = (p: ProcStat): boolean => p.state !== 'Z' && p.state !== 'X';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -76,40 +74,6 @@ async function waitFor(what: string, condition: () => Promise<boolean>, timeoutM
     if (performance.now() > until) throw new Error(`timed out waiting for ${what}`);
     await pause(20);
   }
-}
-
-function tree(pid: number): ProcStat[] {
-  const byParent = new Map<number, ProcStat[]>();
-  for (const p of listProcesses()) {
-    const siblings = byParent.get(p.ppid);
-    if (siblings) siblings.push(p);
-    else byParent.set(p.ppid, [p]);
-  }
-  const found: ProcStat[] = [];
-  for (let queue = [...(byParent.get(pid) ?? [])], next = queue.shift(); next; next = queue.shift()) {
-    found.push(next);
-    queue.push(...(byParent.get(next.pid) ?? []));
-  }
-  return found.filter(live);
-}
-
-function killAll(pids: Iterable<number>): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
-/** Every pid of a running Corral tree, for the last-resort cleanup. */
-const started = new Set<number>();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    killAll(started);
-    process.exit(130);
-  });
 }
 
 /** `time` of the first record with `event` (and `component`), from Corral's JSON log. */
@@ -151,7 +115,7 @@ async function runOnce(inFlight: boolean): Promise<Run> {
   });
   const seen = new Set<number>();
   const remember = (): void => {
-    for (const p of tree(pid)) {
+    for (const p of tree(pid).filter(live)) {
       seen.add(p.pid);
       started.add(p.pid);
     }

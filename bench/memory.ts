@@ -21,7 +21,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { listProcesses, type ProcStat } from '../src/process/liveness.js';
+import { listProcesses } from '../src/process/liveness.js';
+import { killAll, live, pause, started, tree } from './support.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({
@@ -59,24 +60,6 @@ interface Sample {
   readonly peak: number;
 }
 
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const live = (p: ProcStat): boolean => p.state !== 'Z' && p.state !== 'X';
-
-function tree(pid: number): ProcStat[] {
-  const byParent = new Map<number, ProcStat[]>();
-  for (const p of listProcesses()) {
-    const siblings = byParent.get(p.ppid);
-    if (siblings) siblings.push(p);
-    else byParent.set(p.ppid, [p]);
-  }
-  const found: ProcStat[] = [];
-  for (let queue = [...(byParent.get(pid) ?? [])], next = queue.shift(); next; next = queue.shift()) {
-    found.push(next);
-    queue.push(...(byParent.get(next.pid) ?? []));
-  }
-  return found.filter(live);
-}
-
 /** A `kB` field of /proc/<pid>/status, in MB. */
 function statusMb(pid: number, field: 'VmRSS' | 'RssAnon' | 'VmHWM'): number {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -94,24 +77,6 @@ const medianRss = (xs: readonly Rss[]): Rss => ({
   rss: median(xs.map((x) => x.rss)),
   anon: median(xs.map((x) => x.anon)),
 });
-
-/** Every pid seen in a measured tree, for the last-resort cleanup. */
-const started = new Set<number>();
-function killAll(pids: Iterable<number>): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    killAll(started);
-    process.exit(130);
-  });
-}
 
 function launch(subject: Subject, dir: string): ChildProcess {
   const stdio: ['ignore', 'ignore', 'pipe'] = ['ignore', 'ignore', 'pipe'];
@@ -146,7 +111,7 @@ async function measure(subject: Subject, dir: string): Promise<Sample> {
     for (;;) {
       if (state.ended) throw new Error(`${subject} ended during start-up: ${stderr}`);
       if (performance.now() > startBy) throw new Error(`${subject}: ${n} children not running in time`);
-      const procs = tree(pid);
+      const procs = tree(pid).filter(live);
       for (const p of procs) {
         seen.add(p.pid);
         started.add(p.pid);
@@ -157,7 +122,9 @@ async function measure(subject: Subject, dir: string): Promise<Sample> {
     await pause(SETTLE_MS);
     // Corral's direct children are its components' processes and the watchdog (`sh`, own session).
     const watchdogs = subject.startsWith('corral')
-      ? tree(pid).filter((p) => p.ppid === pid && p.comm !== 'sleep')
+      ? tree(pid)
+          .filter(live)
+          .filter((p) => p.ppid === pid && p.comm !== 'sleep')
       : [];
     if (watchdogs.length > 1)
       throw new Error(`${subject}: more than one non-sleep child: ${JSON.stringify(watchdogs)}`);
@@ -176,7 +143,7 @@ async function measure(subject: Subject, dir: string): Promise<Sample> {
       peak: statusMb(pid, 'VmHWM'),
     };
   } finally {
-    for (const p of tree(pid)) seen.add(p.pid);
+    for (const p of tree(pid).filter(live)) seen.add(p.pid);
     // concurrently's own stop of 100 children takes minutes (see bench/stop-latency.ts); its stop
     // is not measured here, so its children get SIGTERM directly.
     if (subject.startsWith('concurrently')) {

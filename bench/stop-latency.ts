@@ -33,7 +33,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { listProcesses, type ProcStat } from '../src/process/liveness.js';
+import { listProcesses } from '../src/process/liveness.js';
+import { killAll, live, pause, started, tree } from './support.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({
@@ -105,24 +106,6 @@ interface Measured {
   readonly sentAt: number;
 }
 
-/** Every process in `pid`'s tree (itself excluded), zombies included. */
-function tree(pid: number): ProcStat[] {
-  const byParent = new Map<number, ProcStat[]>();
-  for (const p of listProcesses()) {
-    const siblings = byParent.get(p.ppid);
-    if (siblings) siblings.push(p);
-    else byParent.set(p.ppid, [p]);
-  }
-  const found: ProcStat[] = [];
-  for (let queue = [...(byParent.get(pid) ?? [])], next = queue.shift(); next; next = queue.shift()) {
-    found.push(next);
-    queue.push(...(byParent.get(next.pid) ?? []));
-  }
-  return found;
-}
-
-const live = (p: ProcStat): boolean => p.state !== 'Z' && p.state !== 'X';
-
 function aliveOf(pids: Iterable<number>): number[] {
   const all = new Map(listProcesses().map((p) => [p.pid, p]));
   return [...pids].filter((pid) => {
@@ -173,27 +156,6 @@ function treeCpuMs(pid: number): number {
       .map((p) => p.pid),
   ];
   return all.reduce((sum, p) => sum + ownCpuMs(p) + reapedCpuMs(p), 0);
-}
-
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function killAll(pids: Iterable<number>): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
-/** Every pid this bench started or saw in a supervisor's tree, for the last-resort cleanup. */
-const started = new Set<number>();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    killAll(started);
-    process.exit(130);
-  });
 }
 
 function launch(supervisor: Supervisor, n: number, dir: string, logFile: string | undefined): ChildProcess {
