@@ -2,16 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { waitUntil } from '../process/support.js';
-import {
-  assertNothingLeft,
-  DEMO,
-  FIXTURES,
-  freePort,
-  get,
-  proxiedDemo,
-  scratch,
-  startCorral,
-} from './support.js';
+import { DEMO, FIXTURES, freePort, get, proxiedDemo, scratch, session } from './support.js';
 
 const T = { timeout: 90_000 };
 /** The proxy drains on SIGUSR1 and reports its open connections over HTTP. */
@@ -25,8 +16,7 @@ test(
   async () => {
     const s = scratch();
     const { file, ports } = await proxiedDemo(s, `${COUNTED}, min: 0s, timeout: 30s`);
-    const corral = startCorral(['run', '-f', file]);
-    try {
+    await session(s, ['run', '-f', file], async (corral) => {
       await waitUntil(
         async () => (await get(`http://127.0.0.1:${ports.ready}/ready`)).status === 200,
         'READY',
@@ -46,19 +36,14 @@ test(
       const ms = drained?.durationMs as number;
       assert.ok(ms > 500, `drained after ${ms}ms, before the request had finished`);
       assert.ok(ms < 20_000, `drained after ${ms}ms: it waited for the timeout instead of the count`);
-      await assertNothingLeft(corral);
-    } finally {
-      corral.child.kill('SIGKILL');
-      s.cleanup();
-    }
+    });
   },
 );
 
 test('the drain gives up at its timeout with a warning, and the stop goes on', T, async () => {
   const s = scratch();
   const { file, ports } = await proxiedDemo(s, `${COUNTED}, min: 0s, timeout: 1s`);
-  const corral = startCorral(['run', '-f', file]);
-  try {
+  await session(s, ['run', '-f', file], async (corral) => {
     await waitUntil(
       async () => (await get(`http://127.0.0.1:${ports.ready}/ready`)).status === 200,
       'READY',
@@ -75,11 +60,7 @@ test('the drain gives up at its timeout with a warning, and the stop goes on', T
     const ms = drained?.durationMs as number;
     assert.ok(ms >= 900 && ms < 20_000, `drained after ${ms}ms`);
     assert.ok(corral.records().some((r) => r.event === 'warning' && r.code === 'DRAIN_TIMEOUT'));
-    await assertNothingLeft(corral);
-  } finally {
-    corral.child.kill('SIGKILL');
-    s.cleanup();
-  }
+  });
 });
 
 test('HAProxy from Debian drains with a slow request in flight, which completes', T, async () => {
@@ -121,8 +102,7 @@ backend app
       timeout: 30s
 `,
   );
-  const corral = startCorral(['run', '-f', file]);
-  try {
+  await session(s, ['run', '-f', file], async (corral) => {
     await corral.waitForRecord(record('component.ready', 'haproxy'), 'haproxy ready', 20_000);
     assert.equal((await get(`http://127.0.0.1:${ports.haproxy}/`)).status, 200);
     const inFlight = get(`http://127.0.0.1:${ports.haproxy}/slow?ms=2000`);
@@ -138,9 +118,5 @@ backend app
     assert.equal(await corral.exited, 0, corral.stdout);
     const drained = corral.records().find(record('component.drained', 'haproxy'));
     assert.ok((drained?.durationMs as number) < 20_000);
-    await assertNothingLeft(corral);
-  } finally {
-    corral.child.kill('SIGKILL');
-    s.cleanup();
-  }
+  });
 });

@@ -9,7 +9,7 @@ import {
   proxiedDemo,
   runCorral,
   scratch,
-  startCorral,
+  session,
 } from './support.js';
 
 const T = { timeout: 60_000 };
@@ -32,8 +32,7 @@ components:
     dependsOn: [db]
 `,
   );
-  const corral = startCorral(['run', '-f', file]);
-  try {
+  await session(s, ['run', '-f', file], async (corral) => {
     await waitUntil(async () => (await get(`http://127.0.0.1:${ready}/ready`)).status === 200, 'READY');
     assert.deepEqual(await get(`http://127.0.0.1:${ready}/ready`), { status: 200, body: 'READY\n' });
     assert.equal((await get(`http://127.0.0.1:${ready}/other`)).status, 404);
@@ -65,11 +64,7 @@ components:
         ['app', 'SIGTERM', false],
       ],
     );
-    await assertNothingLeft(corral);
-  } finally {
-    corral.child.kill('SIGKILL');
-    s.cleanup();
-  }
+  });
 });
 
 test('every component finishing successfully exits 0', T, async () => {
@@ -138,8 +133,7 @@ components:
     stopTimeout: 1m
 `,
   );
-  const corral = startCorral(['run', '-f', file]);
-  try {
+  await session(s, ['run', '-f', file], async (corral) => {
     await corral.waitForRecord(componentEvent('component.ready', 'stubborn'), 'stubborn ready');
     corral.signal('SIGTERM');
     assert.equal(await corral.exited, 1);
@@ -149,11 +143,7 @@ components:
       [['stubborn', 'stopping']],
     );
     assert.ok(corral.records().some((r) => /still running: `stubborn` \(stopping/.test(String(r.msg))));
-    await assertNothingLeft(corral);
-  } finally {
-    corral.child.kill('SIGKILL');
-    s.cleanup();
-  }
+  });
 });
 
 test('usage errors exit 2', T, async () => {
@@ -201,8 +191,7 @@ test('a missing binary exits 2 naming every place looked, and nothing starts', T
 test('a second SIGTERM skips the rest of the drain', T, async () => {
   const s = scratch();
   const { file, ports } = await proxiedDemo(s, 'signal: SIGUSR1, min: 1m, timeout: 2m');
-  const corral = startCorral(['run', '-f', file]);
-  try {
+  await session(s, ['run', '-f', file], async (corral) => {
     await waitUntil(
       async () => (await get(`http://127.0.0.1:${ports.ready}/ready`)).status === 200,
       'READY',
@@ -219,11 +208,7 @@ test('a second SIGTERM skips the rest of the drain', T, async () => {
     const drained = corral.records().find(componentEvent('component.drained', 'proxy'));
     assert.equal(drained?.skipped, true);
     assert.ok((drained.durationMs as number) < 30_000, 'the one-minute drain was cut short');
-    await assertNothingLeft(corral);
-  } finally {
-    corral.child.kill('SIGKILL');
-    s.cleanup();
-  }
+  });
 });
 
 test('a third signal SIGKILLs everything at once and exits 1', T, async () => {
@@ -237,19 +222,14 @@ test('a third signal SIGKILLs everything at once and exits 1', T, async () => {
     stopTimeout: 1m
 `,
   );
-  const corral = startCorral(['run', '-f', file]);
-  try {
+  await session(s, ['run', '-f', file], async (corral) => {
     await corral.waitForRecord(componentEvent('component.ready', 'stubborn'), 'ready');
     corral.signal('SIGTERM');
     await corral.waitForRecord(componentEvent('component.stopping', 'stubborn'), 'stopping');
     corral.signal('SIGTERM');
     corral.signal('SIGHUP');
     assert.equal(await corral.exited, 1);
-    await assertNothingLeft(corral);
-  } finally {
-    corral.child.kill('SIGKILL');
-    s.cleanup();
-  }
+  });
 });
 
 test(
@@ -261,8 +241,7 @@ test(
       s,
       'signal: SIGUSR1, connections: { http: "http://127.0.0.1:ADMIN/connections" }, min: 0s, timeout: 30s',
     );
-    const corral = startCorral(['run', '-f', file]);
-    try {
+    await session(s, ['run', '-f', file], async (corral) => {
       await waitUntil(
         async () => (await get(`http://127.0.0.1:${ports.ready}/ready`)).status === 200,
         'READY',
@@ -281,11 +260,7 @@ test(
       corral.signal('SIGTERM');
       assert.equal(await corral.exited, 0);
       assert.equal(corral.records().filter(event('component.draining')).length, 1, 'drained once');
-      await assertNothingLeft(corral);
-    } finally {
-      corral.child.kill('SIGKILL');
-      s.cleanup();
-    }
+    });
   },
 );
 
@@ -308,8 +283,7 @@ components:
     drain: { signal: SIGUSR1, min: 2s, timeout: 5s }
 `,
     );
-    const corral = startCorral(['run', '-f', file]);
-    try {
+    await session(s, ['run', '-f', file], async (corral) => {
       await waitUntil(async () => (await get(`http://127.0.0.1:${ready}/ready`)).status !== 0, 'endpoint up');
       assert.deepEqual(await get(`http://127.0.0.1:${ready}/ready`), { status: 503, body: 'NOT_READY\n' });
       await waitUntil(
@@ -321,11 +295,7 @@ components:
       await corral.waitForRecord(event('shutdown.started'), 'shutdown');
       assert.deepEqual(await get(`http://127.0.0.1:${ready}/ready`), { status: 503, body: 'TERMINATING\n' });
       assert.equal(await corral.exited, 0);
-      await assertNothingLeft(corral);
-    } finally {
-      corral.child.kill('SIGKILL');
-      s.cleanup();
-    }
+    });
   },
 );
 
@@ -343,8 +313,7 @@ components:
     restart: { maxRestarts: 5, backoff: { base: 50ms, max: 200ms } }
 `,
   );
-  const corral = startCorral(['run', '-f', file]);
-  try {
+  await session(s, ['run', '-f', file], async (corral) => {
     await waitUntil(
       async () =>
         (await get(`http://127.0.0.1:${metrics}/metrics`)).body.includes(
@@ -357,11 +326,7 @@ components:
     assert.ok(text.includes('corral_component_last_exit_code{component="flaky"} 4'), text);
     corral.signal('SIGTERM');
     assert.equal(await corral.exited, 0);
-    await assertNothingLeft(corral);
-  } finally {
-    corral.child.kill('SIGKILL');
-    s.cleanup();
-  }
+  });
 });
 
 test(

@@ -172,3 +172,23 @@ components:
   );
   return { file, ports };
 }
+
+/**
+ * Starts `corral <args>`, runs `body` against it, then requires that corral and everything it
+ * spawned are gone. Whatever happens, corral is SIGKILLed and the scratch dir removed afterwards.
+ */
+export async function session(
+  s: ReturnType<typeof scratch>,
+  args: string[],
+  body: (corral: Corral) => Promise<void>,
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<void> {
+  const corral = startCorral(args, options);
+  try {
+    await body(corral);
+    await assertNothingLeft(corral);
+  } finally {
+    corral.child.kill('SIGKILL');
+    s.cleanup();
+  }
+}
