@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { type Readable, Writable } from 'node:stream';
 import { after, test } from 'node:test';
 import { forwardOutput, LineTap, OutputPipe, OutputSink } from '../../src/process/output.js';
+import { isAlive } from '../../src/process/liveness.js';
+import { waitUntil } from './support.js';
 
 const fixture = (name: string): string => new URL(`../fixtures/${name}`, import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'corral-output-'));
@@ -48,30 +50,15 @@ async function start(kind: Kind, command: string, args: readonly string[]): Prom
   return { child, pid: child.pid, source };
 }
 
-/** Gone means no /proc entry, or a zombie (`Z`), which kill(pid, 0) would still report alive. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+/** Generous for a busy 2-core machine; the shared poll is test/process/support.ts's. */
+const waitFor = (condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> =>
+  waitUntil(condition, what, timeoutMs);
 
 async function noChildLeft(): Promise<void> {
   for (const child of children) {
-    if (child.pid !== undefined && alive(child.pid)) child.kill('SIGKILL');
+    if (child.pid !== undefined && isAlive(child.pid)) child.kill('SIGKILL');
   }
-  await waitFor(() => [...children].every((c) => c.pid === undefined || !alive(c.pid)), 'children to exit');
+  await waitFor(() => [...children].every((c) => c.pid === undefined || !isAlive(c.pid)), 'children to exit');
   children.clear();
 }
 
@@ -278,13 +265,13 @@ for (const kind of kinds) {
       });
       await waitFor(() => text() === 'app | done\n' && existsSync(pidFile), 'the finished line');
       const holderPid = Number(readFileSync(pidFile, 'utf8'));
-      assert.ok(alive(holderPid), 'the pipe is still held open');
+      assert.ok(isAlive(holderPid), 'the pipe is still held open');
       controller.abort();
       await forwarding;
       assert.equal(text(), 'app | done\napp | partial\n');
       if (kind === 'readable') assert.equal((source as Readable).destroyed, true);
       process.kill(holderPid, 'SIGKILL');
-      await waitFor(() => !alive(holderPid), 'the background sleep to exit');
+      await waitFor(() => !isAlive(holderPid), 'the background sleep to exit');
       await noChildLeft();
     },
   );

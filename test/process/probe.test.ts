@@ -19,6 +19,8 @@ import {
   validateProbe,
   waitUntilReady,
 } from '../../src/process/probe.js';
+import { isAlive } from '../../src/process/liveness.js';
+import { waitUntil } from './support.js';
 
 const fixture = (name: string): string => new URL(`../fixtures/${name}`, import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'corral-probe-'));
@@ -26,24 +28,9 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Gone means no /proc entry, or a zombie (`Z`), which kill(pid, 0) would still report alive. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+/** Generous for a busy 2-core machine; the shared poll is test/process/support.ts's. */
+const waitFor = (condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> =>
+  waitUntil(condition, what, timeoutMs);
 
 /**
  * An HTTP server on 127.0.0.1 answering with `statuses[n]` to the n-th request (the last repeats),
@@ -243,7 +230,7 @@ test(
     const pids = readFileSync(pidFile, 'utf8').trim().split(' ').map(Number);
     assert.equal(pids.length, 2);
     await waitFor(
-      () => pids.every((pid) => !alive(pid)),
+      () => pids.every((pid) => !isAlive(pid)),
       'the probe command and its background sleep to be killed',
       5_000,
     );
@@ -267,10 +254,10 @@ test(
     }, 'the command to start');
     const [leader = 0, background = 0] = readFileSync(pidFile, 'utf8').trim().split(' ').map(Number);
     child.kill('SIGKILL');
-    await waitFor(() => !alive(leader), 'the leader to die');
-    assert.ok(alive(background), 'the background sleep outlived its parent');
+    await waitFor(() => !isAlive(leader), 'the leader to die');
+    assert.ok(isAlive(background), 'the background sleep outlived its parent');
     process.kill(-leader, 'SIGKILL');
-    await waitFor(() => !alive(background), 'the background sleep to be killed');
+    await waitFor(() => !isAlive(background), 'the background sleep to be killed');
   },
 );
 
@@ -298,7 +285,7 @@ test(
       },
     );
     const background = Number(readFileSync(pidFile, 'utf8'));
-    await waitFor(() => !alive(background), 'the background process the probe left to be killed');
+    await waitFor(() => !isAlive(background), 'the background process the probe left to be killed');
     assert.equal(tracked.length, 2);
     assert.equal(tracked[1], tracked[0]?.replace('+', '-'));
   },
@@ -341,7 +328,7 @@ test('log passes on the first matching output line of a real child', { timeout: 
   child.kill('SIGKILL');
   await Promise.all(forwarded);
   assert.ok(child.pid !== undefined);
-  await waitFor(() => !alive(child.pid ?? 0), 'the child to exit');
+  await waitFor(() => !isAlive(child.pid ?? 0), 'the child to exit');
 });
 
 test('log times out on the clock, saying how many lines it saw', { timeout: 20_000 }, async () => {
@@ -405,7 +392,7 @@ test('aborting stops every kind of probe at once', { timeout: 30_000 }, async (t
     assert.ok(Date.now() - started < 2_000, `${describeProbe(probe)} took ${Date.now() - started}ms to stop`);
   }
   const pids = readFileSync(pidFile, 'utf8').trim().split(' ').map(Number);
-  await waitFor(() => pids.every((pid) => !alive(pid)), 'the aborted probe command group to be gone');
+  await waitFor(() => pids.every((pid) => !isAlive(pid)), 'the aborted probe command group to be gone');
   await waitFor(
     () => hung.requests.every((request) => request.socket.destroyed),
     'the aborted request to close',
