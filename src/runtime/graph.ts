@@ -88,16 +88,3 @@ export function startWaves(components: ReadonlyMap<string, Component>): string[]
   }
   return waves.filter((wave) => wave.length > 0);
 }
-
-/** For each component, the components that depend on it directly. */
-export function dependentsOf(components: ReadonlyMap<string, Component>): Map<string, string[]> {
-  const dependents = new Map<string, string[]>();
-  for (const component of components.values()) {
-    for (const dep of component.dependsOn ?? []) {
-      const list = dependents.get(dep) ?? [];
-      list.push(component.name);
-      dependents.set(dep, list);
-    }
-  }
-  return dependents;
-}
