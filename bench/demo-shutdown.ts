@@ -17,12 +17,11 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listProcesses } from '../src/process/liveness.js';
-import { killAll, live, pause, started, tree } from './support.js';
+import { freePort, killAll, live, pause, started, tree } from './support.js';
 
 const RUNS = Number(process.argv[2] ?? 10);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -45,14 +44,6 @@ interface Run {
   /** From Corral's records: the proxy's drain, and `stop.summary` to the exit. */
   readonly drainMs: number;
   readonly summaryToExitMs: number;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function get(url: string, timeoutMs = 10_000): Promise<{ status: number; body: string }> {

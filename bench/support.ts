@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { listProcesses, type ProcStat } from '../src/process/liveness.js';
 
 /** What the benchmarks share: waiting, walking a process tree, and cleaning up after themselves. */
@@ -21,6 +22,15 @@ export function tree(pid: number): ProcStat[] {
     queue.push(...(byParent.get(next.pid) ?? []));
   }
   return found;
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 export function killAll(pids: Iterable<number>): void {
