@@ -184,11 +184,11 @@ export class Isolation {
       },
       stopHooks: cgroup
         ? {
-            signalAll: async (signal) => {
-              await cgroup.signal(signal);
+            signalAll: (signal) => {
+              cgroup.signal(signal);
             },
             killAll: () => cgroup.kill(),
-            isEmpty: async () => !(await cgroup.populated()),
+            isEmpty: () => !cgroup.populated(),
           }
         : {},
       release: async () => {

@@ -159,8 +159,8 @@ describe('cgroups on this machine', { timeout: 60_000 }, () => {
       const roles = await treeIn(cgroup, '--ignore-sigterm', '--members', '2', '--escapee', '--daemon');
       const pids = Object.values(roles).flat();
       try {
-        assert.deepEqual((await cgroup.pids()).sort(), [...pids].sort());
-        assert.equal(await cgroup.populated(), true);
+        assert.deepEqual(cgroup.pids().sort(), [...pids].sort());
+        assert.equal(cgroup.populated(), true);
         await kill(cgroup);
         await cgroup.waitEmpty(AbortSignal.timeout(2000));
         await waitGone(pids, 2000);
@@ -180,7 +180,7 @@ describe('cgroups on this machine', { timeout: 60_000 }, () => {
       process.kill(-(roles['ready']?.[0] ?? -1), 'SIGKILL');
       await waitGone([...(roles['ready'] ?? []), ...(roles['member'] ?? [])], 2000);
       assert.deepEqual(await survivors(escaped, 1000), escaped);
-      assert.deepEqual((await cgroup.pids()).sort(), [...escaped].sort(), 'the cgroup still knows them');
+      assert.deepEqual(cgroup.pids().sort(), [...escaped].sort(), 'the cgroup still knows them');
     } finally {
       await cgroup.kill();
       await waitGone(escaped, 2000);
@@ -198,7 +198,7 @@ describe('cgroups on this machine', { timeout: 60_000 }, () => {
       aborted.abort(new Error('gave up'));
       await assert.rejects(waiting, /gave up/);
       await assert.rejects(cgroup.remove(), { code: 'EBUSY' });
-      assert.equal(await cgroup.signal('SIGTERM'), pids.length);
+      assert.equal(cgroup.signal('SIGTERM'), pids.length);
       await cgroup.waitEmpty(AbortSignal.timeout(2000));
       await waitGone(pids, 2000);
       await cgroup.remove();
