@@ -217,6 +217,13 @@ function collectPids(dir: string): number[] {
 
 /** rmdir of a cgroup and its descendant cgroups, deepest first (interface files need no unlink). */
 export async function removeTree(dir: string, options: { throwIfBusy?: boolean } = {}): Promise<void> {
+  // A component rarely creates cgroups of its own, so try the rmdir before listing the directory.
+  const first = tryRmdir(dir);
+  if (first === undefined || first.code === 'ENOENT') return;
+  if (first.code !== 'EBUSY') {
+    if (options.throwIfBusy) throw first;
+    return;
+  }
   let entries;
   try {
     entries = readdirSync(dir, { withFileTypes: true });
@@ -226,18 +233,23 @@ export async function removeTree(dir: string, options: { throwIfBusy?: boolean }
   for (const entry of entries) if (entry.isDirectory()) await removeTree(join(dir, entry.name), options);
   // The kernel may report a cgroup empty a moment before rmdir accepts it; retry briefly.
   for (let attempt = 0; ; attempt++) {
-    try {
-      rmdirSync(dir);
+    const error = tryRmdir(dir);
+    if (error === undefined || error.code === 'ENOENT') return;
+    if (error.code !== 'EBUSY' || attempt >= 20) {
+      if (options.throwIfBusy) throw error;
       return;
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return;
-      if (code !== 'EBUSY' || attempt >= 20) {
-        if (options.throwIfBusy) throw error;
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 5));
     }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** rmdir; returns the failure instead of throwing it. */
+function tryRmdir(dir: string): NodeJS.ErrnoException | undefined {
+  try {
+    rmdirSync(dir);
+    return undefined;
+  } catch (error) {
+    return error as NodeJS.ErrnoException;
   }
 }
 

@@ -155,13 +155,13 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
       // Whatever comes first: the child ends, the stop is requested, or the probe gives up.
       const settled = new AbortController();
       const stopRequested = abortOf(signal, settled.signal);
-      const probe = startProbe(ready, running, ctx, AbortSignal.any([signal, settled.signal]));
+      const probe = startProbe(ready, running, ctx, signal, settled.signal);
       const cause = await Promise.race([
         child.exited.then(() => 'exited' as const),
         stopRequested.then(() => 'stop' as const),
         probe.failed,
       ]);
-      settled.abort();
+      settled.abort(SETTLED);
 
       const termination = await terminate(
         { pgid: pid, exited: child.exited, ...containment.stopHooks },
@@ -240,6 +240,12 @@ function readyCheck(options: ProcessOptions): ReadyCheck | undefined {
     });
 }
 
+/**
+ * Why a run's waits are cancelled once it knows how it ends. A fixed reason, because `abort()`
+ * without one builds a DOMException with a stack trace on every run.
+ */
+const SETTLED = new Error('the run has settled');
+
 /** A stop is clean when the child died of the stop signal, or exited 0 or 128 + that signal. */
 function isCleanStop(ending: Termination): boolean {
   if (ending.forced) return false;
@@ -260,19 +266,23 @@ function abortOf(signal: AbortSignal, until: AbortSignal): Promise<void> {
 }
 
 /**
- * Runs the readiness check. `failed` settles only if the check fails (with the failure), so it
- * can be raced against the child's end; success marks the component ready.
+ * Runs the readiness check until `stop` or `settled` aborts. `failed` settles only if the check
+ * fails (with the failure), so it can be raced against the child's end; success marks the
+ * component ready.
  */
 function startProbe(
   check: ReadyCheck | undefined,
   child: RunningProcess,
   ctx: ComponentContext,
-  signal: AbortSignal,
+  stop: AbortSignal,
+  settled: AbortSignal,
 ): { failed: Promise<{ error: unknown }> } {
   if (!check) {
     ctx.ready();
     return { failed: new Promise(() => undefined) };
   }
+  // Combined only when there is a probe: AbortSignal.any is among the dearer objects of a run.
+  const signal = AbortSignal.any([stop, settled]);
   const failed = check(signal, child, ctx).then(
     () => {
       ctx.ready();

@@ -86,11 +86,17 @@ export async function terminate(target: StopTarget, options: TerminateOptions = 
       await whenFinished(target, options.signal, () => killEverything(target));
     }
   } finally {
-    deadline.abort();
+    deadline.abort(STOP_OVER);
   }
   const status = await target.exited;
   return { ...status, forced, durationMs: clock.now() - started, stopSignal, stopTimeout };
 }
+
+/**
+ * Why the stop's own timer and waits are cancelled once it is over. A fixed reason, because
+ * `abort()` without one builds a DOMException with a stack trace on every stop.
+ */
+const STOP_OVER = new Error('the stop is over');
 
 /** Waits for the direct child to exit and then for its group (and cgroup) to be empty. */
 async function whenFinished(
