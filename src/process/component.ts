@@ -2,7 +2,7 @@ import { constants } from 'node:os';
 import type { Component, ComponentContext, DrainMode } from '../runtime/component.js';
 import { defaultIsolation, type Isolation } from './isolation.js';
 import { lookupBinary, type LookupOptions } from './lookup.js';
-import { defaultOutput, flush, forward, type OutputTarget } from './component-output.js';
+import { defaultOutput, flush, forward, openPipes, type OutputTarget } from './component-output.js';
 import { LineTap } from './output.js';
 import { validateProbe, waitUntilReady, InvalidProbeError, type ReadinessProbe } from './probe.js';
 import { childEnv, spawnChild } from './spawn.js';
@@ -126,6 +126,7 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
         ? [binary, '-c', options.command.join(' ')]
         : [binary, ...options.command.slice(1)];
       const output = options.output ?? defaultOutput();
+      const pipes = await openPipes(output);
       const child = await spawnChild({
         argv: command,
         prefix: containment.prefix,
@@ -135,15 +136,19 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
         ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
         ...(options.user === undefined ? {} : { user: options.user }),
         ...(options.group === undefined ? {} : { group: options.group }),
-        stdout: typeof output === 'string' ? output : 'pipe',
-        stderr: typeof output === 'string' ? output : 'pipe',
+        stdout: pipes?.[0].childEnd ?? (typeof output === 'string' ? output : 'pipe'),
+        stderr: pipes?.[1].childEnd ?? (typeof output === 'string' ? output : 'pipe'),
+      }).finally(() => {
+        // The child has its own copies now (or none, if it did not start): the pipes then end
+        // when the child's side closes them.
+        for (const pipe of pipes ?? []) pipe.releaseChildEnd();
       });
       const { pid } = child;
       ctx.emit({ type: 'process.spawned', component: name, pid, command });
 
       const lines = new LineTap();
       const stopReading = new AbortController();
-      const forwarded = forward(child.child.stdout, child.child.stderr, output, {
+      const forwarded = forward(pipes?.[0] ?? child.child.stdout, pipes?.[1] ?? child.child.stderr, output, {
         component: name,
         lines,
         signal: stopReading.signal,
@@ -153,8 +158,13 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
       running = { component: name, pid, command, lines, exited: exited.signal };
 
       // Whatever comes first: the child ends, the stop is requested, or the probe gives up.
+      const target = { pgid: pid, exited: child.exited, ...containment.stopHooks };
+      const stopOptions = { stopSignal, stopTimeout, clock: ctx.clock };
       const settled = new AbortController();
-      const stopRequested = abortOf(signal, settled.signal);
+      let stopping: Promise<Termination> | undefined;
+      const stopRequested = onAbort(signal, settled.signal, () => {
+        stopping = terminate(target, stopOptions);
+      });
       const probe = startProbe(ready, running, ctx, signal, settled.signal);
       const cause = await Promise.race([
         child.exited.then(() => 'exited' as const),
@@ -163,10 +173,8 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
       ]);
       settled.abort(SETTLED);
 
-      const termination = await terminate(
-        { pgid: pid, exited: child.exited, ...containment.stopHooks },
-        { stopSignal, stopTimeout, clock: ctx.clock },
-      );
+      // A stop requested meanwhile is under way already, even if the child's exit won the race.
+      const termination = await (stopping ?? terminate(target, stopOptions));
       running = undefined;
       await flush(forwarded, stopReading, name, ctx);
       ctx.emit({
@@ -254,14 +262,21 @@ function isCleanStop(ending: Termination): boolean {
   return ending.exitCode === 0 || ending.exitCode === bySignal;
 }
 
-/** Resolves when `signal` aborts, or never if `until` aborts first (leaving no listener). */
-function abortOf(signal: AbortSignal, until: AbortSignal): Promise<void> {
+/**
+ * Resolves when `signal` aborts, after calling `begin` inside the abort event itself; never
+ * settles if `until` aborts first (leaving no listener). Beginning inside the event, rather than
+ * when the awaiting run resumes, matters for the stop: when fifty components stop at once, every
+ * process group gets its stop signal in the same turn and they all exit in parallel while Corral
+ * does its bookkeeping, instead of one after another.
+ */
+function onAbort(signal: AbortSignal, until: AbortSignal, begin: () => void): Promise<void> {
   return new Promise((resolve) => {
-    if (signal.aborted) {
+    const run = (): void => {
+      begin();
       resolve();
-      return;
-    }
-    signal.addEventListener('abort', () => resolve(), { once: true, signal: until });
+    };
+    if (signal.aborted) run();
+    else signal.addEventListener('abort', run, { once: true, signal: until });
   });
 }
 
