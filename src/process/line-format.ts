@@ -1,14 +1,13 @@
 /**
  * Turning a child's output bytes into complete, formatted lines, one chunk at a time.
  *
- * Speed comes from never looking at lines one by one on the hot path. The lines a chunk finishes
- * are found with two native searches (first and last newline); for `prefixed`, the part between
- * them is read as a latin1 string (one character per byte, so any bytes, valid UTF-8 or not,
- * survive unchanged) and gets the name prefix after every newline from a single native `replace`;
- * the output is then assembled in one Buffer. `raw` output is a view of the chunk. Lines are
- * materialised one by one only while someone watches them (the log readiness probe) and for the
- * JSON format, which must escape each line.
+ * Speed comes from never looking at lines one by one in JavaScript on the hot path. The lines a
+ * chunk finishes are found with two native searches (first and last newline); for `prefixed`,
+ * the lines between them get the name prefix from a WebAssembly routine (see line-prefix.ts);
+ * `raw` output is a view of the chunk. Lines are materialised one by one only while someone
+ * watches them (the log readiness probe) and for the JSON format, which must escape each line.
  */
+import { type LinePrefixer, linePrefixer } from './line-prefix.js';
 
 /** How forwarded lines are written. */
 export type OutputFormat = 'prefixed' | 'json' | 'raw';
@@ -34,23 +33,18 @@ export interface LineFormatOptions {
   readonly color?: number;
   /** @default DEFAULT_MAX_LINE_BYTES */
   readonly maxLineBytes?: number;
+  /** How `prefixed` puts the prefix in front of lines; for tests. @default linePrefixer() */
+  readonly prefixer?: LinePrefixer;
 }
 
-const NEWLINES = /\n/g;
 const EMPTY = Buffer.alloc(0);
 
 /**
- * Chunks are formatted in pieces of at most 64 KiB: the latin1 string of a larger one would be
- * allocated in V8's large-object space, which maps (and page-faults) fresh memory every time.
+ * Chunks are formatted in pieces of at most 64 KiB, so that the prefixer's memory (and, in its
+ * string fallback, the latin1 string, which V8 would otherwise put in its large-object space)
+ * stays small.
  */
 const MAX_PIECE = 64 * 1024;
-
-/** The buffer `push(…, reuse)` formats into; grown when a chunk needs more, never shrunk. */
-let shared = Buffer.allocUnsafe(0);
-function scratch(size: number): Buffer {
-  if (shared.length < size) shared = Buffer.allocUnsafe(Math.max(size, 96 * 1024));
-  return shared.subarray(0, size);
-}
 
 /**
  * Stateful: keeps the unfinished last line of a stream between chunks (never more than
@@ -62,10 +56,9 @@ function scratch(size: number): Buffer {
 export class LineFormatter {
   readonly #format: OutputFormat;
   readonly #maxLineBytes: number;
-  /** `prefixed`: the prefix's bytes, and the same as latin1 text. */
+  /** `prefixed`: the prefix's bytes. */
   readonly #prefix: Buffer;
-  /** `prefixed`: the `replace` replacement for every newline in a chunk's middle, `$` escaped. */
-  readonly #newlineReplacement: string;
+  readonly #prefixer: LinePrefixer;
   /** `json`: everything of a record before the time, and between the time and the line. */
   readonly #jsonHead = '{"level":30,"time":';
   readonly #jsonMiddle: string;
@@ -78,7 +71,7 @@ export class LineFormatter {
     const name = options.component.padEnd(options.prefixWidth ?? 0);
     const coloured = options.color === undefined ? name : `\x1b[${options.color}m${name}\x1b[0m`;
     this.#prefix = Buffer.from(`${coloured} | `, 'utf8');
-    this.#newlineReplacement = `\n${this.#prefix.toString('latin1')}`.replaceAll('$', '$$$$');
+    this.#prefixer = options.prefixer ?? linePrefixer();
     // pino's layout (level, time first) so these records sit among Corral's own pino logs.
     this.#jsonMiddle = `,"component":${JSON.stringify(options.component)},"stream":"${options.stream}","line":`;
   }
@@ -87,8 +80,8 @@ export class LineFormatter {
    * Takes the next chunk of the stream and returns the formatted lines it finished (an empty
    * Buffer when it finished none). `onLine`, when given, receives every finished line, decoded as
    * UTF-8 (invalid bytes become U+FFFD) and without its line ending; `time` is the JSON `time`.
-   * With `reuse`, the result may live in a buffer shared by every formatter and overwritten by
-   * the next `push` with `reuse`: only for callers that write it out before pushing again.
+   * With `reuse`, the result may live in memory shared by every formatter and overwritten by the
+   * next `push` of any of them: only for callers that write it out before pushing again.
    */
   push(chunk: Buffer, time: number, onLine?: (line: string) => void, reuse = false): Buffer {
     const piece = Math.min(this.#maxLineBytes, MAX_PIECE);
@@ -113,24 +106,11 @@ export class LineFormatter {
         ? chunk.subarray(0, last + 1)
         : Buffer.concat([carry, chunk.subarray(0, last + 1)]);
     if (this.#format === 'json') return this.#json(carry, chunk, first, last, time);
-    // prefixed: <prefix><carry><chunk up to the first newline>, then the middle lines, each prefixed.
-    const prefix = this.#prefix;
-    const middle =
-      last > first
-        ? chunk.toString('latin1', first + 1, last).replace(NEWLINES, this.#newlineReplacement)
-        : '';
-    const size =
-      prefix.length + carry.length + first + 1 + (last > first ? prefix.length + middle.length + 1 : 0);
-    const out = reuse ? scratch(size) : Buffer.allocUnsafe(size);
-    let at = prefix.copy(out, 0);
-    at += carry.copy(out, at);
-    at += chunk.copy(out, at, 0, first + 1);
-    if (last > first) {
-      at += prefix.copy(out, at);
-      at += out.write(middle, at, 'latin1');
-      out[at] = 10;
-    }
-    return out;
+    // prefixed: <prefix><carry><chunk up to the first newline>, then the other lines, each prefixed.
+    const head = carry.length === 0 ? [chunk.subarray(0, first + 1)] : [carry, chunk.subarray(0, first + 1)];
+    const out = this.#prefixer.prefix(this.#prefix, head, chunk.subarray(first + 1, last + 1));
+    // The prefixer's output lives in memory it reuses: copy it unless the caller writes it at once.
+    return reuse ? out : Buffer.from(out);
   }
 
   /** Ends the stream: returns the unfinished last line, terminated (except in `raw`), or nothing. */

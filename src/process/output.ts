@@ -70,7 +70,8 @@ export interface ForwardOptions {
  */
 export function forwardOutput(source: Readable | OutputPipe, options: ForwardOptions): Promise<void> {
   const { sink, stream, lines, signal } = options;
-  const now = options.now ?? Date.now;
+  // Only JSON records carry a time: other formats skip the clock on every chunk.
+  const now = options.format === 'json' ? (options.now ?? Date.now) : () => 0;
   const formatter = new LineFormatter(options);
   const publish = (line: string): void => {
     lines?.publish(line, stream);
