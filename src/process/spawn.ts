@@ -1,6 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { CorralError } from '../runtime/errors.js';
 
 /**
@@ -21,8 +22,11 @@ import { CorralError } from '../runtime/errors.js';
  * but no parent-death signal; callers learn that from {@link SpawnedChild.parentDeathSignal}.
  */
 
-/** Where a child's stdout and stderr go: a pipe Corral reads, Corral's own stream, or nowhere. */
-export type StdioTarget = 'pipe' | 'inherit' | 'ignore';
+/**
+ * Where a child's stdout and stderr go: a pipe Corral reads, Corral's own stream, nowhere, or
+ * a socket Corral made (the child's end of an OutputPipe).
+ */
+export type StdioTarget = 'pipe' | 'inherit' | 'ignore' | Socket;
 
 export interface SpawnOptions {
   /**
