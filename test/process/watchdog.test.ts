@@ -135,17 +135,37 @@ describe('watchdog: life cycle', { timeout: 60_000 }, () => {
     assert.match(started.warning.message, /\/nonexistent\/sh does not exist/);
   });
 
-  test('unregistered groups are left alone when Corral closes the pipe', async () => {
+  test('unregistered groups are left alone when Corral closes the pipe; registered ones are stopped', async () => {
     const watchdog = mustStart();
+    const left = await startTree(['--members', '1']);
+    const stopped = await startTree(['--members', '1']);
+    try {
+      watchdog.watchGroup(left.pid, 'SIGTERM');
+      watchdog.watchGroup(stopped.pid, 'SIGTERM');
+      watchdog.unwatchGroup(left.pid);
+      watchdog.close();
+      await watchdog.waitForExit();
+      await waitGone(stopped.pids, 3000);
+      assert.deepEqual(alive(left.pids), left.pids, 'the script read the unregistration');
+    } finally {
+      killPids([...left.pids, ...stopped.pids]);
+      await waitGone([...left.pids, ...stopped.pids]);
+    }
+  });
+
+  test('with nothing registered, closing ends the watchdog and leaves unregistered groups alone', async () => {
+    const watchdog = mustStart();
+    const pid = watchdog.pid ?? -1;
     const tree = await startTree(['--members', '1']);
     try {
       watchdog.watchGroup(tree.pid, 'SIGTERM');
       watchdog.unwatchGroup(tree.pid);
       watchdog.close();
       await watchdog.waitForExit();
+      assert.equal(isAlive(pid), false);
       assert.deepEqual(alive(tree.pids), tree.pids);
     } finally {
-      killPids(tree.pids);
+      killPids([...tree.pids, pid]);
       await waitGone(tree.pids);
     }
   });
