@@ -46,6 +46,13 @@ const EMPTY = Buffer.alloc(0);
  */
 const MAX_PIECE = 64 * 1024;
 
+/** The buffer raw `push(…, reuse)` joins a carry and a chunk in; grown when needed, never shrunk. */
+let shared = Buffer.allocUnsafe(0);
+function scratch(size: number): Buffer {
+  if (shared.length < size) shared = Buffer.allocUnsafe(Math.max(size, 96 * 1024));
+  return shared.subarray(0, size);
+}
+
 /**
  * Stateful: keeps the unfinished last line of a stream between chunks (never more than
  * `maxLineBytes`). Every Buffer returned holds only complete lines (except in `raw`, where an
@@ -101,10 +108,14 @@ export class LineFormatter {
     // Copied, not a view: a view would keep the whole chunk's memory alive for a few bytes.
     this.#carry = last + 1 === chunk.length ? EMPTY : Buffer.from(chunk.subarray(last + 1));
     if (onLine) this.#publish(carry, chunk, first, last, onLine);
-    if (this.#format === 'raw')
-      return carry.length === 0
-        ? chunk.subarray(0, last + 1)
-        : Buffer.concat([carry, chunk.subarray(0, last + 1)]);
+    if (this.#format === 'raw') {
+      if (carry.length === 0) return chunk.subarray(0, last + 1);
+      // Nearly every chunk ends inside a line: reusing one buffer spares the GC a chunk's worth
+      // of garbage each time (which would widen V8's young generation, and so the RSS).
+      const out = reuse ? scratch(carry.length + last + 1) : Buffer.allocUnsafe(carry.length + last + 1);
+      chunk.copy(out, carry.copy(out, 0), 0, last + 1);
+      return out;
+    }
     if (this.#format === 'json') return this.#json(carry, chunk, first, last, time);
     // prefixed: <prefix><carry><chunk up to the first newline>, then the other lines, each prefixed.
     const head = carry.length === 0 ? [chunk.subarray(0, first + 1)] : [carry, chunk.subarray(0, first + 1)];

@@ -7,13 +7,15 @@ import { LineFormatter, type LineFormatOptions } from '../../src/process/line-fo
 function run(
   options: Partial<LineFormatOptions>,
   chunks: readonly Buffer[],
+  reuse = false,
 ): { out: Buffer; lines: string[] } {
   const formatter = new LineFormatter({ format: 'prefixed', component: 'app', stream: 'stdout', ...options });
   const lines: string[] = [];
   const onLine = (line: string): void => {
     lines.push(line);
   };
-  const parts = chunks.map((chunk) => formatter.push(chunk, 7, onLine));
+  // With `reuse` the result is only valid until the next push: copy it at once, as a sink does.
+  const parts = chunks.map((chunk) => Buffer.from(formatter.push(chunk, 7, onLine, reuse)));
   parts.push(formatter.end(7, onLine));
   return { out: Buffer.concat(parts), lines };
 }
@@ -103,6 +105,7 @@ test('output does not depend on where chunks are cut (property)', () => {
         const pieces = run(options, chunks);
         assert.deepEqual(pieces.out, whole.out);
         assert.deepEqual(pieces.lines, whole.lines);
+        assert.deepEqual(run(options, chunks, true).out, whole.out);
         if (format === 'raw') assert.deepEqual(whole.out, input);
         if (format === 'prefixed') {
           const longest = Math.max(
