@@ -15,7 +15,7 @@ function run(
     lines.push(line);
   };
   // With `reuse` the result is only valid until the next push: copy it at once, as a sink does.
-  const parts = chunks.map((chunk) => Buffer.from(formatter.push(chunk, 7, onLine, reuse)));
+  const parts: Buffer[] = chunks.map((chunk) => Buffer.from(formatter.push(chunk, 7, onLine, reuse)));
   parts.push(formatter.end(7, onLine));
   return { out: Buffer.concat(parts), lines };
 }
