@@ -5,7 +5,8 @@
  * - `cat`: the same stream piped through `cat` into a file, the floor;
  * - Corral: the child's stdout through `forwardOutput` with `app | ` prefixes into a file sink,
  *   in a Node process of its own (bench/log-forward.ts) so that its peak RSS is its own; once
- *   through an OutputPipe (what process components use) and once through Node's `stdio: 'pipe'`;
+ *   through an OutputPipe (what process components use) and once through Node's `stdio: 'pipe'`
+ *   (their fallback when OutputPipes cannot be made);
  * - concurrently 9 with its `[app]` prefixes, stdout redirected to a file.
  *
  * Times run from spawning the pipeline to its last byte written. Corral's is measured inside its
@@ -246,8 +247,8 @@ median of ${fmtMs(median(startups))} here). Output sizes are checked against the
 ${rows.join('\n')}
 
 Peak RSS as the volume grows. Corral's process starts at about ${fmtRss(startRss)} (Node with the tsx loader's
-worker); the growth while forwarding is V8 widening its young generation under the allocation rate, which it
-caps (16 MB semi-spaces by default), so it levels off instead of following the volume:
+worker); forwarding adds a few MB whatever the volume: reads, formatting and writes reuse their buffers, so
+no garbage grows with the output:
 
 | volume | Corral (OutputPipe), peak | Corral, growth while forwarding | concurrently, peak |
 |---|---|---|---|
