@@ -1,8 +1,6 @@
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { describe } from '../runtime/errors.js';
-import { checkCommand } from './check.js';
-import { runCommand } from './run.js';
 import { loadStack, StackFileError } from './stack-file.js';
 import type { LogFormat, LogLevel } from './render.js';
 
@@ -84,10 +82,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`corral: ${error instanceof StackFileError ? error.message : describe(error)}\n`);
     return EXIT.usage;
   }
+  // Each command imports its own modules: `check` needs none of the runtime, and a long-running
+  // `run` would keep `check`'s in memory for nothing.
   if (command === 'check') {
+    const { checkCommand } = await import('./check.js');
     process.stdout.write(checkCommand(stack, file));
     return EXIT.ok;
   }
+  const { runCommand } = await import('./run.js');
   return runCommand({
     stack,
     file,

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { pino, type Logger } from 'pino';
+import type { Logger, pino as createPino } from 'pino';
 import { describeEvent, eventLevel, pinoEventLogger } from '../adapters/pino.js';
 import { formatMs } from '../runtime/errors.js';
 import type { CorralEvent } from '../runtime/events.js';
@@ -45,11 +45,14 @@ export interface RendererOptions {
   status: () => ComponentStatus[];
 }
 
-export function createRenderer(options: RendererOptions): Renderer {
-  return options.format === 'json' ? jsonRenderer(options) : prettyRenderer(options);
+export async function createRenderer(options: RendererOptions): Promise<Renderer> {
+  if (options.format === 'pretty') return prettyRenderer(options);
+  // pino is imported for JSON output only: a run keeps whatever it imported in memory (issue 3).
+  const { pino } = await import('pino');
+  return jsonRenderer(options, pino);
 }
 
-function jsonRenderer({ level }: RendererOptions): Renderer {
+function jsonRenderer({ level }: RendererOptions, pino: typeof createPino): Renderer {
   // Synchronous writes to fd 1, like the output sink's, keep records and output lines in order.
   const logger: Logger = pino({ level, base: { name: 'corral' } }, pino.destination({ fd: 1, sync: true }));
   const logEvent = pinoEventLogger(logger);

@@ -8,11 +8,11 @@ import type { CorralEvent } from '../runtime/events.js';
 import { Manager } from '../runtime/manager.js';
 import { buildStack, type BuiltStack } from './build.js';
 import { serveMetrics, serveReadiness, type Endpoint, type Readiness } from './endpoints.js';
-import { createMetrics } from './metrics.js';
 import { createRenderer, type LogFormat, type LogLevel } from './render.js';
 import { StopReport } from './report.js';
 import { handleSignals } from './signals.js';
 import type { Stack } from './stack-schema.js';
+import { resumeOptimization } from './v8-flags.js';
 import { openWorkDir } from './workdir.js';
 
 export interface RunOptions {
@@ -41,21 +41,27 @@ export async function runCommand(options: RunOptions): Promise<number> {
     shutdownTimeout: stack.shutdown.timeout,
     elector: await electorFor(stack, emit),
   });
-  const renderer = createRenderer({
+  const renderer = await createRenderer({
     format,
     level,
     live: format === 'pretty' && process.stdout.isTTY,
     status: () => manager.status(),
   });
   const report = new StopReport(stack.components.map((c) => c.name));
-  const { registry, observe } = createMetrics(manager, { alwaysLeader: !stack.leaderElection });
+  // prom-client is imported only for a stack that serves /metrics: a run keeps whatever it imported
+  // in memory for as long as it runs (issue 3).
+  const metrics = stack.metrics
+    ? (await import('./metrics.js')).createMetrics(manager, { alwaysLeader: !stack.leaderElection })
+    : undefined;
   const pids = new Set<number>();
   function emit(event: CorralEvent): void {
     const stamped = { ...event, time: Date.now() };
     if (event.type === 'process.spawned') pids.add(event.pid);
     renderer.event(stamped);
     report.observe(stamped);
-    observe(event);
+    metrics?.observe(event);
+    // Start-up is over once every component is ready (see deferOptimization in bin/corral.js).
+    if (event.type === 'component.ready' && manager.ready()) resumeOptimization();
   }
   manager.on((event) => emit(event));
 
@@ -122,7 +128,8 @@ export async function runCommand(options: RunOptions): Promise<number> {
       terminating || manager.phase() !== 'running' ? 'TERMINATING' : manager.ready() ? 'READY' : 'NOT_READY';
     try {
       if (stack.readiness) endpoints.push(await serveReadiness(stack.readiness.address, readiness));
-      if (stack.metrics) endpoints.push(await serveMetrics(stack.metrics.address, registry));
+      if (stack.metrics && metrics)
+        endpoints.push(await serveMetrics(stack.metrics.address, metrics.registry));
     } catch (error) {
       renderer.say('error', `cannot serve an endpoint: ${describe(error)}`);
       return 1;

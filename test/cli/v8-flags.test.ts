@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { deferOptimization, limitYoungGeneration } from '../../src/cli/v8-flags.js';
+
+const run = promisify(execFile);
+const module = new URL('../../src/cli/v8-flags.ts', import.meta.url).href;
+
+/** Runs `code` (an ES module that may import `v8-flags`) in a fresh node, and returns its stdout. */
+async function inFreshNode(code: string, nodeArgs: readonly string[] = []): Promise<string> {
+  const { stdout } = await run(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', '--input-type=module', '-e', code],
+    { timeout: 60_000, env: { ...process.env, NODE_OPTIONS: '' } },
+  );
+  return stdout;
+}
+
+/**
+ * Prints the young generation's size, keeps allocating objects that survive a few scavenges (what
+ * grows the young generation), and prints its size again.
+ */
+const allocate = `
+import { getHeapSpaceStatistics } from 'node:v8';
+const youngSize = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
+const before = youngSize();
+const kept = [];
+for (let i = 0; i < 400_000; i++) {
+  kept.push({ i, text: 'x'.repeat(i % 64) });
+  if (kept.length > 50_000) kept.splice(0, 25_000);
+}
+console.log(JSON.stringify([before, youngSize()]));
+`;
+
+test('limitYoungGeneration stops the young generation from growing (negative control: it grows without)', async () => {
+  // Measured from the call on: loading tsx, before it, may already have grown it once.
+  const [limitedBefore, limitedAfter] = JSON.parse(
+    await inFreshNode(
+      `import { limitYoungGeneration } from '${module}'; limitYoungGeneration();\n${allocate}`,
+    ),
+  ) as [number, number];
+  assert.equal(limitedAfter, limitedBefore);
+  const [before, after] = JSON.parse(await inFreshNode(allocate)) as [number, number];
+  assert.ok(after >= 4 * before, `without the limit, from ${before} to ${after} bytes`);
+});
+
+/** A hot function, run before and after resumeOptimization, with `--trace-opt` printing what V8 optimizes. */
+const hot = (defer: boolean): string => `
+import { deferOptimization, resumeOptimization } from '${module}';
+${defer ? 'deferOptimization();' : ''}
+function hot(n) { let s = 0; for (let i = 0; i < n; i++) s += (i * 7) % 13; return s; }
+for (let i = 0; i < 2000; i++) hot(10_000);
+console.log('-- resume --');
+resumeOptimization();
+for (let i = 0; i < 2000; i++) hot(10_000);
+`;
+
+test('deferOptimization keeps TurboFan off until resumeOptimization (negative control: on without)', async () => {
+  const optimizedHot = /completed optimizing .*JSFunction hot /;
+  const [before = '', after = ''] = (await inFreshNode(hot(true), ['--trace-opt'])).split('-- resume --');
+  assert.doesNotMatch(before, optimizedHot);
+  assert.match(after, optimizedHot);
+
+  const [control = ''] = (await inFreshNode(hot(false), ['--trace-opt'])).split('-- resume --');
+  assert.match(control, optimizedHot);
+});
+
+test('flags the user set on the command line or in NODE_OPTIONS are left alone', () => {
+  // Each of these returns before touching V8, so this process's flags stay as they are.
+  assert.equal(limitYoungGeneration(['--max-semi-space-size=64'], ''), false);
+  assert.equal(limitYoungGeneration([], '--max_semi_space_size=8'), false);
+  assert.equal(limitYoungGeneration([], '--semi-space-growth-factor=4'), false);
+  assert.equal(deferOptimization(['--no-opt'], ''), false);
+  assert.equal(deferOptimization([], '--turbofan --max-old-space-size=100'), false);
+});
