@@ -19,8 +19,8 @@ import { join } from 'node:path';
  * are made.
  */
 export class OutputPipe {
-  /** The end the child writes to: put it in `spawn`'s `stdio`, then call {@link releaseChildEnd}. */
-  readonly childEnd: Socket;
+  /** Corral's copy of the child's end, until released (dropping it frees the socket and its server). */
+  #childEnd: Socket | undefined;
   readonly #reader: Socket;
   /** Chunks that arrived before a consumer attached (copied; reading pauses meanwhile). */
   #pending: Buffer[] = [];
@@ -29,7 +29,7 @@ export class OutputPipe {
   #ended: { error: Error | undefined } | undefined;
 
   private constructor(childEnd: Socket, reader: Socket) {
-    this.childEnd = childEnd;
+    this.#childEnd = childEnd;
     this.#reader = reader;
     // Corral never reads or writes its copy of the child's end; what happens to it until it is
     // released (a reset when the reader goes first) is no error of the component's.
@@ -95,7 +95,17 @@ export class OutputPipe {
    * inherited the end have closed it.
    */
   releaseChildEnd(): void {
-    this.childEnd.destroy();
+    this.#childEnd?.destroy();
+    this.#childEnd = undefined;
+  }
+
+  /**
+   * The end the child writes to: put it in `spawn`'s `stdio`, then call {@link releaseChildEnd}.
+   * Throws once released.
+   */
+  get childEnd(): Socket {
+    if (!this.#childEnd) throw new Error("the child's end of this OutputPipe was released");
+    return this.#childEnd;
   }
 
   /**
