@@ -5,9 +5,12 @@
  * `sh` process, reported on its own, not in Corral's figure), and concurrently 9 with the same 100
  * children, for scale.
  *
- * Each process is sampled once all its children run and it has then been left alone for SETTLE_MS:
- * VmRSS (and RssAnon, its private part) from /proc/<pid>/status, SAMPLES times SAMPLE_GAP_MS apart,
- * median. The whole set is repeated `--repeats` times (interleaved), and the medians are printed.
+ * Each process is sampled twice once all its children run: `early`, after it has been left alone
+ * for SETTLE_MS, and `settled`, IDLE_MS after its children ran. Between the two, V8's memory
+ * reducer (which starts about 8 s after the last busy moment) usually gives start-up's garbage
+ * back; `settled` is what an idle Corral keeps. Each sample is VmRSS (and RssAnon, its private
+ * part) from /proc/<pid>/status, SAMPLES times SAMPLE_GAP_MS apart, median. The whole set is
+ * repeated `--repeats` times (interleaved), and the medians are printed.
  * Every process started is stopped with SIGTERM and, if still there after 30 s, SIGKILLed by pid.
  *
  *   npm run build && node --import tsx bench/memory.ts [--repeats 3] [--children 100]
@@ -36,6 +39,7 @@ const CHILDREN = Number(args.children);
 const CORRAL_BIN = process.env.CORRAL_BIN ?? join(root, 'bin/corral.js');
 const CONCURRENTLY = join(root, 'node_modules/.bin/concurrently');
 const SETTLE_MS = 2000;
+const IDLE_MS = 30_000;
 const SAMPLES = 5;
 const SAMPLE_GAP_MS = 500;
 const START_TIMEOUT_MS = 180_000;
@@ -53,7 +57,10 @@ type Subject =
 
 interface Sample {
   readonly subject: Subject;
+  /** SETTLE_MS after all children ran. */
   readonly main: Rss;
+  /** IDLE_MS after all children ran. */
+  readonly settled: Rss;
   /** Corral's watchdog, when there is one. */
   readonly watchdog?: Rss;
   /** Corral's peak resident memory so far (VmHWM), MB. */
@@ -119,6 +126,7 @@ async function measure(subject: Subject, dir: string): Promise<Sample> {
       if (procs.filter((p) => p.comm === 'sleep').length === n) break;
       await pause(50);
     }
+    const running = performance.now();
     await pause(SETTLE_MS);
     // Corral's direct children are its components' processes and the watchdog (`sh`, own session).
     const watchdogs = subject.startsWith('corral')
@@ -136,9 +144,16 @@ async function measure(subject: Subject, dir: string): Promise<Sample> {
       main.push(rssOf(pid));
       if (watchdog !== undefined) wd.push(rssOf(watchdog));
     }
+    await pause(running + IDLE_MS - performance.now());
+    const settled: Rss[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      if (i > 0) await pause(SAMPLE_GAP_MS);
+      settled.push(rssOf(pid));
+    }
     return {
       subject,
       main: medianRss(main),
+      settled: medianRss(settled),
       ...(watchdog === undefined ? {} : { watchdog: medianRss(wd) }),
       peak: statusMb(pid, 'VmHWM'),
     };
@@ -202,7 +217,7 @@ try {
       samples.push(s);
       const wd = s.watchdog ? `, watchdog ${mb(s.watchdog.rss)}` : '';
       console.log(
-        `  run ${r + 1}: ${subject.padEnd(26)} VmRSS ${mb(s.main.rss)} (RssAnon ${mb(s.main.anon)})${wd}`,
+        `  run ${r + 1}: ${subject.padEnd(26)} VmRSS ${mb(s.main.rss)} (RssAnon ${mb(s.main.anon)}), settled ${mb(s.settled.rss)} (${mb(s.settled.anon)})${wd}`,
       );
     }
   }
@@ -210,35 +225,45 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
+type When = 'main' | 'settled';
 const of = (subject: Subject): Sample[] => samples.filter((s) => s.subject === subject);
-const rss = (subject: Subject): number => median(of(subject).map((s) => s.main.rss));
-const anon = (subject: Subject): number => median(of(subject).map((s) => s.main.anon));
-const node = rss('node idle');
-const corral = rss(`corral ${CHILDREN} children`);
-const corral1 = rss('corral 1 child');
+const rss = (subject: Subject, when: When = 'main'): number => median(of(subject).map((s) => s[when].rss));
+const anon = (subject: Subject, when: When = 'main'): number => median(of(subject).map((s) => s[when].anon));
 const watchdogs = of(`corral ${CHILDREN} children`).flatMap((s) => (s.watchdog ? [s.watchdog] : []));
 
 console.log(`\nmedians of ${REPEATS} runs (VmRSS, RssAnon in parentheses):`);
+console.log(
+  `  ${''.padEnd(26)} ${`${SETTLE_MS / 1000} s after start-up`.padEnd(20)} ${IDLE_MS / 1000} s (settled)`,
+);
 for (const subject of subjects) {
   const peak = subject.startsWith('corral')
     ? `, peak (VmHWM) ${mb(median(of(subject).map((s) => s.peak)))}`
     : '';
-  console.log(`  ${subject.padEnd(26)} ${mb(rss(subject))} (${mb(anon(subject))})${peak}`);
+  console.log(
+    `  ${subject.padEnd(26)} ${`${mb(rss(subject))} (${mb(anon(subject))})`.padEnd(20)} ${mb(rss(subject, 'settled'))} (${mb(anon(subject, 'settled'))})${peak}`,
+  );
 }
 if (watchdogs.length > 0) {
   console.log(
     `  ${'watchdog (separate sh)'.padEnd(26)} ${mb(median(watchdogs.map((w) => w.rss)))} (${mb(median(watchdogs.map((w) => w.anon)))})`,
   );
 }
-console.log(
-  `\ncorral with ${CHILDREN} children - idle node: ${mb(corral - node)} (${(corral / node).toFixed(2)}x)`,
-);
-console.log(`corral with 1 child - idle node:  ${mb(corral1 - node)} (Corral's fixed cost: its modules)`);
-console.log(`each further child: ${(((corral - corral1) / (CHILDREN - 1)) * 1024).toFixed(0)} kB`);
-console.log(
-  `concurrently with ${CHILDREN} children / corral: ${(rss(`concurrently ${CHILDREN} children`) / corral).toFixed(2)}x`,
-);
-console.log(
-  `goal: at most ${GOAL_MB} MB more than idle node: ${mb(corral - node)} → ${corral - node <= GOAL_MB ? 'MET' : 'MISSED'}`,
-);
+for (const when of ['main', 'settled'] as const) {
+  const node = rss('node idle', when);
+  const corral = rss(`corral ${CHILDREN} children`, when);
+  const corral1 = rss('corral 1 child', when);
+  const label = when === 'main' ? `${SETTLE_MS / 1000} s after start-up` : `settled (${IDLE_MS / 1000} s)`;
+  console.log(`\n${label}:`);
+  console.log(
+    `  corral with ${CHILDREN} children - idle node: ${mb(corral - node)} (${(corral / node).toFixed(2)}x)`,
+  );
+  console.log(`  corral with 1 child - idle node:  ${mb(corral1 - node)} (Corral's fixed cost)`);
+  console.log(`  each further child: ${(((corral - corral1) / (CHILDREN - 1)) * 1024).toFixed(0)} kB`);
+  console.log(
+    `  concurrently with ${CHILDREN} children / corral: ${(rss(`concurrently ${CHILDREN} children`, when) / corral).toFixed(2)}x`,
+  );
+  console.log(
+    `  goal: at most ${GOAL_MB} MB more than idle node: ${mb(corral - node)} → ${corral - node <= GOAL_MB ? 'MET' : 'MISSED'}`,
+  );
+}
 console.log(`load average at the end: ${load()}`);
