@@ -74,6 +74,12 @@ components:
         (r) => r.event === 'component.ready' && r.component === 'reconciler',
         'leader component',
       );
+      // The replicas start independently: the follower's ordinary component may come up after the
+      // leader's leader component.
+      await follower.corral.waitForRecord(
+        (r) => r.event === 'component.ready' && r.component === 'api',
+        'the follower runs its ordinary components',
+      );
       assert.equal(running(leader.corral, 'reconciler'), 1);
       assert.equal(running(follower.corral, 'reconciler'), 0);
       assert.equal(running(follower.corral, 'api'), 1, 'a follower runs its ordinary components');

@@ -64,7 +64,17 @@ test(
     const entry = `const { main } = await import(${JSON.stringify(mainModule)}); process.exitCode = await main(process.argv.slice(1));`;
     const corral = spawn(
       process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', entry, 'run', '--log-format', 'json'],
+      // tsx by its path: the example runs in a temporary directory, where `tsx` does not resolve.
+      [
+        '--import',
+        import.meta.resolve('tsx'),
+        '--input-type=module',
+        '-e',
+        entry,
+        'run',
+        '--log-format',
+        'json',
+      ],
       {
         cwd: dir,
         env: { ...process.env, ENVOY_BINARY: envoyDouble, COREDNS_BINARY: corednsDouble },
@@ -85,8 +95,12 @@ test(
     try {
       const ready = `http://127.0.0.1:${port(9902)}/ready`;
       await waitFor(
-        `the stack to be ready\n${out}\n${err}`,
-        async () => (await httpRequest({ url: ready }).catch(() => ({ status: 0 }))).status === 200,
+        'the stack to be ready',
+        async () => {
+          if (corral.exitCode !== null)
+            throw new Error(`corral exited with ${corral.exitCode}:\n${out}\n${err}`);
+          return (await httpRequest({ url: ready }).catch(() => ({ status: 0 }))).status === 200;
+        },
         45_000,
       );
       const readyOrder = records().flatMap((r) => (r.event === 'component.ready' ? [r.component] : []));
