@@ -216,8 +216,9 @@ async function measure(supervisor: Supervisor, n: number, dir: string, keepLog =
       () => exitStatus,
       () => stderr,
     );
-    const sentAt = Date.now();
     const beforeStop = treeCpuMs(pid);
+    // Both clocks read right before the signal: the /proc walk above takes milliseconds.
+    const sentAt = Date.now();
     const sent = performance.now();
     child.kill('SIGTERM');
     const at = await Promise.race([exited, pause(CAP_MS).then(() => undefined)]);
