@@ -88,6 +88,35 @@ test('json escapes each line and strips a final CR', () => {
   );
 });
 
+test('json: records made from the whole chunk equal a JSON.stringify of each line (property)', () => {
+  // Bytes that take the whole-chunk path (printable ASCII, quotes, backslashes, tabs, UTF-8) and
+  // some that force the per-line path (other control characters, CR, invalid UTF-8).
+  const alphabet = ['a', ' ', '"', '\\', '\t', '\n', '$&', 'é', '\u2028', '😀', '\r', '\u0001', '\x7f'];
+  const piece = fc.oneof(
+    { weight: 9, arbitrary: fc.constantFrom(...alphabet).map((c) => Buffer.from(c)) },
+    { weight: 1, arbitrary: fc.constantFrom(Buffer.from([0xff]), Buffer.from([0xe2, 0x82])) },
+  );
+  fc.assert(
+    fc.property(
+      fc.array(piece, { maxLength: 60 }),
+      fc.constantFrom('app', 'n$1 "q"', 'wéb'),
+      (pieces, component) => {
+        const input = Buffer.concat(pieces);
+        const head = `{"level":30,"time":7,"component":${JSON.stringify(component)},"stream":"stdout","line":`;
+        const lines = input.toString('latin1').split('\n');
+        if (lines.at(-1) === '') lines.pop();
+        const expected = lines
+          .map((line) => Buffer.from(line, 'latin1'))
+          .map((bytes) => bytes.toString('utf8', 0, bytes.at(-1) === 13 ? bytes.length - 1 : bytes.length))
+          .map((line) => `${head}${JSON.stringify(line)}}\n`)
+          .join('');
+        assert.equal(run({ format: 'json', component }, [input]).out.toString('utf8'), expected);
+      },
+    ),
+    { numRuns: 1000 },
+  );
+});
+
 test('output does not depend on where chunks are cut (property)', () => {
   const bytes = fc
     .uint8Array({ maxLength: 400, size: 'max' })
