@@ -217,30 +217,34 @@ function collectPids(dir: string): number[] {
 
 /** rmdir of a cgroup and its descendant cgroups, deepest first (interface files need no unlink). */
 export async function removeTree(dir: string, options: { throwIfBusy?: boolean } = {}): Promise<void> {
-  // A component rarely creates cgroups of its own, so try the rmdir before listing the directory.
-  const first = tryRmdir(dir);
-  if (first === undefined || first.code === 'ENOENT') return;
-  if (first.code !== 'EBUSY') {
-    if (options.throwIfBusy) throw first;
-    return;
+  let listed = false;
+  for (let attempt = 0; ; attempt++) {
+    const error = tryRmdir(dir);
+    if (error === undefined || error.code === 'ENOENT') return;
+    if (error.code === 'EBUSY' && !listed) {
+      // A component rarely creates cgroups of its own: the directory is listed only when the
+      // rmdir fails, and its cgroups removed before the next try.
+      listed = true;
+      await removeChildren(dir, options);
+      continue;
+    }
+    if (error.code !== 'EBUSY' || attempt > 20) {
+      if (options.throwIfBusy) throw error;
+      return;
+    }
+    // The kernel may report a cgroup empty a moment before rmdir accepts it; retry briefly.
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+async function removeChildren(dir: string, options: { throwIfBusy?: boolean }): Promise<void> {
   let entries;
   try {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch {
-    return;
+    return; // Gone meanwhile: the next rmdir says so.
   }
   for (const entry of entries) if (entry.isDirectory()) await removeTree(join(dir, entry.name), options);
-  // The kernel may report a cgroup empty a moment before rmdir accepts it; retry briefly.
-  for (let attempt = 0; ; attempt++) {
-    const error = tryRmdir(dir);
-    if (error === undefined || error.code === 'ENOENT') return;
-    if (error.code !== 'EBUSY' || attempt >= 20) {
-      if (options.throwIfBusy) throw error;
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** rmdir; returns the failure instead of throwing it. */

@@ -147,10 +147,7 @@ export class Watchdog {
     // finding nothing to do. SIGKILL comes before the close, as in #replace: from then on it runs
     // no more code, so it cannot act on the end of its input.
     const watching = [...this.#registry.keys()].some((key) => key.startsWith('g') || key.startsWith('c'));
-    const child = this.#child;
-    if (!watching && child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      killQuietly(child.pid);
-    }
+    if (!watching) killQuietly(this.#child);
     closeSync(fd);
   }
 
@@ -230,7 +227,7 @@ export class Watchdog {
       this.#fd = write;
     } catch (error) {
       // Kill before closing: a watchdog that saw the pipe close would stop every component.
-      if (child?.pid !== undefined) killQuietly(child.pid);
+      killQuietly(child);
       if (write !== undefined) closeSync(write);
       rmSync(dir, { recursive: true, force: true });
       throw error;
@@ -243,7 +240,7 @@ export class Watchdog {
     this.#child = undefined;
     // SIGKILL before closing its pipe: a stuck watchdog that then saw the end of its input would
     // stop every component. After kill(2) returns, a SIGKILLed process runs no more user code.
-    if (old?.pid !== undefined && old.exitCode === null && old.signalCode === null) killQuietly(old.pid);
+    killQuietly(old);
     if (this.#fd !== undefined) closeSync(this.#fd);
     this.#fd = undefined;
     const now = Date.now();
@@ -295,9 +292,11 @@ function writeLine(fd: number, line: string): void {
   }
 }
 
-function killQuietly(pid: number): void {
+/** SIGKILLs `child` unless it has already exited and been reaped (its pid may be reused by then). */
+function killQuietly(child: ChildProcess | undefined): void {
+  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   try {
-    process.kill(pid, 'SIGKILL');
+    process.kill(child.pid, 'SIGKILL');
   } catch {
     // Already gone.
   }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isAlive, readStat } from '../../src/process/liveness.js';
 import type { WarningEvent } from '../../src/process/cgroup.js';
@@ -153,18 +155,23 @@ describe('watchdog: life cycle', { timeout: 60_000 }, () => {
     }
   });
 
-  test('with nothing registered, closing ends the watchdog and leaves unregistered groups alone', async () => {
+  test('with nothing registered, closing kills the watchdog before it reads on: unregistered groups and the end-of-run directory are left', async () => {
     const watchdog = mustStart();
     const pid = watchdog.pid ?? -1;
     const tree = await startTree(['--members', '1']);
+    // A watchdog that read to the end of its input would rmdir this; killed first, it cannot.
+    const dir = mkdtempSync(join(tmpdir(), 'corral-watchdog-test-'));
     try {
+      watchdog.removeAtEnd(dir);
       watchdog.watchGroup(tree.pid, 'SIGTERM');
       watchdog.unwatchGroup(tree.pid);
       watchdog.close();
       await watchdog.waitForExit();
       assert.equal(isAlive(pid), false);
+      assert.ok(existsSync(dir), "the directory is the caller's to remove");
       assert.deepEqual(alive(tree.pids), tree.pids);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
       killPids([...tree.pids, pid]);
       await waitGone(tree.pids);
     }
