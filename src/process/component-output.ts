@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { ComponentContext } from '../runtime/component.js';
 import {
@@ -8,6 +9,7 @@ import {
   type OutputFormat,
   type OutputStream,
 } from './output.js';
+import type { StdioTarget } from './spawn.js';
 
 /**
  * How a process component's output is wired: where it goes ({@link OutputTarget}), forwarding
@@ -45,38 +47,58 @@ export function defaultOutput(): OutputTarget {
   return defaultSinks;
 }
 
+/** What a child writes to, and what Corral then reads: an OutputPipe, or the child's Readable. */
+type Source = Readable | OutputPipe | null;
+
+/** How a child's stdout and stderr are connected, for one run (see {@link connectOutput}). */
+export interface OutputConnection {
+  /** For the spawn's stdio. */
+  readonly stdout: StdioTarget;
+  readonly stderr: StdioTarget;
+  /** Closes Corral's copies of the child's ends; call once the spawn settled, failed or not. */
+  release(): void;
+  /** What to forward once the child runs. */
+  sources(child: ChildProcess): readonly [Source, Source];
+}
+
 /**
- * The pipes the child writes its stdout and stderr to, when they are forwarded: OutputPipes,
- * which Corral reads with less CPU and memory than `stdio: 'pipe'` (see output-pipe.ts). Give
- * their `childEnd`s to the spawn and call `releaseChildEnd` on both once it settled, failed or
- * not. Undefined for 'inherit' and 'ignore', and when the pipes cannot be made (no writable temp
- * directory): the child then gets `stdio: 'pipe'`.
+ * Connects a child's output for `target`. Forwarded output goes through OutputPipes, which
+ * Corral reads with less CPU and memory than `stdio: 'pipe'` (see output-pipe.ts); where they
+ * cannot be made (no writable temp directory), through `stdio: 'pipe'`. 'inherit' and 'ignore'
+ * are passed to the spawn as they are.
  */
-export async function openPipes(
-  target: OutputTarget,
-): Promise<readonly [OutputPipe, OutputPipe] | undefined> {
-  if (typeof target === 'string') return undefined;
-  try {
-    const [stdout, stderr] = await OutputPipe.open(2);
-    return stdout && stderr ? [stdout, stderr] : undefined;
-  } catch {
-    return undefined;
+export async function connectOutput(target: OutputTarget): Promise<OutputConnection> {
+  const [stdout, stderr] = typeof target === 'string' ? [] : await OutputPipe.open(2).catch(() => []);
+  if (stdout && stderr) {
+    return {
+      stdout: stdout.childEnd,
+      stderr: stderr.childEnd,
+      release: () => {
+        // The child has its own copies now (or none, if it did not start): the pipes then end
+        // when the child's side closes them.
+        stdout.releaseChildEnd();
+        stderr.releaseChildEnd();
+      },
+      sources: () => [stdout, stderr],
+    };
   }
+  const stdio = typeof target === 'string' ? target : 'pipe';
+  return {
+    stdout: stdio,
+    stderr: stdio,
+    release: () => undefined,
+    sources: (child) => [child.stdout, child.stderr],
+  };
 }
 
 /** Starts forwarding both streams (when piped). Resolves when both ended; never rejects. */
 export function forward(
-  stdout: Readable | OutputPipe | null,
-  stderr: Readable | OutputPipe | null,
+  [stdout, stderr]: readonly [Source, Source],
   target: OutputTarget,
   common: { component: string; lines: LineTap; signal: AbortSignal },
 ): Promise<unknown> {
   if (typeof target === 'string') return Promise.resolve();
-  const one = (
-    source: Readable | OutputPipe | null,
-    stream: OutputStream,
-    sink: OutputSink,
-  ): Promise<unknown> =>
+  const one = (source: Source, stream: OutputStream, sink: OutputSink): Promise<unknown> =>
     source
       ? forwardOutput(source, {
           ...common,

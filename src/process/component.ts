@@ -2,7 +2,7 @@ import { constants } from 'node:os';
 import type { Component, ComponentContext, DrainMode } from '../runtime/component.js';
 import { defaultIsolation, type Isolation } from './isolation.js';
 import { lookupBinary, type LookupOptions } from './lookup.js';
-import { defaultOutput, flush, forward, openPipes, type OutputTarget } from './component-output.js';
+import { connectOutput, defaultOutput, flush, forward, type OutputTarget } from './component-output.js';
 import { LineTap } from './output.js';
 import { validateProbe, waitUntilReady, InvalidProbeError, type ReadinessProbe } from './probe.js';
 import { childEnv, spawnChild } from './spawn.js';
@@ -126,7 +126,7 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
         ? [binary, '-c', options.command.join(' ')]
         : [binary, ...options.command.slice(1)];
       const output = options.output ?? defaultOutput();
-      const pipes = await openPipes(output);
+      const io = await connectOutput(output);
       const child = await spawnChild({
         argv: command,
         prefix: containment.prefix,
@@ -136,19 +136,17 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
         ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
         ...(options.user === undefined ? {} : { user: options.user }),
         ...(options.group === undefined ? {} : { group: options.group }),
-        stdout: pipes?.[0].childEnd ?? (typeof output === 'string' ? output : 'pipe'),
-        stderr: pipes?.[1].childEnd ?? (typeof output === 'string' ? output : 'pipe'),
+        stdout: io.stdout,
+        stderr: io.stderr,
       }).finally(() => {
-        // The child has its own copies now (or none, if it did not start): the pipes then end
-        // when the child's side closes them.
-        for (const pipe of pipes ?? []) pipe.releaseChildEnd();
+        io.release();
       });
       const { pid } = child;
       ctx.emit({ type: 'process.spawned', component: name, pid, command });
 
       const lines = new LineTap();
       const stopReading = new AbortController();
-      const forwarded = forward(pipes?.[0] ?? child.child.stdout, pipes?.[1] ?? child.child.stderr, output, {
+      const forwarded = forward(io.sources(child.child), output, {
         component: name,
         lines,
         signal: stopReading.signal,

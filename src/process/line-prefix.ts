@@ -245,26 +245,21 @@ export class StringPrefixer implements LinePrefixer {
   }
 }
 
-/** The fastest prefixer this Node supports. */
-export function linePrefixer(): LinePrefixer {
-  if (shared) return shared;
-  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-  try {
-    shared = wasm ? new SimdPrefixer(wasm) : new StringPrefixer();
-  } catch {
-    // No SIMD (or WebAssembly refused to compile): the routine is an optimisation only.
-    shared = new StringPrefixer();
-  }
-  return shared;
-}
-let shared: LinePrefixer | undefined;
-
-/** The WebAssembly prefixer alone, for tests; undefined where it cannot be built. */
+/** The WebAssembly prefixer, or undefined where this Node cannot build it (no WebAssembly or SIMD). */
 export function simdPrefixer(): LinePrefixer | undefined {
   const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
   try {
     return wasm ? new SimdPrefixer(wasm) : undefined;
   } catch {
+    // WebAssembly refused to compile the routine: it is an optimisation only.
     return undefined;
   }
+}
+
+let shared: LinePrefixer | undefined;
+
+/** The fastest prefixer this Node supports, one for the whole process. */
+export function linePrefixer(): LinePrefixer {
+  shared ??= simdPrefixer() ?? new StringPrefixer();
+  return shared;
 }
