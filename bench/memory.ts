@@ -67,6 +67,18 @@ interface Sample {
   readonly peak: number;
 }
 
+/** Median RSS of `pid` (and of `also`, read at the same moments) over SAMPLES readings SAMPLE_GAP_MS apart. */
+async function sample(pid: number, also?: number): Promise<{ main: Rss; also?: Rss }> {
+  const main: Rss[] = [];
+  const other: Rss[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    if (i > 0) await pause(SAMPLE_GAP_MS);
+    main.push(rssOf(pid));
+    if (also !== undefined) other.push(rssOf(also));
+  }
+  return { main: medianRss(main), ...(also === undefined ? {} : { also: medianRss(other) }) };
+}
+
 /** A `kB` field of /proc/<pid>/status, in MB. */
 function statusMb(pid: number, field: 'VmRSS' | 'RssAnon' | 'VmHWM'): number {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -137,24 +149,14 @@ async function measure(subject: Subject, dir: string): Promise<Sample> {
     if (watchdogs.length > 1)
       throw new Error(`${subject}: more than one non-sleep child: ${JSON.stringify(watchdogs)}`);
     const watchdog = watchdogs[0]?.pid;
-    const main: Rss[] = [];
-    const wd: Rss[] = [];
-    for (let i = 0; i < SAMPLES; i++) {
-      if (i > 0) await pause(SAMPLE_GAP_MS);
-      main.push(rssOf(pid));
-      if (watchdog !== undefined) wd.push(rssOf(watchdog));
-    }
+    const early = await sample(pid, watchdog);
     await pause(running + IDLE_MS - performance.now());
-    const settled: Rss[] = [];
-    for (let i = 0; i < SAMPLES; i++) {
-      if (i > 0) await pause(SAMPLE_GAP_MS);
-      settled.push(rssOf(pid));
-    }
+    const settled = await sample(pid);
     return {
       subject,
-      main: medianRss(main),
-      settled: medianRss(settled),
-      ...(watchdog === undefined ? {} : { watchdog: medianRss(wd) }),
+      main: early.main,
+      settled: settled.main,
+      ...(early.also === undefined ? {} : { watchdog: early.also }),
       peak: statusMb(pid, 'VmHWM'),
     };
   } finally {

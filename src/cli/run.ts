@@ -50,9 +50,10 @@ export async function runCommand(options: RunOptions): Promise<number> {
   const report = new StopReport(stack.components.map((c) => c.name));
   // prom-client is imported only for a stack that serves /metrics: a run keeps whatever it imported
   // in memory for as long as it runs (issue 3).
-  const metrics = stack.metrics
-    ? (await import('./metrics.js')).createMetrics(manager, { alwaysLeader: !stack.leaderElection })
-    : undefined;
+  const metrics = stack.metrics && {
+    address: stack.metrics.address,
+    ...(await import('./metrics.js')).createMetrics(manager, { alwaysLeader: !stack.leaderElection }),
+  };
   const pids = new Set<number>();
   function emit(event: CorralEvent): void {
     const stamped = { ...event, time: Date.now() };
@@ -128,8 +129,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
       terminating || manager.phase() !== 'running' ? 'TERMINATING' : manager.ready() ? 'READY' : 'NOT_READY';
     try {
       if (stack.readiness) endpoints.push(await serveReadiness(stack.readiness.address, readiness));
-      if (stack.metrics && metrics)
-        endpoints.push(await serveMetrics(stack.metrics.address, metrics.registry));
+      if (metrics) endpoints.push(await serveMetrics(metrics.address, metrics.registry));
     } catch (error) {
       renderer.say('error', `cannot serve an endpoint: ${describe(error)}`);
       return 1;
