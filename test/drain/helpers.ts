@@ -17,16 +17,19 @@ export function isGone(pid: number): boolean {
 /**
  * Polls `condition` every 20 ms until it holds; throws naming `what` after `timeoutMs`. A condition
  * that throws counts as "not yet" (an admin API slow to answer on a busy machine); the last such
- * error is named if the time runs out.
+ * error is named if the time runs out. When `signal` aborts (the wait has become hopeless, say
+ * the process under test exited), it throws the signal's reason at once.
  */
 export async function waitFor(
   what: string,
   condition: () => boolean | Promise<boolean>,
   timeoutMs = 10_000,
+  signal?: AbortSignal,
 ): Promise<void> {
   const until = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
+    signal?.throwIfAborted();
     try {
       if (await condition()) return;
     } catch (error) {
