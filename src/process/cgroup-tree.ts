@@ -113,6 +113,8 @@ export class ComponentCgroup {
 
   /** Sends `signal` to every process in the cgroup; returns how many were signalled. */
   signal(signal: NodeJS.Signals): number {
+    // One small read answers the usual case, an empty cgroup, without listing the directory.
+    if (!this.populated()) return 0;
     let sent = 0;
     for (const pid of this.pids()) if (trySignal(pid, signal)) sent++;
     return sent;

@@ -36,6 +36,9 @@ export class OutputPipe {
     childEnd.on('error', () => undefined);
     reader.once('end', () => {
       this.#finish(undefined);
+      // Closed at once: the reader is made half-open (see #pair), so Node does not first shut
+      // down a write side that was never used, which costs a round trip per pipe per stop.
+      reader.destroy();
     });
     reader.once('error', (error) => {
       this.#finish(error);
@@ -76,6 +79,7 @@ export class OutputPipe {
     const made: { pipe?: OutputPipe } = {};
     const reader = connect({
       path,
+      allowHalfOpen: true,
       onread: {
         buffer: SHARED_READ_BUFFER,
         callback: (bytes) => (made.pipe ? made.pipe.#onRead(bytes) : false),

@@ -68,7 +68,13 @@ export async function terminate(target: StopTarget, options: TerminateOptions = 
   const stopTimeout = options.stopTimeout ?? 10_000;
   const started = clock.now();
   signalGroup(target.pgid, stopSignal);
-  await target.signalAll?.(stopSignal);
+  // Processes that left the group get the stop signal in a later turn: when a stack stops, every
+  // component's group is signalled first, so that their processes all stop in parallel while
+  // Corral looks for leavers (by then most cgroups are empty, and looking is one small read).
+  if (target.signalAll) {
+    await new Promise(setImmediate);
+    await target.signalAll(stopSignal);
+  }
 
   const deadline = new AbortController();
   const giveUp = options.signal ? AbortSignal.any([options.signal, deadline.signal]) : deadline.signal;

@@ -451,7 +451,7 @@ test('a bad probe fails when the component is made, before anything starts', () 
 });
 
 test(
-  'with the cgroup layer a setsid escapee is stopped too; without it, it survives',
+  'with the cgroup layer a setsid escapee is stopped too, by the stop signal; without it, it survives',
   { timeout: 20_000 },
   async (t) => {
     if (!isolation.layers.cgroup) {
@@ -470,6 +470,8 @@ test(
           command: [fixture('setsid-escapee')],
           isolation: layers,
           output: output.target,
+          // The escapee must obey the stop signal: SIGKILL after this would make the stop forced.
+          stopTimeout: 5_000,
         });
         const ctx = testContext('daemon');
         const stop = new AbortController();
@@ -480,6 +482,7 @@ test(
         stop.abort();
         await running;
         assert.equal(isAlive(Number(escapee)), survives, survives ? 'negative control' : 'escapee');
+        if (!survives) assert.equal(ctx.exited()?.forced, false, 'the escapee got the stop signal');
         killPids([Number(escapee)]);
       }
     } finally {
