@@ -12,7 +12,7 @@ import { createRenderer, type LogFormat, type LogLevel } from './render.js';
 import { StopReport } from './report.js';
 import { handleSignals } from './signals.js';
 import type { Stack } from './stack-schema.js';
-import { resumeOptimization } from './v8-flags.js';
+import { resumeOptimization, stopOptimizing } from './v8-flags.js';
 import { openWorkDir } from './workdir.js';
 
 export interface RunOptions {
@@ -63,6 +63,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
     metrics?.observe(event);
     // Start-up is over once every component is ready (see deferOptimization in bin/corral.js).
     if (event.type === 'component.ready' && manager.ready()) resumeOptimization();
+    else if (event.type === 'shutdown.started') stopOptimizing();
   }
   manager.on((event) => emit(event));
 

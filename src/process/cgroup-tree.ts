@@ -81,6 +81,7 @@ export class ComponentCgroup {
   readonly component: string;
   readonly path: string;
   readonly procsPath: string;
+  readonly #eventsPath: string;
   /**
    * Put this before the command (and before any user switch, since the join needs Corral's
    * rights) so the child enters the cgroup before it runs a single instruction of the program:
@@ -93,6 +94,7 @@ export class ComponentCgroup {
     this.component = component;
     this.path = path;
     this.procsPath = join(path, 'cgroup.procs');
+    this.#eventsPath = join(path, 'cgroup.events');
     this.joinPrefix = ['/bin/sh', '-c', JOIN_SCRIPT, this.procsPath];
     this.#release = release;
   }
@@ -105,7 +107,7 @@ export class ComponentCgroup {
   /** Whether any live process is in the cgroup or below (`populated` of cgroup.events). */
   populated(): boolean {
     try {
-      return /^populated 1$/m.test(readFileSync(join(this.path, 'cgroup.events'), 'utf8'));
+      return /^populated 1$/m.test(readFileSync(this.#eventsPath, 'utf8'));
     } catch {
       return false;
     }
@@ -160,10 +162,7 @@ export class ComponentCgroup {
         if (!this.populated()) finish();
       };
       try {
-        watch(join(this.path, 'cgroup.events'), { signal: done.signal, persistent: false }, check).on(
-          'error',
-          check,
-        );
+        watch(this.#eventsPath, { signal: done.signal, persistent: false }, check).on('error', check);
       } catch {
         // No inotify (or the cgroup just vanished): the poll below still gets there.
       }

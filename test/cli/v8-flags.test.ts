@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { deferOptimization, limitYoungGeneration } from '../../src/cli/v8-flags.js';
+import { deferOptimization, limitYoungGeneration, stopOptimizing } from '../../src/cli/v8-flags.js';
 
 const run = promisify(execFile);
 const module = new URL('../../src/cli/v8-flags.ts', import.meta.url).href;
@@ -73,6 +73,28 @@ test('deferOptimization keeps TurboFan off until resumeOptimization (negative co
   assert.equal(control, true, 'without the deferral, the same function is optimized');
 });
 
+/**
+ * A function made hot after deferOptimization, resumeOptimization and, with `stop`, stopOptimizing
+ * (the CLI's sequence for start-up, running and shutdown); prints whether TurboFan optimized it.
+ */
+const hotAfter = (stop: boolean): string => `
+import { deferOptimization, resumeOptimization, stopOptimizing } from '${module}';
+deferOptimization();
+resumeOptimization();
+${stop ? 'stopOptimizing();' : ''}
+const optimized = (f) => (new Function('f', 'return %GetOptimizationStatus(f)')(f) & 16) !== 0;
+function hot(n) { let s = 0; for (let i = 0; i < n; i++) s += (i * 7) % 13; return s; }
+for (let i = 0; i < 20_000 && !optimized(hot); i++) hot(10_000);
+console.log(JSON.stringify(optimized(hot)));
+`;
+
+test('stopOptimizing keeps TurboFan off for the shutdown (negative control: on without)', async () => {
+  const stopped = JSON.parse(await inFreshNode(hotAfter(true), ['--allow-natives-syntax'])) as boolean;
+  assert.equal(stopped, false, 'optimized after stopOptimizing');
+  const control = JSON.parse(await inFreshNode(hotAfter(false), ['--allow-natives-syntax'])) as boolean;
+  assert.equal(control, true, 'without stopOptimizing, the same function is optimized');
+});
+
 test('flags the user set on the command line or in NODE_OPTIONS are left alone', () => {
   // Each of these returns before touching V8, so this process's flags stay as they are.
   assert.equal(limitYoungGeneration(['--max-semi-space-size=64'], ''), false);
@@ -80,4 +102,6 @@ test('flags the user set on the command line or in NODE_OPTIONS are left alone',
   assert.equal(limitYoungGeneration([], '--semi-space-growth-factor=4'), false);
   assert.equal(deferOptimization(['--no-opt'], ''), false);
   assert.equal(deferOptimization([], '--turbofan --max-old-space-size=100'), false);
+  // Nothing was deferred in this process, as when the user's flags prevailed: hands off.
+  assert.equal(stopOptimizing(), false);
 });
