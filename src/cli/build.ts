@@ -1,7 +1,4 @@
-import { drainHook } from '../drain/hook.js';
 import type { DrainWarning } from '../drain/drain.js';
-import { prepareCoredns } from '../presets/coredns.js';
-import { prepareEnvoy } from '../presets/envoy.js';
 import { processComponent, type OutputTarget, type ProcessComponent } from '../process/component.js';
 import type { Isolation } from '../process/isolation.js';
 import { OutputSink, prefixColor } from '../process/output.js';
@@ -103,11 +100,14 @@ async function buildOne(
         stopTimeout: spec.stopTimeout,
         oneShot: spec.oneShot,
         ...(spec.ready && { ready: readinessProbe(spec.ready) }),
-        ...(spec.drain && { drain: drainHook(spec.drain) }),
+        // The drain machinery and the presets are imported only for stacks that use them: a run
+        // keeps in memory whatever it imported, for as long as it runs (issue 3).
+        ...(spec.drain && { drain: (await import('../drain/hook.js')).drainHook(spec.drain) }),
       });
       return { component: process, process };
     }
     case 'envoy': {
+      const { prepareEnvoy } = await import('../presets/envoy.js');
       const preset = await prepareEnvoy({
         name: spec.name,
         workDir: options.workDir,
@@ -128,6 +128,7 @@ async function buildOne(
       return { component: process, process };
     }
     case 'coredns': {
+      const { prepareCoredns } = await import('../presets/coredns.js');
       const preset = await prepareCoredns({
         name: spec.name,
         workDir: options.workDir,

@@ -7,7 +7,7 @@ import { ComponentFailedError, describe, ShutdownTimeoutError } from '../runtime
 import type { CorralEvent } from '../runtime/events.js';
 import { Manager } from '../runtime/manager.js';
 import { buildStack, type BuiltStack } from './build.js';
-import { serveMetrics, serveReadiness, type Endpoint, type Readiness } from './endpoints.js';
+import type { Endpoint, Readiness } from './endpoints.js';
 import { createRenderer, type LogFormat, type LogLevel } from './render.js';
 import { StopReport } from './report.js';
 import { handleSignals } from './signals.js';
@@ -129,8 +129,12 @@ export async function runCommand(options: RunOptions): Promise<number> {
     const readiness = (): Readiness =>
       terminating || manager.phase() !== 'running' ? 'TERMINATING' : manager.ready() ? 'READY' : 'NOT_READY';
     try {
-      if (stack.readiness) endpoints.push(await serveReadiness(stack.readiness.address, readiness));
-      if (metrics) endpoints.push(await serveMetrics(metrics.address, metrics.registry));
+      if (stack.readiness || metrics) {
+        // Node's HTTP server is imported only for a stack that serves something (issue 3: memory).
+        const { serveMetrics, serveReadiness } = await import('./endpoints.js');
+        if (stack.readiness) endpoints.push(await serveReadiness(stack.readiness.address, readiness));
+        if (metrics) endpoints.push(await serveMetrics(metrics.address, metrics.registry));
+      }
     } catch (error) {
       renderer.say('error', `cannot serve an endpoint: ${describe(error)}`);
       return 1;

@@ -1,6 +1,4 @@
 import { spawn } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { CorralError } from '../runtime/errors.js';
 
@@ -15,9 +13,11 @@ export type Check = (signal: AbortSignal) => Promise<string | undefined>;
 
 /** GET `url`; passes on `status`, or on any 2xx when `status` is unset. */
 export function httpCheck(url: URL, status: number | undefined, redact: (text: string) => string): Check {
-  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  return (signal) =>
-    new Promise((resolve) => {
+  return async (signal) => {
+    // Imported on first use: Node's HTTP client (and for https its TLS and crypto) would otherwise
+    // stay in memory for the whole run of every stack, with an HTTP probe or not (issue 3).
+    const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+    return new Promise((resolve) => {
       // agent: false: one connection per attempt, closed after it, so no idle socket lingers.
       const req = request(url, { method: 'GET', agent: false, signal }, (response) => {
         const code = response.statusCode ?? 0;
@@ -32,6 +32,7 @@ export function httpCheck(url: URL, status: number | undefined, redact: (text: s
       });
       req.end();
     });
+  };
 }
 
 /** A TCP connection to host:port is accepted (then closed at once). */
