@@ -126,10 +126,9 @@ export async function flush(
   component: string,
   ctx: ComponentContext,
 ): Promise<void> {
-  const grace = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(true), OUTPUT_GRACE_MS);
-    grace.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+    timer = setTimeout(() => resolve(true), OUTPUT_GRACE_MS);
   });
   try {
     if (await Promise.race([forwarded.then(() => false), timedOut])) {
@@ -143,6 +142,6 @@ export async function flush(
       await forwarded;
     }
   } finally {
-    grace.abort();
+    clearTimeout(timer);
   }
 }
