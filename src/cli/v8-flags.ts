@@ -74,10 +74,7 @@ export function deferOptimization(
  * Idempotent; does nothing when nothing was deferred.
  */
 export function resumeOptimization(): void {
-  if (deferral === undefined) return;
-  clearTimeout(deferral);
-  deferral = undefined;
-  setFlagsFromString('--turbofan');
+  if (endDeferral()) setFlagsFromString('--turbofan');
 }
 
 /**
@@ -92,8 +89,15 @@ export function resumeOptimization(): void {
  */
 export function stopOptimizing(): boolean {
   if (!deferredOnce) return false;
+  endDeferral();
+  setFlagsFromString('--no-turbofan');
+  return true;
+}
+
+/** Cancels the deferral's upper bound; returns whether the deferral was still on. */
+function endDeferral(): boolean {
+  if (deferral === undefined) return false;
   clearTimeout(deferral);
   deferral = undefined;
-  setFlagsFromString('--no-turbofan');
   return true;
 }
