@@ -58,7 +58,7 @@ type Subject =
 interface Sample {
   readonly subject: Subject;
   /** SETTLE_MS after all children ran. */
-  readonly main: Rss;
+  readonly early: Rss;
   /** IDLE_MS after all children ran. */
   readonly settled: Rss;
   /** Corral's watchdog, when there is one. */
@@ -68,15 +68,15 @@ interface Sample {
 }
 
 /** Median RSS of `pid` (and of `also`, read at the same moments) over SAMPLES readings SAMPLE_GAP_MS apart. */
-async function sample(pid: number, also?: number): Promise<{ main: Rss; also?: Rss }> {
-  const main: Rss[] = [];
+async function sample(pid: number, also?: number): Promise<{ rss: Rss; also?: Rss }> {
+  const own: Rss[] = [];
   const other: Rss[] = [];
   for (let i = 0; i < SAMPLES; i++) {
     if (i > 0) await pause(SAMPLE_GAP_MS);
-    main.push(rssOf(pid));
+    own.push(rssOf(pid));
     if (also !== undefined) other.push(rssOf(also));
   }
-  return { main: medianRss(main), ...(also === undefined ? {} : { also: medianRss(other) }) };
+  return { rss: medianRss(own), ...(also === undefined ? {} : { also: medianRss(other) }) };
 }
 
 /** A `kB` field of /proc/<pid>/status, in MB. */
@@ -154,8 +154,8 @@ async function measure(subject: Subject, dir: string): Promise<Sample> {
     const settled = await sample(pid);
     return {
       subject,
-      main: early.main,
-      settled: settled.main,
+      early: early.rss,
+      settled: settled.rss,
       ...(early.also === undefined ? {} : { watchdog: early.also }),
       peak: statusMb(pid, 'VmHWM'),
     };
@@ -219,7 +219,7 @@ try {
       samples.push(s);
       const wd = s.watchdog ? `, watchdog ${mb(s.watchdog.rss)}` : '';
       console.log(
-        `  run ${r + 1}: ${subject.padEnd(26)} VmRSS ${mb(s.main.rss)} (RssAnon ${mb(s.main.anon)}), settled ${mb(s.settled.rss)} (${mb(s.settled.anon)})${wd}`,
+        `  run ${r + 1}: ${subject.padEnd(26)} VmRSS ${mb(s.early.rss)} (RssAnon ${mb(s.early.anon)}), settled ${mb(s.settled.rss)} (${mb(s.settled.anon)})${wd}`,
       );
     }
   }
@@ -227,10 +227,10 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-type When = 'main' | 'settled';
+type When = 'early' | 'settled';
 const of = (subject: Subject): Sample[] => samples.filter((s) => s.subject === subject);
-const rss = (subject: Subject, when: When = 'main'): number => median(of(subject).map((s) => s[when].rss));
-const anon = (subject: Subject, when: When = 'main'): number => median(of(subject).map((s) => s[when].anon));
+const rss = (subject: Subject, when: When = 'early'): number => median(of(subject).map((s) => s[when].rss));
+const anon = (subject: Subject, when: When = 'early'): number => median(of(subject).map((s) => s[when].anon));
 const watchdogs = of(`corral ${CHILDREN} children`).flatMap((s) => (s.watchdog ? [s.watchdog] : []));
 
 console.log(`\nmedians of ${REPEATS} runs (VmRSS, RssAnon in parentheses):`);
@@ -250,11 +250,11 @@ if (watchdogs.length > 0) {
     `  ${'watchdog (separate sh)'.padEnd(26)} ${mb(median(watchdogs.map((w) => w.rss)))} (${mb(median(watchdogs.map((w) => w.anon)))})`,
   );
 }
-for (const when of ['main', 'settled'] as const) {
+for (const when of ['early', 'settled'] as const) {
   const node = rss('node idle', when);
   const corral = rss(`corral ${CHILDREN} children`, when);
   const corral1 = rss('corral 1 child', when);
-  const label = when === 'main' ? `${SETTLE_MS / 1000} s after start-up` : `settled (${IDLE_MS / 1000} s)`;
+  const label = when === 'early' ? `${SETTLE_MS / 1000} s after start-up` : `settled (${IDLE_MS / 1000} s)`;
   console.log(`\n${label}:`);
   console.log(
     `  corral with ${CHILDREN} children - idle node: ${mb(corral - node)} (${(corral / node).toFixed(2)}x)`,
