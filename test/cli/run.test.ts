@@ -359,3 +359,31 @@ test(
     s.cleanup();
   },
 );
+
+test('stop order holds through a finished one-shot step: db outlives api’s graceful stop', T, async () => {
+  const s = scratch();
+  const file = s.write(
+    'corral.yaml',
+    `components:
+  db:
+    command: [${FIXTURES}forever]
+  migrate:
+    command: [${FIXTURES}exit-with-code, "0"]
+    oneShot: true
+    dependsOn: [db]
+  api:
+    shell: "trap 'sleep 0.3; exit 0' TERM; echo ready; sleep 1000 & wait"
+    dependsOn: [migrate]
+`,
+  );
+  await session(s, ['run', '-f', file], async (corral) => {
+    await corral.waitForRecord(componentEvent('component.ready', 'api'), 'api ready');
+    corral.signal('SIGTERM');
+    assert.equal(await corral.exited, 0, corral.stdout + corral.stderr);
+    const order = corral
+      .records()
+      .filter((r) => r.event === 'component.stopping' || r.event === 'component.stopped')
+      .map((r) => `${String(r.event).slice('component.'.length)}:${String(r.component)}`);
+    assert.deepEqual(order, ['stopping:api', 'stopped:api', 'stopping:db', 'stopped:db']);
+  });
+});
