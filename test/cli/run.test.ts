@@ -387,3 +387,31 @@ test('stop order holds through a finished one-shot step: db outlives api’s gra
     assert.deepEqual(order, ['stopping:api', 'stopped:api', 'stopping:db', 'stopped:db']);
   });
 });
+
+test('stop order holds through a crashed component: dns outlives app when proxy fails', T, async () => {
+  const s = scratch();
+  const crash = `${s.dir}/crash`;
+  const file = s.write(
+    'corral.yaml',
+    `components:
+  dns:
+    command: [${FIXTURES}forever]
+  proxy:
+    shell: "echo ready; while [ ! -e ${crash} ]; do sleep 0.05; done; exit 3"
+    dependsOn: [dns]
+  app:
+    shell: "trap 'sleep 0.3; exit 0' TERM; echo ready; sleep 1000 & wait"
+    dependsOn: [proxy]
+`,
+  );
+  await session(s, ['run', '-f', file], async (corral) => {
+    await corral.waitForRecord(componentEvent('component.ready', 'app'), 'app ready');
+    s.write('crash', '');
+    assert.equal(await corral.exited, 1, corral.stdout + corral.stderr);
+    const order = corral
+      .records()
+      .filter((r) => r.event === 'component.stopping' || r.event === 'component.stopped')
+      .map((r) => `${String(r.event).slice('component.'.length)}:${String(r.component)}`);
+    assert.deepEqual(order, ['stopping:app', 'stopped:app', 'stopping:dns', 'stopped:dns']);
+  });
+});
