@@ -17,6 +17,8 @@ const LEVELS: Partial<Record<CorralEvent['type'], Level>> = {
 
 /** The log level an event is rendered at. */
 export function eventLevel(event: CorralEvent): Level {
+  // The restarts of a crash loop that are not announced are there for whoever asks for detail.
+  if (event.type === 'component.restarting' && !event.announce) return 'debug';
   return LEVELS[event.type] ?? 'info';
 }
 
@@ -42,7 +44,7 @@ export function describeEvent(event: CorralEvent): string {
     case 'component.stopped':
       return `component \`${event.component}\` stopped in ${formatMs(event.durationMs)}`;
     case 'component.restarting':
-      return `restarting component \`${event.component}\` in ${formatMs(event.delayMs)} (attempt ${event.attempt}${event.suppressed ? `, ${event.suppressed} restarts not logged` : ''})`;
+      return `restarting component \`${event.component}\` in ${formatMs(event.delayMs)} (attempt ${event.attempt}${event.suppressed ? `; ${event.suppressed} more restarts since the last warning` : ''})`;
     case 'process.spawned':
       return `component \`${event.component}\` started pid ${event.pid}`;
     case 'process.exited':

@@ -98,7 +98,7 @@ export function createMetrics(
         restarts.inc({ component: event.component }, 0);
         break;
       case 'component.restarting':
-        restarts.inc({ component: event.component }, 1 + event.suppressed);
+        restarts.inc({ component: event.component });
         break;
       case 'process.exited':
         exitCode.set({ component: event.component }, exitStatusOf(event));

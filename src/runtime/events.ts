@@ -18,8 +18,10 @@ export type CorralEvent =
   | { type: 'component.stop-timeout'; component: string; stoppingForMs: number; stopTimeoutMs: number }
   | { type: 'component.stopped'; component: string; durationMs: number }
   /**
-   * The restart wrapper will run the component again after `delayMs`. In a crash loop these are
-   * sampled; `suppressed` counts restarts since the last emitted event that were not announced.
+   * The restart wrapper will run the component again after `delayMs`; one event per restart.
+   * In a crash loop only some are meant for people (`announce`: the first few of an outage, then
+   * one per interval); an announced one counts in `suppressed` the restarts since the previous
+   * announced one that were not (0 on the others).
    */
   | {
       type: 'component.restarting';
@@ -27,6 +29,7 @@ export type CorralEvent =
       attempt: number;
       delayMs: number;
       error: unknown;
+      announce: boolean;
       suppressed: number;
     }
   /** A process component's child started. */
