@@ -9,6 +9,8 @@ const LEVELS: Partial<Record<CorralEvent['type'], Level>> = {
   'component.failed': 'error',
   'component.stop-timeout': 'warn',
   'component.restarting': 'warn',
+  'output.dropping': 'error',
+  'output.dropped': 'warn',
   'shutdown.stuck': 'error',
   warning: 'warn',
   'component.draining': 'info',
@@ -49,6 +51,10 @@ export function describeEvent(event: CorralEvent): string {
       return `component \`${event.component}\` started pid ${event.pid}`;
     case 'process.exited':
       return `component \`${event.component}\` pid ${event.pid} exited ${event.signal ? `on ${event.signal}` : `with code ${event.exitCode}`}${event.forced ? ' (forced)' : ''}`;
+    case 'output.dropping':
+      return `${event.component === undefined ? "Corral's own output" : `output of component \`${event.component}\``} could not be written to ${event.destination} (${describe(event.error)}); dropping and counting lines until it can`;
+    case 'output.dropped':
+      return `${event.lines} ${event.lines === 1 ? 'line' : 'lines'} of ${event.component === undefined ? "Corral's own output" : `component \`${event.component}\``} could not be written to ${event.destination}${event.resumed ? '; writing works again' : ''}`;
     case 'shutdown.started':
       return `shutting down (${event.reason})`;
     case 'shutdown.phase':

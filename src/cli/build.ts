@@ -1,7 +1,7 @@
 import type { DrainWarning } from '../drain/drain.js';
 import { processComponent, type OutputTarget, type ProcessComponent } from '../process/component.js';
 import type { Isolation } from '../process/isolation.js';
-import { OutputSink, prefixColor } from '../process/output.js';
+import { type OutputEvent, OutputSink, prefixColor } from '../process/output.js';
 import type { ReadinessProbe } from '../process/probe.js';
 import type { Component } from '../runtime/component.js';
 import { withRestarts } from '../runtime/restart.js';
@@ -17,6 +17,8 @@ export interface BuiltStack {
   readonly components: Component[];
   /** Every process component, for the pre-flight check of their binaries. */
   readonly processes: ProcessComponent[];
+  /** The output files it opened. */
+  readonly files: readonly OutputSink[];
   /** Closes the output files it opened, after everything was written. */
   close(): Promise<void>;
 }
@@ -30,6 +32,8 @@ export interface BuildOptions {
   readonly renderer: Renderer;
   /** Problems found while preparing (e.g. Envoy's bootstrap names another admin address). */
   readonly warn: (component: string, warning: DrainWarning) => void;
+  /** Reports of lines an output file did not take (a full disk). */
+  readonly onOutputEvent: (event: OutputEvent) => void;
 }
 
 export async function buildStack(options: BuildOptions): Promise<BuiltStack> {
@@ -39,7 +43,8 @@ export async function buildStack(options: BuildOptions): Promise<BuiltStack> {
   const outputFor = (spec: OutputSpec, index: number): OutputTarget => {
     if (spec.mode === 'file') {
       let sink = files.get(spec.file);
-      if (!sink) files.set(spec.file, (sink = OutputSink.openFile(spec.file)));
+      if (!sink)
+        files.set(spec.file, (sink = OutputSink.openFile(spec.file, { onEvent: options.onOutputEvent })));
       return { stdout: sink, format: 'raw' };
     }
     const { renderer } = options;
@@ -49,7 +54,7 @@ export async function buildStack(options: BuildOptions): Promise<BuiltStack> {
       stderr: renderer.stderr,
       format,
       prefixWidth,
-      ...(renderer.format === 'pretty' && renderer.stdout.isTTY && { color: prefixColor(index) }),
+      ...(renderer.colors && { color: prefixColor(index) }),
     };
   };
 
@@ -72,6 +77,7 @@ export async function buildStack(options: BuildOptions): Promise<BuiltStack> {
   return {
     components,
     processes,
+    files: [...files.values()],
     async close() {
       await Promise.all([...files.values()].map((sink) => sink.close()));
     },
