@@ -42,6 +42,11 @@ export interface Renderer {
   event(event: CorralEvent & { time: number }): void;
   /** A message of the CLI's own (not tied to an event). */
   say(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
+  /**
+   * Says `message` as a plain line on Corral's stderr, whatever the format; on stdout when that
+   * is where stderr goes. For what a person must see even when stdout is gone.
+   */
+  alert(message: string): void;
   /** Prints the stop report and stops the live view. */
   finish(report: StopReport): void;
   /**
@@ -122,6 +127,7 @@ function jsonRenderer(
       if (out !== err) alsoOnStderr(err, event);
     },
     say: (lvl, message, fields) => logger[lvl](fields ?? {}, message),
+    alert: (message) => alert(err, message),
     finish(report) {
       const now = Date.now();
       for (const row of report.rows())
@@ -159,6 +165,7 @@ function prettyRenderer(
       if (out !== err) alsoOnStderr(err, event);
     },
     say,
+    alert: (message) => alert(err, message),
     finish(report) {
       live?.stop();
       print(`${report.format()}\n`);
@@ -176,8 +183,12 @@ function alsoOnStderr(err: OutputSink, event: CorralEvent): void {
     (event.type === 'output.dropping' || event.type === 'output.dropped') &&
     event.destination === 'stdout'
   ) {
-    err.write(Buffer.from(`corral: ${describeEvent(event)}\n`));
+    alert(err, describeEvent(event));
   }
+}
+
+function alert(err: OutputSink, message: string): void {
+  err.write(Buffer.from(`corral: ${message}\n`));
 }
 
 function flushedBefore(sinks: readonly OutputSink[], signal: AbortSignal): Promise<boolean> {

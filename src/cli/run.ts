@@ -54,10 +54,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
     onLost: (stream, error) => {
       lost.push(stream);
       terminating = true;
-      const other = stream === 'stdout' ? renderer.stderr : renderer.stdout;
-      if (!other.error) {
-        renderer.say('error', `Corral's ${stream} was closed (${describe(error)}); stopping the stack`);
-      }
+      renderer.alert(`${stream} was closed (${describe(error)}); stopping the stack`);
       stop.abort();
     },
     onOutputEvent: (event) => emit(event),

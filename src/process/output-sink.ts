@@ -83,13 +83,15 @@ export class OutputSink {
     this.#owned = options.owned ?? false;
     this.#onError = options.onError;
     this.#onEvent = options.onEvent;
-    if ('fd' in destination && typeof destination.fd === 'number') {
+    // A stream may have an `fd` too (process.stdout has), but it is written as a stream: Node
+    // may have made its descriptor non-blocking, where a synchronous write fails with EAGAIN.
+    if (!isWritable(destination)) {
       this.#fd = destination.fd;
       this.#stream = undefined;
       this.#openLine = endsMidLine(destination.fd) ? { source: undefined, ended: true } : undefined;
       return;
     }
-    const stream = destination as Writable;
+    const stream = destination;
     this.#stream = stream;
     this.#fd = undefined;
     stream.on('drain', () => {
@@ -287,6 +289,10 @@ export class OutputSink {
 }
 
 const NEWLINE = Buffer.from('\n');
+
+function isWritable(destination: Writable | { readonly fd: number }): destination is Writable {
+  return typeof (destination as Partial<Writable>).write === 'function';
+}
 
 /** A regular file or a device (not a pipe, socket or terminal): written synchronously by fd. */
 function isFileLike(fd: number): boolean {
