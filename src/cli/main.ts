@@ -6,7 +6,10 @@ import type { LogFormat, LogLevel } from './render.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
-/** Exit codes: 0 clean, 1 a component failed or the shutdown budget ran out, 2 usage or stack file. */
+/**
+ * Exit codes: 0 clean, 1 a component failed, the shutdown budget ran out or Corral's stdout or
+ * stderr was closed, 2 usage or stack file.
+ */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 const USAGE = `usage: corral <command> [options]
@@ -26,7 +29,8 @@ signals (run):
   SIGTERM, SIGINT, SIGHUP    1st: drain and stop in reverse order; 2nd: skip the drain; 3rd: SIGKILL all, exit 1
   SIGUSR2                    drain every drainable component and report not ready, without stopping
 
-exit codes: 0 clean stop, 1 a component failed or the shutdown timed out, 2 usage or stack-file error
+exit codes: 0 clean stop, 1 a component failed, the shutdown timed out or stdout was closed,
+            2 usage or stack-file error
 `;
 
 const FORMATS: readonly LogFormat[] = ['pretty', 'json'];
