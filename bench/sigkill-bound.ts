@@ -95,26 +95,54 @@ async function settled(list: () => number[], count: number, what: string): Promi
   }
 }
 
-/** Polls every millisecond until every pid is gone; ms from `since`, or undefined at the timeout. */
-async function lastDeath(pids: readonly number[], since: number): Promise<number | undefined> {
+interface Deaths {
+  /** When every process was gone but the stubborn ones: how soon the stop signal arrived. */
+  readonly others: number | undefined;
+  /** When the last process was gone. */
+  readonly last: number | undefined;
+}
+
+/**
+ * Polls every millisecond until every pid is gone; ms from `since` until all but `stubborn` were
+ * gone, and until all were. Undefined at the timeout (the survivors are then killed).
+ */
+async function deaths(
+  pids: readonly number[],
+  stubborn: ReadonlySet<number>,
+  since: number,
+): Promise<Deaths> {
   let remaining = [...pids];
+  let others: number | undefined;
   for (;;) {
     remaining = remaining.filter((pid) => {
       const stat = readStat(pid);
       return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
     });
     const now = performance.now();
-    if (remaining.length === 0) return now - since;
+    if (others === undefined && remaining.every((pid) => stubborn.has(pid))) others = now - since;
+    if (remaining.length === 0) return { others, last: now - since };
     if (now - since > GONE_TIMEOUT_MS) {
       killAll(remaining);
-      return undefined;
+      return { others, last: undefined };
     }
     await pause(1);
   }
 }
 
+/** The children of the stubborn component's shell (those that ignore SIGTERM). */
+function stubbornOf(pids: readonly number[]): Set<number> {
+  const shell = pids.find((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes("trap ''");
+    } catch {
+      return false;
+    }
+  });
+  return new Set(pids.filter((pid) => readStat(pid)?.ppid === shell));
+}
+
 /** One Corral run of `n` components, SIGKILLed once settled. */
-async function measureCorral(n: number, dir: string): Promise<number | undefined> {
+async function measureCorral(n: number, dir: string): Promise<Deaths> {
   const out = openSync('/dev/null', 'w');
   let child: ChildProcess;
   try {
@@ -130,9 +158,10 @@ async function measureCorral(n: number, dir: string): Promise<number | undefined
   try {
     const pids = await settled(() => componentProcesses(pid), expected(n), `corral with ${n}`);
     for (const p of pids) started.add(p);
+    const stubborn = stubbornOf(pids);
     const killedAt = performance.now();
     child.kill('SIGKILL');
-    return await lastDeath(pids, killedAt);
+    return await deaths(pids, stubborn, killedAt);
   } finally {
     child.kill('SIGKILL');
     await pause(50);
@@ -142,7 +171,7 @@ async function measureCorral(n: number, dir: string): Promise<number | undefined
 }
 
 /** The floor: the same trees, each in its own session, SIGKILLed group by group by this bench. */
-async function measureFloor(n: number): Promise<number | undefined> {
+async function measureFloor(n: number): Promise<Deaths> {
   const leaders = Array.from({ length: n }, (_, i) =>
     spawn('/bin/sh', ['-c', i === 0 ? STUBBORN : PLAIN], { detached: true, stdio: 'ignore' }),
   );
@@ -156,12 +185,14 @@ async function measureFloor(n: number): Promise<number | undefined> {
   const all = await settled(members, expected(n), `floor with ${n}`);
   const killedAt = performance.now();
   for (const pgid of pids) process.kill(-pgid, 'SIGKILL');
-  return lastDeath(all, killedAt);
+  return deaths(all, new Set(), killedAt);
 }
 
 function startHogs(): number[] {
   return [0, 1].map(() => {
-    const hog = spawn(process.execPath, ['-e', 'for(;;);'], { stdio: 'ignore' });
+    // In sessions of their own: with autogroup scheduling, each then competes with every other
+    // session (the watchdog's, the components'), rather than with this bench alone.
+    const hog = spawn(process.execPath, ['-e', 'for(;;);'], { stdio: 'ignore', detached: true });
     started.add(hog.pid ?? -1);
     return hog.pid ?? -1;
   });
@@ -178,8 +209,8 @@ const format = (ms: number): string => `${Math.round(ms)} ms`;
 interface Row {
   load: string;
   n: number;
-  corral: (number | undefined)[];
-  floor: (number | undefined)[];
+  corral: Deaths[];
+  floor: Deaths[];
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'corral-bench-sigkill-'));
@@ -204,9 +235,11 @@ try {
         }
         await pause(200);
       }
-      const shown = (values: (number | undefined)[]): string =>
-        values.map((v) => (v === undefined ? 'survived' : Math.round(v))).join(' ');
-      console.log(`${load}, ${n} components: corral ${shown(row.corral)} | floor ${shown(row.floor)}`);
+      const shown = (values: Deaths[], key: keyof Deaths): string =>
+        values.map((v) => (v[key] === undefined ? 'survived' : Math.round(v[key]))).join(' ');
+      console.log(
+        `${load}, ${n} components: corral ${shown(row.corral, 'last')} (stop signal ${shown(row.corral, 'others')}) | floor ${shown(row.floor, 'last')}`,
+      );
     }
   }
 } finally {
@@ -218,12 +251,17 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(' ')}\n`,
 );
-console.log('| load | components | corral median | corral worst | floor median | floor worst | survived |');
-console.log('| ---- | ---------- | ------------- | ------------ | ------------ | ----------- | -------- |');
+console.log(
+  '| load | components | corral: last death, median | worst | stop signal reached, median | worst | floor median | floor worst | survived |',
+);
+console.log('| ---- | ---------- | ---- | ---- | ---- | ---- | ---- | ---- | ---- |');
+const figures = (values: Deaths[], key: keyof Deaths): number[] =>
+  values.map((v) => v[key]).filter((v): v is number => v !== undefined);
 for (const { load, n, corral, floor } of rows) {
-  const ok = corral.filter((v): v is number => v !== undefined);
-  const floorOk = floor.filter((v): v is number => v !== undefined);
+  const last = figures(corral, 'last');
+  const others = figures(corral, 'others');
+  const floorLast = figures(floor, 'last');
   console.log(
-    `| ${load} | ${n} | ${format(median(ok))} | ${format(Math.max(...ok))} | ${format(median(floorOk))} | ${format(Math.max(...floorOk))} | ${corral.length - ok.length} of ${corral.length} |`,
+    `| ${load} | ${n} | ${format(median(last))} | ${format(Math.max(...last))} | ${format(median(others))} | ${format(Math.max(...others))} | ${format(median(floorLast))} | ${format(Math.max(...floorLast))} | ${corral.length - last.length} of ${corral.length} |`,
   );
 }
