@@ -104,7 +104,15 @@ export async function runCommand(options: RunOptions): Promise<number> {
 
   const isolation = await Isolation.create({ onWarning: emit });
   held.isolation = isolation;
+  // Without its watchdog a SIGKILL of Corral could leave processes behind: stop while we can.
+  const stopOnLoss = (): void => {
+    terminating = true;
+    stop.abort();
+  };
+  if (isolation.lost.aborted) stopOnLoss();
+  isolation.lost.addEventListener('abort', stopOnLoss, { once: true, signal: stopSignals.signal });
   const workDir = await openWorkDir(stack.workDir);
+  if (workDir.temporary) isolation.removeIfKilled(workDir.path);
   const endpoints: Endpoint[] = [];
   let started = false;
   let built: BuiltStack | undefined;
@@ -143,6 +151,10 @@ export async function runCommand(options: RunOptions): Promise<number> {
     try {
       started = true;
       await manager.run(stop.signal);
+      if (isolation.lost.aborted) {
+        renderer.say('error', `stopped the stack: ${describe(isolation.lost.reason)}`);
+        return 1;
+      }
       return 0;
     } catch (error) {
       if (error instanceof ShutdownTimeoutError) {
@@ -160,8 +172,9 @@ export async function runCommand(options: RunOptions): Promise<number> {
     if (started) renderer.finish(report);
     await Promise.all(endpoints.map((e) => e.close()));
     await built?.close();
-    await isolation.close();
+    // While the watchdog still runs: were Corral killed in between, the watchdog removes it.
     await workDir.release();
+    await isolation.close();
   }
 }
 
