@@ -245,10 +245,9 @@ test(
       ['run', '-f', file],
       async (corral) => {
         await corral.waitForRecord(componentEvent('component.ready', 'tree'), 'tree ready');
-        assert.equal(
-          descendants(corral.child.pid ?? -1).filter((p) => commandLine(p).startsWith(sleep)).length,
-          5,
-        );
+        const sleeping = (): number =>
+          descendants(corral.child.pid ?? -1).filter((p) => commandLine(p).startsWith(sleep)).length;
+        await waitUntil(() => sleeping() === 5, 'five grandchildren sleep');
         await sigkillLeavesNothing(corral, s.tmp);
         const warnings = corral.records().filter((r) => /WATCHDOG/.test(String(r.code)));
         assert.deepEqual(warnings, [], 'no warning about the watchdog');
