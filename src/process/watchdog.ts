@@ -71,11 +71,9 @@ export class WatchdogLostError extends CorralError {
   /** How the last watchdog failed, e.g. `it was killed by SIGKILL`. */
   readonly reason: string;
 
-  constructor(reason: string, why: string) {
-    super(
-      'WATCHDOG_LOST',
-      `the watchdog failed (${reason}) and ${why}; if Corral is killed now, processes it started may survive`,
-    );
+  /** `summary` says what happened, e.g. that it failed too often. */
+  constructor(reason: string, summary: string) {
+    super('WATCHDOG_LOST', `${summary}; if Corral is killed now, processes it started may survive`);
     this.reason = reason;
   }
 }
@@ -320,7 +318,8 @@ export class Watchdog {
     const now = Date.now();
     this.#restarts = this.#restarts.filter((t) => now - t < RESTART_WINDOW_MS);
     if (this.#restarts.length >= MAX_RESTARTS) {
-      this.#lose(new WatchdogLostError(reason, `failed ${MAX_RESTARTS + 1} times within a minute`));
+      const summary = `the watchdog failed ${MAX_RESTARTS + 1} times within a minute (the last time, ${reason})`;
+      this.#lose(new WatchdogLostError(reason, summary));
       return;
     }
     this.#restarts.push(now);
@@ -328,7 +327,8 @@ export class Watchdog {
       this.#launch();
       this.#warn('WATCHDOG_RESTARTED', `the watchdog failed (${reason}); restarted it`);
     } catch (error) {
-      this.#lose(new WatchdogLostError(reason, `cannot be restarted: ${(error as Error).message}`));
+      const summary = `the watchdog failed (${reason}) and cannot be restarted: ${(error as Error).message}`;
+      this.#lose(new WatchdogLostError(reason, summary));
     }
   }
 
