@@ -59,13 +59,29 @@ async function sigkillLeavesNothing(corral: Corral, tmp: string): Promise<void> 
   }
 }
 
-/** A scratch dir with a TMPDIR of its own inside. */
-function scratchWithTmp(): ReturnType<typeof scratch> & { tmp: string; env: NodeJS.ProcessEnv } {
+/**
+ * Runs `corral run` on the stack file `stack(dir)` returns (`dir`: a scratch dir for the test's own
+ * files), with a TMPDIR of its own and `env`, hands it to `body` with that TMPDIR, and requires
+ * afterwards that nothing it started is left (see `session`).
+ */
+async function withCorral(
+  stack: (dir: string) => string,
+  body: (corral: Corral, tmp: string) => Promise<void>,
+  env: NodeJS.ProcessEnv = {},
+): Promise<void> {
   const s = scratch();
   const tmp = join(s.dir, 'tmp');
   mkdirSync(tmp);
-  return { ...s, tmp, env: { TMPDIR: tmp } };
+  const file = s.write('corral.yaml', stack(s.dir));
+  await session(s, ['run', '-f', file], (corral) => body(corral, tmp), { env: { TMPDIR: tmp, ...env } });
 }
+
+/** A component that runs until stopped, ready at once. */
+const APP = `components:
+  app:
+    command: [${FIXTURES}forever]
+    ready: { log: "^ready" }
+`;
 
 async function waitForPidFile(path: string): Promise<void> {
   await waitUntil(
@@ -85,53 +101,37 @@ test(
   'SIGKILL with five components, one a shell whose children ignore SIGTERM: every descendant is gone within the bound',
   T,
   async () => {
-    const s = scratchWithTmp();
-    const file = s.write(
-      'corral.yaml',
-      `components:
+    const others = [1, 2, 3, 4].map(
+      (i) => `  c${i}:\n    command: [${FIXTURES}spawn-grandchildren, "2"]\n    ready: { log: "^ready" }\n`,
+    );
+    const stack = `components:
   stubborn:
     command: [/bin/sh, -c, "trap '' TERM; sleep 1000 & sleep 1000 & echo ready; wait"]
     ready: { log: "^ready" }
-${[1, 2, 3, 4]
-  .map((i) => `  c${i}:\n    command: [${FIXTURES}spawn-grandchildren, "2"]\n    ready: { log: "^ready" }\n`)
-  .join('')}`,
-    );
-    await session(
-      s,
-      ['run', '-f', file],
-      async (corral) => {
+${others.join('')}`;
+    await withCorral(
+      () => stack,
+      async (corral, tmp) => {
         for (const name of ['stubborn', 'c1', 'c2', 'c3', 'c4']) {
           await corral.waitForRecord(componentEvent('component.ready', name), `${name} ready`);
         }
-        await sigkillLeavesNothing(corral, s.tmp);
+        await sigkillLeavesNothing(corral, tmp);
       },
-      { env: s.env },
     );
   },
 );
 
 test('SIGKILL removes the temporary work dir too (through the watchdog)', T, async () => {
-  const s = scratchWithTmp();
-  const file = s.write(
-    'corral.yaml',
-    `components:
-  app:
-    command: [${FIXTURES}forever]
-    ready: { log: "^ready" }
-`,
-  );
-  await session(
-    s,
-    ['run', '-f', file],
-    async (corral) => {
+  await withCorral(
+    () => APP,
+    async (corral, tmp) => {
       await corral.waitForRecord(componentEvent('component.ready', 'app'), 'app ready');
       assert.ok(
-        readdirSync(s.tmp).some((name) => name.startsWith('corral-')),
+        readdirSync(tmp).some((name) => name.startsWith('corral-')),
         'the work dir exists while Corral runs',
       );
-      await sigkillLeavesNothing(corral, s.tmp);
+      await sigkillLeavesNothing(corral, tmp);
     },
-    { env: s.env },
   );
 });
 
@@ -139,27 +139,23 @@ test(
   'SIGKILL during start-up, with an exec readiness probe pending: the probe and what it started are gone',
   T,
   async () => {
-    const s = scratchWithTmp();
-    const pidFile = join(s.dir, 'probe-pids');
-    const file = s.write(
-      'corral.yaml',
-      `components:
+    let pidFile = '';
+    await withCorral(
+      (dir) => {
+        pidFile = join(dir, 'probe-pids');
+        return `components:
   app:
     command: [${FIXTURES}forever]
     ready: { exec: [${FIXTURES}probe-hang, ${pidFile}], timeout: 60s }
-`,
-    );
-    await session(
-      s,
-      ['run', '-f', file],
-      async (corral) => {
+`;
+      },
+      async (corral, tmp) => {
         await waitForPidFile(pidFile);
         const probe = readFileSync(pidFile, 'utf8').trim().split(' ').map(Number);
         assert.ok(probe.every(isAlive), 'the probe command and its background sleep run');
-        await sigkillLeavesNothing(corral, s.tmp);
+        await sigkillLeavesNothing(corral, tmp);
         assert.ok(!probe.some(isAlive));
       },
-      { env: s.env },
     );
   },
 );
@@ -168,11 +164,11 @@ test(
   'SIGKILL during a drain, with its connections command running: the command and what it started are gone',
   T,
   async () => {
-    const s = scratchWithTmp();
-    const pidFile = join(s.dir, 'count-pids');
-    const file = s.write(
-      'corral.yaml',
-      `components:
+    let pidFile = '';
+    await withCorral(
+      (dir) => {
+        pidFile = join(dir, 'count-pids');
+        return `components:
   proxy:
     # Ignores its drain signal, so the drain goes on polling the connections command.
     command: [/bin/sh, -c, "trap '' USR1; echo ready; exec sleep 1000"]
@@ -181,30 +177,24 @@ test(
       signal: SIGUSR1
       connections: { exec: [${FIXTURES}probe-hang, ${pidFile}] }
       timeout: 60s
-`,
-    );
-    await session(
-      s,
-      ['run', '-f', file],
-      async (corral) => {
+`;
+      },
+      async (corral, tmp) => {
         await corral.waitForRecord(componentEvent('component.ready', 'proxy'), 'proxy ready');
         corral.signal('SIGTERM');
         await corral.waitForRecord(componentEvent('component.draining', 'proxy'), 'proxy draining');
         await waitForPidFile(pidFile);
         const command = readFileSync(pidFile, 'utf8').trim().split(' ').map(Number);
-        await sigkillLeavesNothing(corral, s.tmp);
+        await sigkillLeavesNothing(corral, tmp);
         assert.ok(!command.some(isAlive));
       },
-      { env: s.env },
     );
   },
 );
 
 test('SIGKILL during a restart backoff: nothing of the stack is left', T, async () => {
-  const s = scratchWithTmp();
-  const file = s.write(
-    'corral.yaml',
-    `components:
+  await withCorral(
+    () => `components:
   stubborn:
     command: [${FIXTURES}spawn-grandchildren, "2", --ignore-sigterm]
     ready: { log: "^ready" }
@@ -212,16 +202,11 @@ test('SIGKILL during a restart backoff: nothing of the stack is left', T, async 
     shell: "sleep 1000 & exit 4"
     restart: { maxRestarts: 5, backoff: { base: 30s, max: 30s } }
 `,
-  );
-  await session(
-    s,
-    ['run', '-f', file],
-    async (corral) => {
+    async (corral, tmp) => {
       await corral.waitForRecord(componentEvent('component.ready', 'stubborn'), 'stubborn ready');
       await corral.waitForRecord(componentEvent('component.restarting', 'flaky'), 'flaky backing off');
-      await sigkillLeavesNothing(corral, s.tmp);
+      await sigkillLeavesNothing(corral, tmp);
     },
-    { env: s.env },
   );
 });
 
@@ -229,30 +214,24 @@ test(
   'with PATH=/nonexistent the watchdog still starts, and five grandchildren die with Corral',
   T,
   async () => {
-    const s = scratchWithTmp();
     const sleep = systemTool('sleep');
     assert.ok(sleep, 'coreutils sleep is installed');
-    const file = s.write(
-      'corral.yaml',
-      `components:
+    await withCorral(
+      () => `components:
   tree:
     command: [/bin/sh, -c, "for i in 1 2 3 4 5; do ${sleep} 1000 & done; echo ready; wait"]
     ready: { log: "^ready" }
 `,
-    );
-    await session(
-      s,
-      ['run', '-f', file],
-      async (corral) => {
+      async (corral, tmp) => {
         await corral.waitForRecord(componentEvent('component.ready', 'tree'), 'tree ready');
         const sleeping = (): number =>
           descendants(corral.child.pid ?? -1).filter((p) => commandLine(p).startsWith(sleep)).length;
         await waitUntil(() => sleeping() === 5, 'five grandchildren sleep');
-        await sigkillLeavesNothing(corral, s.tmp);
+        await sigkillLeavesNothing(corral, tmp);
         const warnings = corral.records().filter((r) => /WATCHDOG/.test(String(r.code)));
         assert.deepEqual(warnings, [], 'no warning about the watchdog');
       },
-      { env: { ...s.env, PATH: '/nonexistent' } },
+      { PATH: '/nonexistent' },
     );
   },
 );
@@ -261,18 +240,8 @@ test(
   'a watchdog that keeps dying is given up: Corral stops the stack gracefully, says why, and exits 1',
   T,
   async () => {
-    const s = scratchWithTmp();
-    const file = s.write(
-      'corral.yaml',
-      `components:
-  app:
-    command: [${FIXTURES}forever]
-    ready: { log: "^ready" }
-`,
-    );
-    await session(
-      s,
-      ['run', '-f', file],
+    await withCorral(
+      () => APP,
       async (corral) => {
         await corral.waitForRecord(componentEvent('component.ready', 'app'), 'app ready');
         const restarts = (): number => corral.records().filter((r) => r.code === 'WATCHDOG_RESTARTED').length;
@@ -301,7 +270,6 @@ test(
         );
         assert.ok(records.some(componentEvent('component.stopped', 'app')), 'app was stopped gracefully');
       },
-      { env: s.env },
     );
   },
 );
