@@ -44,6 +44,8 @@ export type {
 } from './process/component.js';
 export { Isolation, defaultIsolation } from './process/isolation.js';
 export type { IsolationOptions, Layers } from './process/isolation.js';
+export { WatchdogLostError } from './process/watchdog.js';
+export type { CommandContainment } from './process/helper-command.js';
 export { ProcessExitError, exitStatusOf } from './process/terminate.js';
 export type { Termination } from './process/terminate.js';
 export { lookupBinary, checkBinaries, BinaryLookupError, PreflightError } from './process/lookup.js';

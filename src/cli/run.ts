@@ -44,7 +44,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
   });
   const stop = new AbortController();
   /** Corral's stdout or stderr, once gone: the run then stops, and exits 1. */
-  const lost: string[] = [];
+  const lostStdio: string[] = [];
   const renderer = await createRenderer({
     format,
     level,
@@ -52,7 +52,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
     // Nobody can see the stack's output any more: stop it, as a signal would, rather than run on
     // discarding every line.
     onLost: (stream, error) => {
-      lost.push(stream);
+      lostStdio.push(stream);
       terminating = true;
       renderer.alert(`${stream} was closed (${describe(error)}); stopping the stack`);
       stop.abort();
@@ -121,7 +121,15 @@ export async function runCommand(options: RunOptions): Promise<number> {
 
   const isolation = await Isolation.create({ onWarning: emit });
   held.isolation = isolation;
+  // Without its watchdog a SIGKILL of Corral could leave processes behind: stop while we can.
+  const stopOnLoss = (): void => {
+    terminating = true;
+    stop.abort();
+  };
+  if (isolation.lost.aborted) stopOnLoss();
+  isolation.lost.addEventListener('abort', stopOnLoss, { once: true, signal: stopSignals.signal });
   const workDir = await openWorkDir(stack.workDir);
+  if (workDir.temporary) isolation.removeIfKilled(workDir.path);
   const endpoints: Endpoint[] = [];
   let started = false;
   let built: BuiltStack | undefined;
@@ -161,7 +169,11 @@ export async function runCommand(options: RunOptions): Promise<number> {
     try {
       started = true;
       await manager.run(stop.signal);
-      return lost.length > 0 ? 1 : 0;
+      if (isolation.lost.aborted) {
+        renderer.say('error', `stopped the stack: ${describe(isolation.lost.reason)}`);
+        return 1;
+      }
+      return lostStdio.length > 0 ? 1 : 0;
     } catch (error) {
       if (error instanceof ShutdownTimeoutError) {
         // The shutdown.stuck event has said who; the budget is spent: nothing may outlive us, whatever its own timeouts say.
@@ -178,8 +190,9 @@ export async function runCommand(options: RunOptions): Promise<number> {
     if (started) renderer.finish(report);
     await Promise.all(endpoints.map((e) => e.close()));
     await built?.close();
-    await isolation.close();
+    // While the watchdog still runs: were Corral killed in between, the watchdog removes it.
     await workDir.release();
+    await isolation.close();
     await deliverOutput(renderer, shutdownAt, stack.shutdown.timeout);
   }
 }

@@ -6,6 +6,8 @@ import { join, resolve } from 'node:path';
 /** The directory generated files (Envoy's bootstrap copy, the Corefile) are written to. */
 export interface WorkDir {
   readonly path: string;
+  /** Whether Corral made it, to be removed on exit (by the watchdog, if Corral is killed). */
+  readonly temporary: boolean;
   /** Removes the directory if Corral created it; a configured one is kept. Idempotent. */
   release(): Promise<void>;
 }
@@ -18,12 +20,13 @@ export async function openWorkDir(configured: string | undefined): Promise<WorkD
   if (configured) {
     const path = resolve(configured);
     await mkdir(path, { recursive: true, mode: 0o700 });
-    return { path, release: () => Promise.resolve() };
+    return { path, temporary: false, release: () => Promise.resolve() };
   }
   const path = await mkdtemp(join(tmpdir(), 'corral-'));
   let released = false;
   return {
     path,
+    temporary: true,
     // eslint-disable-next-line @typescript-eslint/require-await -- the interface's promise, a sync body
     async release() {
       if (released) return;

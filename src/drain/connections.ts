@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type CommandContainment, runHelperCommand } from '../process/helper-command.js';
 import { ConnectionsProbeError } from './errors.js';
 import { httpRequest } from './http.js';
 import { redactUrl } from './redact.js';
@@ -22,10 +22,10 @@ export function parseCount(text: string): number | undefined {
   return Number(trimmed);
 }
 
-/** The counter for a declared probe. */
-export function counterFor(probe: ConnectionsProbe): ConnectionCounter {
+/** The counter for a declared probe; an `exec` command runs inside `containment` when given. */
+export function counterFor(probe: ConnectionsProbe, containment?: CommandContainment): ConnectionCounter {
   if (probe.kind === 'http') return (signal) => countOverHttp(probe.url, signal);
-  return (signal) => countFromCommand(probe.command, signal);
+  return (signal) => countFromCommand(probe.command, signal, containment);
 }
 
 /** GETs `url`; resolves the count in a 2xx body, rejects with {@link ConnectionsProbeError} otherwise. */
@@ -48,64 +48,43 @@ export async function countOverHttp(url: string, signal: AbortSignal): Promise<n
 }
 
 /**
- * Runs `argv` in its own process group and resolves the count it prints. On abort, or once it has
- * exited, the whole group is SIGKILLed so that nothing the probe started outlives it. Messages name
- * only the program, since arguments may carry tokens.
+ * Runs `argv` as a helper command of the component (see helper-command.ts: its own process group,
+ * inside `containment` when given, SIGKILLed with everything it started once it exits or `signal`
+ * aborts) and resolves the count it prints. Messages name only the program, since arguments may
+ * carry tokens.
  */
-export function countFromCommand(argv: readonly string[], signal: AbortSignal): Promise<number> {
-  const [file, ...args] = argv;
-  if (file === undefined) return Promise.reject(new ConnectionsProbeError('empty connections command'));
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<number>((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
-    let output = '';
-    let tooLong = false;
-    const killGroup = (): void => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // ESRCH: the group is already empty.
-      }
-    };
-    const onAbort = (): void => {
-      killGroup();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      if (output.length + chunk.length > MAX_OUTPUT_BYTES) {
-        tooLong = true;
-        killGroup();
-      } else {
-        output += chunk;
-      }
+export async function countFromCommand(
+  argv: readonly string[],
+  signal: AbortSignal,
+  containment?: CommandContainment,
+): Promise<number> {
+  const file = argv[0];
+  if (file === undefined) throw new ConnectionsProbeError('empty connections command');
+  signal.throwIfAborted();
+  let result;
+  try {
+    result = await runHelperCommand(argv, {
+      signal,
+      stdoutLimit: MAX_OUTPUT_BYTES,
+      ...(containment === undefined ? {} : { containment }),
     });
-    // A grandchild holding stdout open would delay 'close'; kill the group as soon as the probe exits.
-    child.on('exit', killGroup);
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      signal.removeEventListener('abort', onAbort);
-      reject(
-        new ConnectionsProbeError(`connections command \`${file}\` could not run: ${error.code ?? 'error'}`),
-      );
-    });
-    child.on('close', (code, killedBy) => {
-      signal.removeEventListener('abort', onAbort);
-      if (signal.aborted) {
-        reject(signal.reason as Error);
-        return;
-      }
-      const count = parseCount(output);
-      if (tooLong) {
-        reject(new ConnectionsProbeError(`connections command \`${file}\` printed more than a count`));
-      } else if (code !== 0) {
-        const how = killedBy ? `was killed by ${killedBy}` : `exited with ${code}`;
-        reject(new ConnectionsProbeError(`connections command \`${file}\` ${how}`));
-      } else if (count === undefined) {
-        reject(new ConnectionsProbeError(`connections command \`${file}\` did not print a count`));
-      } else {
-        resolve(count);
-      }
-    });
-  });
+  } catch (error) {
+    if (signal.aborted) throw signal.reason as Error;
+    const code = (error as { code?: unknown }).code;
+    throw new ConnectionsProbeError(
+      `connections command \`${file}\` could not run: ${typeof code === 'string' ? code : 'error'}`,
+    );
+  }
+  const count = parseCount(result.stdout);
+  if (result.overflowed) {
+    throw new ConnectionsProbeError(`connections command \`${file}\` printed more than a count`);
+  }
+  if (result.exitCode !== 0) {
+    const how = result.signal ? `was killed by ${result.signal}` : `exited with ${result.exitCode}`;
+    throw new ConnectionsProbeError(`connections command \`${file}\` ${how}`);
+  }
+  if (count === undefined) {
+    throw new ConnectionsProbeError(`connections command \`${file}\` did not print a count`);
+  }
+  return count;
 }

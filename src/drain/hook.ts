@@ -23,7 +23,7 @@ export interface DrainHookOptions {
  */
 export function drainHook(spec: DrainSpec, options: DrainHookOptions = {}): ProcessDrainHook {
   return async (signal, ctx, child) => {
-    await runPlanned(planDrain(spec, { pid: child.pid }), signal, ctx, options);
+    await runPlanned(planDrain(spec, { pid: child.pid, commands: child.commands }), signal, ctx, options);
   };
 }
 

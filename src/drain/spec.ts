@@ -1,3 +1,4 @@
+import type { CommandContainment } from '../process/helper-command.js';
 import { counterFor } from './connections.js';
 import type { ConnectionsProbe } from './connections.js';
 import type { DrainPlan } from './drain.js';
@@ -25,14 +26,22 @@ export interface DrainSpec {
   readonly timeout: number;
 }
 
+/** The running component a drain is for. */
+export interface DrainTarget {
+  /** The process group leader a signal trigger goes to (the component's child). */
+  readonly pid?: number;
+  /** The layers an `exec` connections command runs in (the component's). */
+  readonly commands?: CommandContainment;
+}
+
 /**
- * Turns a declared drain into a plan for {@link runDrain}. `pid` is the process group leader a
- * signal trigger goes to (the component's child); it is read when the drain runs, not now.
+ * Turns a declared drain into a plan for {@link runDrain}. `target.pid` is read when the drain
+ * runs, not now.
  */
-export function planDrain(spec: DrainSpec, target: { readonly pid?: number } = {}): DrainPlan {
+export function planDrain(spec: DrainSpec, target: DrainTarget = {}): DrainPlan {
   return {
     ...(spec.trigger ? { trigger: triggerFor(spec.trigger, target) } : {}),
-    ...(spec.connections ? { connections: counterFor(spec.connections) } : {}),
+    ...(spec.connections ? { connections: counterFor(spec.connections, target.commands) } : {}),
     min: spec.min ?? 0,
     timeout: spec.timeout,
   };

@@ -1,5 +1,6 @@
 import { constants } from 'node:os';
 import type { Component, ComponentContext, DrainMode } from '../runtime/component.js';
+import type { CommandContainment } from './helper-command.js';
 import { defaultIsolation, type Isolation } from './isolation.js';
 import { lookupBinary, type LookupOptions } from './lookup.js';
 import { connectOutput, defaultOutput, flush, forward, type OutputTarget } from './component-output.js';
@@ -29,6 +30,8 @@ export interface RunningProcess {
   readonly exited: AbortSignal;
   /** Lines of the child's output as they are forwarded (for drains that watch the logs). */
   readonly lines: LineTap;
+  /** The layers the component's helper commands run in (see helper-command.ts). */
+  readonly commands: CommandContainment;
 }
 
 /**
@@ -153,7 +156,14 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
       });
       const exited = new AbortController();
       void child.exited.then(() => exited.abort(new Error(`component \`${name}\` exited while draining`)));
-      running = { component: name, pid, command, lines, exited: exited.signal };
+      running = {
+        component: name,
+        pid,
+        command,
+        lines,
+        exited: exited.signal,
+        commands: containment.commands,
+      };
 
       // Whatever comes first: the child ends, the stop is requested, or the probe gives up.
       const target = { pgid: pid, exited: child.exited, ...containment.stopHooks };
@@ -234,7 +244,7 @@ function readyCheck(options: ProcessOptions): ReadyCheck | undefined {
       `component \`${options.name}\` does not forward its output (output: ${options.output})`,
     );
   }
-  // exec probes run with the component's working directory and environment.
+  // exec probes run with the component's working directory, environment and layers.
   const env = childEnv(options.env);
   return (signal, child, ctx) =>
     waitUntilReady(probe, {
@@ -242,7 +252,7 @@ function readyCheck(options: ProcessOptions): ReadyCheck | undefined {
       signal,
       clock: ctx.clock,
       lines: child.lines,
-      exec: { env, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) },
+      exec: { env, containment: child.commands, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) },
     });
 }
 

@@ -8,9 +8,10 @@ import {
   type WarningEvent,
 } from './cgroup.js';
 import { insideNamespace } from './namespace.js';
+import type { CommandContainment } from './helper-command.js';
 import { findSetpriv } from './spawn.js';
 import type { StopTarget } from './terminate.js';
-import { startWatchdog, type Watchdog, type WatchdogOptions } from './watchdog.js';
+import { startWatchdog, type Watchdog, type WatchdogLostError, type WatchdogOptions } from './watchdog.js';
 
 /**
  * The layers that keep a component's processes from outliving Corral, owned once per Corral
@@ -23,7 +24,10 @@ import { startWatchdog, type Watchdog, type WatchdogOptions } from './watchdog.j
  *    (setsid, daemons) are still found and killed with `cgroup.kill`.
  *
  * Each layer can be switched off, for negative-control tests and for hosts where one misbehaves.
- * A layer that is wanted but unavailable is reported once, as a `warning` event.
+ * A layer that is wanted but unavailable at start-up is reported once, as a `warning` event.
+ * A watchdog that fails while Corral runs is replaced; if it cannot be (see watchdog.ts), the
+ * isolation is {@link Isolation.lost}: it says so once (a `WATCHDOG_LOST` warning event) and starts
+ * nothing more, and its owner should stop what runs (the CLI stops the stack and exits 1).
  */
 export interface IsolationOptions {
   /** @default true */
@@ -54,6 +58,11 @@ export interface Containment {
   readonly parentDeathSignal: boolean;
   /** Registers the child's process group with the watchdog; pass as `spawnChild`'s `onFork`. */
   readonly onFork: (pid: number) => void;
+  /**
+   * The same layers for the component's helper commands (exec probes, a drain's connections
+   * command): its cgroup, a parent-death signal, and the watchdog while they run.
+   */
+  readonly commands: CommandContainment;
   /** The cgroup parts of a {@link StopTarget}: signal, kill and "empty" over the whole cgroup. */
   readonly stopHooks: Pick<StopTarget, 'signalAll' | 'killAll' | 'isEmpty'>;
   /** Unregisters everything and removes the cgroup. Call once the group and cgroup are empty. */
@@ -68,6 +77,7 @@ export class Isolation {
   /** Warnings not yet delivered (when there is no `onWarning`, until a component can emit them). */
   #pending: WarningEvent[] = [];
   #closed = false;
+  readonly #lost = new AbortController();
 
   /**
    * Sets up every wanted layer: finds a writable cgroup v2 hierarchy, starts the watchdog, looks
@@ -108,6 +118,7 @@ export class Isolation {
       const started = startWatchdog({
         ...(typeof options.watchdog === 'object' ? options.watchdog : {}),
         onWarning: (warning) => isolation.#warn(warning),
+        onLost: (error) => isolation.#loseWatchdog(error),
       });
       if (started.available) watchdog = started.watchdog;
       else deliver(started.warning);
@@ -152,6 +163,24 @@ export class Isolation {
   }
 
   /**
+   * Aborts, with a WatchdogLostError as its reason, when the watchdog that was running has failed
+   * for good: from then on a SIGKILL of Corral may leave processes behind, and {@link contain}
+   * rejects. Never aborts when the watchdog was off or unavailable from the start.
+   */
+  get lost(): AbortSignal {
+    return this.#lost.signal;
+  }
+
+  /**
+   * Asks the watchdog to remove directory `path` and everything in it, should Corral die without
+   * removing it itself (a SIGKILL): for temporary directories Corral made. A no-op without a
+   * watchdog.
+   */
+  removeIfKilled(path: string): void {
+    this.#watchdog?.removeTreeAtEnd(path);
+  }
+
+  /**
    * Prepares one run of `component`: creates its cgroup and registers it with the watchdog
    * before anything is spawned into it. Undelivered warnings go out through `emit` first.
    * Rejects if the cgroup cannot be created (nothing was started then).
@@ -167,6 +196,7 @@ export class Isolation {
         `cannot start component \`${component}\`: its isolation was closed`,
       );
     for (const warning of this.#pending.splice(0)) emit(warning);
+    if (this.#lost.signal.aborted) throw this.#lost.signal.reason as WatchdogLostError;
     const watchdog = this.#watchdog;
     let cgroup: ComponentCgroup | undefined;
     if (this.#cgroups) {
@@ -175,12 +205,24 @@ export class Isolation {
     }
     let pgid: number | undefined;
     let released = false;
+    const prefix = cgroup?.joinPrefix ?? [];
+    const parentDeathSignal = this.layers.parentDeathSignal;
     return {
-      prefix: cgroup?.joinPrefix ?? [],
-      parentDeathSignal: this.layers.parentDeathSignal,
+      prefix,
+      parentDeathSignal,
       onFork: (pid) => {
         pgid = pid;
-        watchdog?.watchGroup(pid, stopSignal);
+        // Tied to the cgroup, which holds the whole group: the watchdog need not search /proc.
+        watchdog?.watchGroup(pid, stopSignal, cgroup?.path);
+      },
+      commands: {
+        prefix,
+        parentDeathSignal,
+        trackGroup: (pid) => {
+          // A helper is not stopped gracefully: SIGKILL is its stop signal.
+          watchdog?.watchGroup(pid, 'SIGKILL', cgroup?.path);
+          return () => watchdog?.unwatchGroup(pid);
+        },
       },
       stopHooks: cgroup
         ? {
@@ -218,6 +260,11 @@ export class Isolation {
   #warn(warning: WarningEvent): void {
     if (this.#onWarning) this.#onWarning(warning);
     else this.#pending.push(warning);
+  }
+
+  #loseWatchdog(error: WatchdogLostError): void {
+    this.#warn({ type: 'warning', code: error.code, message: error.message });
+    this.#lost.abort(error);
   }
 }
 

@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { WarningEvent } from './cgroup.js';
+import { systemTool } from './system-tools.js';
 
 /**
  * Isolation mode: the whole stack runs in its own PID namespace, so nothing can escape it. When the
@@ -169,11 +169,7 @@ export function runInNamespace(innerArgv: readonly string[], options: NamespaceO
 }
 
 function tools(): { setpriv: string | undefined; unshare: string | undefined } {
-  const find = (name: string): string | undefined =>
-    ['/usr/bin', '/bin', '/usr/sbin', '/sbin', '/usr/local/bin']
-      .map((dir) => `${dir}/${name}`)
-      .find(existsSync);
-  return { setpriv: find('setpriv'), unshare: find('unshare') };
+  return { setpriv: systemTool('setpriv'), unshare: systemTool('unshare') };
 }
 
 /** Runs argv; resolves `undefined` on exit 0, else a short description of the failure. */

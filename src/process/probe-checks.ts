@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { CorralError } from '../runtime/errors.js';
+import { type HelperCommandOptions, runHelperCommand } from './helper-command.js';
 
 /**
  * One attempt of each polling probe kind. An attempt resolves with `undefined` when it passed
@@ -76,85 +76,31 @@ export class ProbeCommandError extends CorralError {
   }
 }
 
-/** Where and how `exec` probe commands run; pass the component's directory and environment. */
-export interface ExecContext {
-  /** @default Corral's */
-  readonly cwd?: string;
-  /** The whole environment of the command. @default Corral's */
-  readonly env?: NodeJS.ProcessEnv;
-  /**
-   * Commands put in front of the probe command, each of which must end by exec'ing the rest of
-   * its argv, e.g. `['setpriv', '--pdeathsig', 'KILL', '--']` so that the probe dies with Corral.
-   */
-  readonly prefix?: readonly string[];
-  /**
-   * Told the process group of every probe command as it starts (to register it with the
-   * watchdog); the function it returns is called once the group has been killed.
-   */
-  readonly trackGroup?: (pgid: number) => () => void;
-}
+/** Where and how `exec` probe commands run: the component's directory, environment and layers. */
+export type ExecContext = Pick<HelperCommandOptions, 'cwd' | 'env' | 'containment'>;
 
 /**
- * Runs `argv` (no shell) in a session and process group of its own; passes when it exits 0.
- * Nothing it starts outlives the attempt: when the attempt is aborted the whole group gets
- * SIGKILL at once, and when the command exits its group gets SIGKILL too, sweeping up anything it
- * left running. (The group id cannot be reused meanwhile: while a group has members, and while
- * the leader is unreaped, the kernel gives its id to no new process.) Settles once the leader is
- * gone. Rejects with {@link ProbeCommandError} when the command cannot be started.
+ * Runs `argv` (no shell) as a helper command of the component (see helper-command.ts: its own
+ * process group, contained like the component, SIGKILLed with everything it started once it
+ * exits or the attempt is aborted); passes when it exits 0. Settles once the command is gone.
+ * Rejects with {@link ProbeCommandError} when the command cannot be started.
  */
 export function execCheck(argv: readonly string[], context: ExecContext): Check {
-  const [command = '', ...args] = [...(context.prefix ?? []), ...argv];
-  return (signal) =>
-    new Promise((resolve, reject) => {
-      const child = spawn(command, args, {
-        cwd: context.cwd,
-        env: context.env,
-        stdio: ['ignore', 'ignore', 'pipe'],
-        detached: true,
-      });
-      const pgid = child.pid;
-      const untrack = pgid === undefined ? undefined : context.trackGroup?.(pgid);
-      let killed = false;
-      const killGroup = (): void => {
-        if (killed || pgid === undefined) return;
-        killed = true;
-        try {
-          process.kill(-pgid, 'SIGKILL');
-        } catch {
-          // The group is already empty.
-        }
-        untrack?.();
-      };
-      let stderr = '';
-      child.stderr.setEncoding('utf8');
-      child.stderr.on('data', (text: string) => {
-        stderr = (stderr + text).slice(-STDERR_TAIL);
-      });
-      signal.addEventListener('abort', killGroup, { once: true });
-      child.once('error', (error) => {
-        signal.removeEventListener('abort', killGroup);
-        untrack?.();
-        reject(new ProbeCommandError(argv, error));
-      });
-      child.once('exit', () => {
-        killGroup();
-        // Wait for 'close' to have all of stderr, but not for a process that escaped the group.
-        setTimeout(() => child.stderr.destroy(), 50).unref();
-      });
-      child.once('close', (code, exitSignal) => {
-        signal.removeEventListener('abort', killGroup);
-        const last = stderr.trim().split('\n').at(-1);
-        const said = last ? ` (stderr: ${last})` : '';
-        if (code === 0) resolve(undefined);
-        else if (signal.aborted) resolve(`failed: ${reasonOf(undefined, signal)}`);
-        else
-          resolve(
-            code === null
-              ? `was killed by ${exitSignal ?? 'a signal'}${said}`
-              : `exited with code ${code}${said}`,
-          );
-      });
-    });
+  return async (signal) => {
+    let result;
+    try {
+      result = await runHelperCommand(argv, { ...context, signal, stderrTail: STDERR_TAIL });
+    } catch (error) {
+      if (signal.aborted) return `failed: ${reasonOf(undefined, signal)}`;
+      throw new ProbeCommandError(argv, error as Error);
+    }
+    if (result.exitCode === 0) return undefined;
+    const last = result.stderr.trim().split('\n').at(-1);
+    const said = last ? ` (stderr: ${last})` : '';
+    return result.exitCode === null
+      ? `was killed by ${result.signal ?? 'a signal'}${said}`
+      : `exited with code ${result.exitCode}${said}`;
+  };
 }
 
 /** Why an attempt ended: the abort reason when it was aborted, else the error's message. */

@@ -58,7 +58,7 @@ export interface WaitOptions {
   readonly clock?: Clock;
   /** The component's output lines; required by `log` probes (see LineTap). */
   readonly lines?: LineTap;
-  /** How `exec` probe commands run (directory, environment, parent-death prefix, tracking). */
+  /** How `exec` probe commands run: the component's directory, environment and layers. */
   readonly exec?: ExecContext;
   /** Told how each failed attempt failed (for debug events); must not throw. */
   readonly onFailedAttempt?: (failure: { reason: string; timedOut: boolean }) => void;

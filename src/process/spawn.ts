@@ -1,8 +1,8 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { CorralError } from '../runtime/errors.js';
+import { systemTool } from './system-tools.js';
 
 /**
  * Spawning one child, isolated from the terminal and tied to Corral's life:
@@ -36,6 +36,8 @@ export interface SpawnOptions {
   readonly argv: readonly string[];
   /** Variables added to (or, when `undefined`, removed from) Corral's own environment. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** The environment `env` is applied to. @default process.env */
+  readonly baseEnv?: NodeJS.ProcessEnv;
   /** @default process.cwd() */
   readonly cwd?: string;
   /** User name or uid to run as; its primary group and supplementary groups come with it. */
@@ -97,13 +99,9 @@ export class SpawnError extends CorralError {
   }
 }
 
-let setprivPath: string | null | undefined;
-
-/** util-linux's setpriv, if installed; looked up once per process (it does not come and go). */
+/** util-linux's setpriv, if installed (see system-tools.ts: never looked up on PATH). */
 export function findSetpriv(): string | undefined {
-  setprivPath ??=
-    ['/usr/bin/setpriv', '/bin/setpriv', '/usr/local/bin/setpriv'].find((p) => existsSync(p)) ?? null;
-  return setprivPath ?? undefined;
+  return systemTool('setpriv');
 }
 
 /**
@@ -132,7 +130,7 @@ export async function spawnChild(options: SpawnOptions): Promise<SpawnedChild> {
     ...options.argv,
   ];
 
-  const env = childEnv(options.env);
+  const env = childEnv(options.env, options.baseEnv);
   const [command = argv0, ...args] = argv;
   const child = spawn(command, args, {
     cwd,
@@ -165,9 +163,9 @@ export async function spawnChild(options: SpawnOptions): Promise<SpawnedChild> {
   return { child, pid, argv, parentDeathSignal: wantDeathSignal, exited };
 }
 
-/** Corral's environment with `overrides` applied (`undefined` removes a variable). */
-export function childEnv(overrides: SpawnOptions['env'] = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
+/** `base` (Corral's environment) with `overrides` applied (`undefined` removes a variable). */
+export function childEnv(overrides: SpawnOptions['env'] = {}, base = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) Reflect.deleteProperty(env, key);
     else env[key] = value;
@@ -217,7 +215,7 @@ async function resolveIdentity(
 /** One `getent` entry split on `:`, or `undefined` when there is none. Accepts names and ids. */
 function getent(database: 'passwd' | 'group', key: string): Promise<string[] | undefined> {
   return new Promise((resolve) => {
-    execFile('getent', [database, key], (error, stdout) => {
+    execFile(systemTool('getent') ?? 'getent', [database, key], (error, stdout) => {
       resolve(error ? undefined : stdout.trim().split('\n')[0]?.split(':'));
     });
   });

@@ -10,9 +10,12 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { constants as osConstants, tmpdir } from 'node:os';
+import { constants as osConstants, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CorralError } from '../runtime/errors.js';
 import type { WarningEvent } from './cgroup.js';
+import { readStat } from './liveness.js';
+import { requireSystemTool } from './system-tools.js';
 import { WATCHDOG_SCRIPT } from './watchdog-script.js';
 
 /**
@@ -35,15 +38,44 @@ import { WATCHDOG_SCRIPT } from './watchdog-script.js';
  * whose write end is a plain file descriptor: `fs.writeSync` on it is a direct, synchronous write.
  * Both ends are close-on-exec, so no component inherits the write end (which would hide Corral's
  * death). The watchdog child is unref'd and its stdio are not streams: it never keeps Node alive.
+ *
+ * A watchdog that dies, stops reading or is stopped (SIGSTOP, state `T`, checked every second) is
+ * replaced, with every registration replayed, up to {@link MAX_RESTARTS} times a minute. After that,
+ * or when a replacement cannot start, the watchdog is lost for good: `onLost` is called once with
+ * a {@link WatchdogLostError}, and from then on a SIGKILL of Corral can leave processes behind.
  */
 
 export interface WatchdogOptions {
-  /** Time between the stop signal and SIGKILL once Corral is gone. @default 2000 */
+  /**
+   * Once Corral is gone: the longest time, on the wall clock, between the stop signal and SIGKILL.
+   * It ends early when every watched group and cgroup is empty.
+   * @default 500
+   */
   readonly graceMs?: number;
-  /** Warnings after start-up: the watchdog died and was restarted, or gave up restarting. */
+  /** Warnings after start-up: the watchdog failed and was replaced. */
   readonly onWarning?: (warning: WarningEvent) => void;
+  /** Called once if the watchdog is lost for good (see the module doc); must not throw. */
+  readonly onLost?: (error: WatchdogLostError) => void;
   /** The POSIX shell that runs the watchdog. @default '/bin/sh' */
   readonly shell?: string;
+}
+
+/** The default of {@link WatchdogOptions.graceMs}. */
+export const DEFAULT_GRACE_MS = 500;
+
+/**
+ * The watchdog failed and could not be replaced (too many failures in a minute, or a replacement
+ * failed to start): from now on, processes may outlive a SIGKILL of Corral.
+ */
+export class WatchdogLostError extends CorralError {
+  /** How the last watchdog failed, e.g. `it was killed by SIGKILL`. */
+  readonly reason: string;
+
+  /** `summary` says what happened, e.g. that it failed too often. */
+  constructor(reason: string, summary: string) {
+    super('WATCHDOG_LOST', `${summary}; if Corral is killed now, processes it started may survive`);
+    this.reason = reason;
+  }
 }
 
 export type WatchdogStart =
@@ -72,12 +104,19 @@ export function startWatchdog(options: WatchdogOptions = {}): WatchdogStart {
 /** Restarts allowed within {@link RESTART_WINDOW_MS} before the watchdog is given up. */
 const MAX_RESTARTS = 5;
 const RESTART_WINDOW_MS = 60_000;
+/** How often the watchdog is checked for having been stopped (a dead one reports itself). */
+const HEALTH_CHECK_MS = 1000;
+/**
+ * The watchdog's scheduling priority, where Corral may raise it (as root): once Corral is gone it
+ * races the grace period on a machine that may be busy with the very processes it is to stop.
+ */
+const WATCHDOG_NICE = -10;
 /** PIPE_BUF on Linux: writes up to this size are atomic. */
 const MAX_LINE = 4096;
 
 export class Watchdog {
   readonly #options: WatchdogOptions;
-  /** Registration lines by key (`g<pgid>`, `c<id>`, `d<path>`), replayed into a restarted watchdog. */
+  /** Registration lines by key (`g<pgid>`, `c<id>`, `d<path>`, `r<path>`), replayed into a restarted watchdog. */
   readonly #registry = new Map<string, string>();
   readonly #cgroupIds = new Map<string, number>();
   #nextCgroupId = 1;
@@ -86,11 +125,16 @@ export class Watchdog {
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #restarts: number[] = [];
+  /** Looks for a stopped watchdog; unref'd, cleared on close or loss. */
+  #health: NodeJS.Timeout | undefined;
 
   /** Use {@link startWatchdog}; this throws when the first watchdog cannot be started. */
   constructor(options: WatchdogOptions = {}) {
     this.#options = options;
     this.#launch();
+    this.#health = setInterval(() => {
+      this.#checkRunning();
+    }, HEALTH_CHECK_MS).unref();
   }
 
   /** The watchdog's pid (it changes when the watchdog is restarted). */
@@ -98,10 +142,15 @@ export class Watchdog {
     return this.#child?.pid;
   }
 
-  /** Watches process group `pgid` (a component's child leads it); idempotent. */
-  watchGroup(pgid: number, stopSignal: NodeJS.Signals): void {
+  /**
+   * Watches process group `pgid` (a component's child leads it); idempotent. `cgroupPath` names a
+   * watched cgroup that holds every process of the group, if one does: the watchdog then knows
+   * the group is empty from that cgroup's `cgroup.events`, without searching /proc.
+   */
+  watchGroup(pgid: number, stopSignal: NodeJS.Signals, cgroupPath?: string): void {
     if (!Number.isInteger(pgid) || pgid <= 1) throw new RangeError(`not a process group id: ${pgid}`);
-    this.#register(`g${pgid}`, `g ${pgid} ${signalNumber(stopSignal)}\n`);
+    const cgroup = cgroupPath === undefined ? undefined : this.#cgroupIds.get(cgroupPath);
+    this.#register(`g${pgid}`, `g ${pgid} ${signalNumber(stopSignal)}${cgroup ? ` ${cgroup}` : ''}\n`);
   }
 
   /**
@@ -133,6 +182,16 @@ export class Watchdog {
   }
 
   /**
+   * Asks the watchdog to remove directory `path` and everything in it when it ends, should Corral
+   * die without removing it (e.g. Corral's temporary work directory). After a clean stop, with
+   * nothing left to watch, {@link close} ends the watchdog before it gets there: the directory is
+   * then the caller's to remove.
+   */
+  removeTreeAtEnd(path: string): void {
+    this.#register(`r${path}`, `r ${checkPath(path)}\n`);
+  }
+
+  /**
    * Closes the pipe: the watchdog acts at once on the groups and cgroups still registered, and
    * exits. With none left (after a clean stop) it is SIGKILLed instead, and the directories of
    * {@link removeAtEnd} are the caller's to remove. Idempotent; does not wait (see
@@ -141,6 +200,7 @@ export class Watchdog {
   close(): void {
     const fd = this.#fd;
     this.#fd = undefined;
+    clearInterval(this.#health);
     if (fd === undefined) return;
     // With nothing to stop, the watchdog would still read every unregistration left in its pipe,
     // which a shell does a byte at a time: milliseconds of a large stack's shutdown spent on
@@ -184,14 +244,15 @@ export class Watchdog {
     const shell = this.#options.shell ?? '/bin/sh';
     // A missing shell would only surface later, as an 'error' event: fail now, plainly.
     if (!existsSync(shell)) throw new Error(`${shell} does not exist`);
+    // Resolved now, and never on PATH: the script must work whatever environment Corral has.
+    const mkfifo = requireSystemTool('mkfifo');
+    const tools = ['sleep', 'rmdir', 'rm'].map(requireSystemTool);
     const dir = mkdtempSync(join(tmpdir(), 'corral-watchdog-'));
     let write: number | undefined;
     let child: ChildProcess | undefined;
     try {
       const fifo = join(dir, 'pipe');
-      const script = join(dir, 'watchdog.sh');
-      writeFileSync(script, WATCHDOG_SCRIPT, { mode: 0o600 });
-      execFileSync('mkfifo', ['-m', '600', fifo], { stdio: 'ignore' });
+      execFileSync(mkfifo, ['-m', '600', fifo], { stdio: 'ignore' });
       // Opening a FIFO blocks until the other end is open, unless non-blocking: open a
       // non-blocking reader first, then the writer, then the blocking reader the watchdog gets.
       const probe = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -199,14 +260,17 @@ export class Watchdog {
       const read = openSync(fifo, constants.O_RDONLY);
       closeSync(probe);
       unlinkSync(fifo);
-      child = spawn(shell, [script, String(this.#options.graceMs ?? 2000)], {
+      const grace = String(this.#options.graceMs ?? DEFAULT_GRACE_MS);
+      // The script travels in the environment, so that `ps` shows one short line, not the script.
+      child = spawn(shell, ['-c', 'eval "$CORRAL_WATCHDOG"', 'corral-watchdog', grace, ...tools], {
         stdio: [read, 'ignore', 'ignore'],
         detached: true, // setsid: no terminal's Ctrl-C or hang-up reaches it
         cwd: '/',
-        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+        env: { CORRAL_WATCHDOG: WATCHDOG_SCRIPT },
       });
       closeSync(read); // from now on the watchdog is the only reader: its death means EPIPE
       child.unref();
+      if (child.pid !== undefined) raisePriority(child.pid);
       const started = child;
       this.#exited = new Promise<void>((resolve) => {
         started.once('error', () => {
@@ -214,8 +278,6 @@ export class Watchdog {
           if (this.#child === started) this.#replace('it could not be started');
         });
         started.once('exit', (code, signal) => {
-          // The script deletes its own file first thing; a watchdog killed before that could not.
-          rmSync(dir, { recursive: true, force: true });
           resolve();
           if (this.#child === started && this.#fd !== undefined) {
             this.#replace(signal ? `it was killed by ${signal}` : `it exited with code ${code}`);
@@ -229,9 +291,19 @@ export class Watchdog {
       // Kill before closing: a watchdog that saw the pipe close would stop every component.
       killQuietly(child);
       if (write !== undefined) closeSync(write);
-      rmSync(dir, { recursive: true, force: true });
       throw error;
+    } finally {
+      // Only the unlinked FIFO was in it.
+      rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  /** A stopped watchdog would read nothing and stop nothing: replace it like a dead one. */
+  #checkRunning(): void {
+    const pid = this.#child?.pid;
+    if (pid === undefined || this.#fd === undefined) return;
+    const state = readStat(pid)?.state;
+    if (state === 'T' || state === 't') this.#replace(`it was stopped (state ${state})`);
   }
 
   /** Replaces a dead or stuck watchdog and replays every registration, within a restart budget. */
@@ -246,7 +318,8 @@ export class Watchdog {
     const now = Date.now();
     this.#restarts = this.#restarts.filter((t) => now - t < RESTART_WINDOW_MS);
     if (this.#restarts.length >= MAX_RESTARTS) {
-      this.#warn('WATCHDOG_UNAVAILABLE', `the watchdog failed again (${reason}); giving up on it`);
+      const summary = `the watchdog failed ${MAX_RESTARTS + 1} times within a minute (the last time, ${reason})`;
+      this.#lose(new WatchdogLostError(reason, summary));
       return;
     }
     this.#restarts.push(now);
@@ -254,10 +327,17 @@ export class Watchdog {
       this.#launch();
       this.#warn('WATCHDOG_RESTARTED', `the watchdog failed (${reason}); restarted it`);
     } catch (error) {
-      this.#warn(
-        'WATCHDOG_UNAVAILABLE',
-        `the watchdog failed (${reason}) and cannot be restarted: ${(error as Error).message}`,
-      );
+      const summary = `the watchdog failed (${reason}) and cannot be restarted: ${(error as Error).message}`;
+      this.#lose(new WatchdogLostError(reason, summary));
+    }
+  }
+
+  #lose(error: WatchdogLostError): void {
+    clearInterval(this.#health);
+    try {
+      this.#options.onLost?.(error);
+    } catch {
+      // A broken listener must not break the caller of a watch* method.
     }
   }
 
@@ -299,6 +379,25 @@ function killQuietly(child: ChildProcess | undefined): void {
     process.kill(child.pid, 'SIGKILL');
   } catch {
     // Already gone.
+  }
+}
+
+/**
+ * Raises the watchdog's priority where that is allowed; elsewhere it keeps the default, and the
+ * grace period is measured on the wall clock regardless. With autogroup scheduling (most desktop
+ * and many server kernels), CPU time is shared between sessions first, so the nice value of the
+ * watchdog's session (its autogroup) matters as much as its own.
+ */
+function raisePriority(pid: number): void {
+  try {
+    setPriority(pid, WATCHDOG_NICE);
+  } catch {
+    // EACCES without CAP_SYS_NICE.
+  }
+  try {
+    writeFileSync(`/proc/${pid}/autogroup`, String(WATCHDOG_NICE));
+  } catch {
+    // No autogroup support, or no right to lower a nice value.
   }
 }
 

@@ -134,7 +134,7 @@ test(
         });
         closeSync(full);
         let stderr = '';
-        child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+        child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr += text));
         const exited = once(child, 'exit');
         await waitUntil(() => readdirSync(s.dir).includes('app-up'), `app to start (${stderr})`, 15_000);
         child.kill('SIGTERM');

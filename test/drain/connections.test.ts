@@ -32,7 +32,7 @@ test('exec probe failures name the program only, never its arguments', { timeout
   const cases: [string[], RegExp][] = [
     [[node, '-e', 'console.log("many")', 'token=s3cret'], /did not print a count/],
     [[node, '-e', 'process.exit(3)', 'token=s3cret'], /exited with 3/],
-    [['/nonexistent/probe', 'token=s3cret'], /could not run: ENOENT/],
+    [['/nonexistent/probe', 'token=s3cret'], /could not run: BINARY_NOT_FOUND/],
   ];
   for (const [argv, message] of cases) {
     await assert.rejects(countFromCommand(argv, never), (error: unknown) => {

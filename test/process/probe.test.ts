@@ -276,10 +276,12 @@ test(
         exec: {
           cwd: dir,
           env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-          prefix: ['env', 'PROBE_MARK=prefixed'],
-          trackGroup: (pgid) => {
-            tracked.push(`+${pgid}`);
-            return () => tracked.push(`-${pgid}`);
+          containment: {
+            prefix: ['env', 'PROBE_MARK=prefixed'],
+            trackGroup: (pgid) => {
+              tracked.push(`+${pgid}`);
+              return () => tracked.push(`-${pgid}`);
+            },
           },
         },
       },

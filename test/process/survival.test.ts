@@ -176,8 +176,7 @@ test(
     const stubborn = [
       { name: 'stubborn', command: [fixture('spawn-grandchildren'), '2', '--ignore-sigterm'] },
     ];
-    // Grace 500 ms, then SIGKILL. The bound is generous: the watchdog is a shell script that
-    // scans /proc between its sleeps, which on a loaded 2-core machine took up to 2.4 s here.
+    // Grace 500 ms, then SIGKILL; the bound leaves a busy machine plenty of room on top.
     const outcome = await killHost({ ...available, watchdog: true }, stubborn, 500, 8_000);
     assert.equal(outcome.descendants.length, 2);
     assert.deepEqual(outcome.survivors, []);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isAlive, readStat } from '../../src/process/liveness.js';
 import type { WarningEvent } from '../../src/process/cgroup.js';
-import { startWatchdog, type Watchdog } from '../../src/process/watchdog.js';
+import { startWatchdog, type Watchdog, WatchdogLostError } from '../../src/process/watchdog.js';
 import { alive, cleanUpHosts, startHost, survivors } from '../fixtures/iso-harness.js';
 import { fixture, killPids, LineReader, waitGone, waitUntil } from './support.js';
 
@@ -28,8 +28,16 @@ function ignoredSignals(pid: number): bigint {
   return BigInt(`0x${match?.[1] ?? '0'}`);
 }
 
-function mustStart(onWarning?: (warning: WarningEvent) => void, graceMs = 1000): Watchdog {
-  const started = startWatchdog({ graceMs, ...(onWarning ? { onWarning } : {}) });
+function mustStart(
+  onWarning?: (warning: WarningEvent) => void,
+  graceMs = 1000,
+  onLost?: (error: WatchdogLostError) => void,
+): Watchdog {
+  const started = startWatchdog({
+    graceMs,
+    ...(onWarning ? { onWarning } : {}),
+    ...(onLost ? { onLost } : {}),
+  });
   if (!started.available) throw new Error(started.reason);
   return started.watchdog;
 }
@@ -217,6 +225,61 @@ describe('watchdog: life cycle', { timeout: 60_000 }, () => {
       await waitGone(tree.pids, 3000);
     } finally {
       killPids([...tree.pids, stuck, watchdog.pid ?? -1]);
+    }
+  });
+
+  test('a stopped watchdog (SIGSTOP) is noticed and replaced, and the replay reaches the new one', async () => {
+    const warnings: WarningEvent[] = [];
+    const watchdog = mustStart((w) => warnings.push(w));
+    const stopped = watchdog.pid ?? -1;
+    const tree = await startTree(['--members', '1']);
+    try {
+      watchdog.watchGroup(tree.pid, 'SIGTERM');
+      process.kill(stopped, 'SIGSTOP');
+      // Nothing is written meanwhile: only a look at the watchdog's state can tell.
+      await waitUntil(() => warnings.length > 0, 'a warning about the stopped watchdog', 10_000);
+      assert.equal(warnings[0]?.code, 'WATCHDOG_RESTARTED');
+      assert.match(warnings[0].message, /stopped/);
+      await waitGone([stopped], 2000);
+      watchdog.close();
+      await watchdog.waitForExit();
+      await waitGone(tree.pids, 3000);
+    } finally {
+      killPids([...tree.pids, stopped, watchdog.pid ?? -1]);
+    }
+  });
+
+  test('a watchdog that fails six times within a minute is lost, once, with a typed error', async () => {
+    const warnings: WarningEvent[] = [];
+    const lost: WatchdogLostError[] = [];
+    const watchdog = mustStart(
+      (w) => warnings.push(w),
+      1000,
+      (error) => lost.push(error),
+    );
+    const killed: number[] = [];
+    try {
+      for (let kill = 1; kill <= 6; kill++) {
+        const pid = watchdog.pid ?? -1;
+        killed.push(pid);
+        process.kill(pid, 'SIGKILL');
+        await waitUntil(() => warnings.length + lost.length === kill, `failure #${kill} handled`);
+      }
+      assert.deepEqual(
+        warnings.map((w) => w.code),
+        Array(5).fill('WATCHDOG_RESTARTED'),
+      );
+      assert.equal(lost.length, 1);
+      assert.ok(lost[0] instanceof WatchdogLostError);
+      assert.equal(lost[0].code, 'WATCHDOG_LOST');
+      assert.match(
+        lost[0].message,
+        /failed 6 times within a minute \(the last time, it was killed by SIGKILL\)/,
+      );
+      assert.equal(watchdog.pid, undefined, 'no watchdog runs any more');
+      watchdog.close();
+    } finally {
+      killPids(killed);
     }
   });
 });
