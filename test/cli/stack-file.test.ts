@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { loadStack, parseStack, StackFileError, type StackIssue } from '../../src/cli/stack-file.js';
+import { MAX_STACK_DEPTH } from '../../src/cli/yaml-depth.js';
 import { renderStackJsonSchema } from '../../src/cli/stack-json-schema.js';
 import type { Stack } from '../../src/cli/stack-schema.js';
 import { Ajv } from 'ajv';
@@ -792,12 +793,58 @@ describe('files that cannot be read', () => {
     assert.match(run.stderr, /cannot read the file: permission denied/);
   });
 
+  test('a FIFO: check and run refuse it at once instead of waiting for a writer', TIMEOUT, async () => {
+    const path = join(dir, 'fifo.yaml');
+    const made = spawnSync('mkfifo', [path], { encoding: 'utf8' });
+    assert.equal(made.status, 0, made.stderr);
+    const cli = fileURLToPath(new URL('../../bin/corral.js', import.meta.url));
+    for (const command of ['check', 'run']) {
+      // A bound of its own: on failure the child blocks forever, and must not outlive the test.
+      const run = spawnSync(process.execPath, [cli, command, '-f', path], {
+        encoding: 'utf8',
+        timeout: 15_000,
+        killSignal: 'SIGKILL',
+      });
+      assert.equal(run.signal, null, `corral ${command} hung on a FIFO`);
+      assert.equal(run.status, 2, run.stderr);
+      assert.match(run.stderr, /not a regular file/);
+    }
+  });
+
   test('a file larger than 1 MiB', TIMEOUT, async () => {
     const path = join(dir, 'huge.yaml');
     writeFileSync(path, `# ${'x'.repeat(1024 * 1024)}\n`);
     const error = await loadError(path);
     assert.equal(error.code, 'STACK_UNREADABLE');
     assert.match(error.message, /larger than 1024 KiB/);
+  });
+
+  test('nesting deeper than the limit is refused by name, at its line, whatever the style', TIMEOUT, () => {
+    const deep = 5000;
+    for (const [text, line] of [
+      [`components:\n  a:\n    command: [x]\n    env: ${'['.repeat(deep)}${']'.repeat(deep)}\n`, 4],
+      [`components:\n  a:\n    command: [x]\n    env: ${'{a: '.repeat(deep)}1${'}'.repeat(deep)}\n`, 4],
+      [`components:\n  a:\n    command: [x]\n    env:\n      ${'- '.repeat(deep)}x\n`, 5],
+      [`${'['.repeat(deep)}${']'.repeat(deep)}\n`, 1],
+    ] as const) {
+      const error = stackError(() => parseStack(text, { env: {} }));
+      assert.equal(error.code, 'STACK_INVALID');
+      assert.deepEqual(
+        error.issues.map((i) => [i.line, i.message]),
+        [[line, `nested more than ${MAX_STACK_DEPTH} levels deep`]],
+      );
+    }
+    // Exactly at the limit: the file, its components, `a`, and `env` count four of the levels.
+    const env = (levels: number) =>
+      `components:\n  a:\n    command: [x]\n    env: ${'{a: '.repeat(levels - 3)}1${'}'.repeat(levels - 3)}\n`;
+    assert.match(
+      stackError(() => parseStack(env(MAX_STACK_DEPTH), { env: {} })).message,
+      /components\.a\.env\.a \(line 4\): expected a string, got a map/,
+    );
+    assert.match(
+      stackError(() => parseStack(env(MAX_STACK_DEPTH + 1), { env: {} })).message,
+      new RegExp(`line 4: nested more than ${MAX_STACK_DEPTH} levels deep$`),
+    );
   });
 
   test('an empty file, and one with only comments', TIMEOUT, () => {
