@@ -13,7 +13,7 @@ import { StopReport } from './report.js';
 import { handleSignals } from './signals.js';
 import type { Stack } from './stack-schema.js';
 import { resumeOptimization, stopOptimizing } from './v8-flags.js';
-import { openWorkDir } from './workdir.js';
+import { openWorkDir, type WorkDir } from './workdir.js';
 
 export interface RunOptions {
   readonly stack: Stack;
@@ -104,13 +104,15 @@ export async function runCommand(options: RunOptions): Promise<number> {
 
   const isolation = await Isolation.create({ onWarning: emit });
   held.isolation = isolation;
-  const workDir = await openWorkDir(stack.workDir);
   const endpoints: Endpoint[] = [];
   let started = false;
+  let workDir: WorkDir | undefined;
   let built: BuiltStack | undefined;
   try {
-    // Everything that can fail on a bad file or a missing binary happens before anything starts.
+    // Everything that can fail on a bad file, an unusable work dir or a missing binary happens
+    // before anything starts.
     try {
+      workDir = await openWorkDir(stack.workDir, { stackFile: options.file });
       built = await buildStack({
         stack,
         baseDir: dirname(resolve(options.file)),
@@ -161,7 +163,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
     await Promise.all(endpoints.map((e) => e.close()));
     await built?.close();
     await isolation.close();
-    await workDir.release();
+    await workDir?.release();
   }
 }
 

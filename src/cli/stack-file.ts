@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
+import { fsProblem } from './fs-problem.js';
 import { interpolateDocument, type Environment } from './interpolate.js';
 import { StackFileError, type StackIssue } from './stack-error.js';
 import { checkDependencies } from './stack-graph.js';
@@ -55,8 +56,7 @@ export async function loadStack(
     }
   } catch (error) {
     if (error instanceof StackFileError) throw error;
-    const reason = readFailure(error);
-    throw new StackFileError(path, [wholeFile(`cannot read the file: ${reason}`)], {
+    throw new StackFileError(path, [wholeFile(`cannot read the file: ${fsProblem(error)}`)], {
       code: 'STACK_UNREADABLE',
       cause: error,
     });
@@ -203,14 +203,6 @@ function tooLarge(file: string): StackFileError {
   return new StackFileError(file, [wholeFile(`the file is larger than ${MAX_STACK_FILE_BYTES / 1024} KiB`)], {
     code: 'STACK_UNREADABLE',
   });
-}
-
-function readFailure(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'EISDIR') return 'it is a directory';
-  return error instanceof Error ? error.message : String(error);
 }
 
 function unique(issues: readonly StackIssue[]): StackIssue[] {
