@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { AlwaysLeader, type LeaderElector } from '../leader/elector.js';
 import { Isolation } from '../process/isolation.js';
+import { checkBinaries } from '../process/lookup.js';
 import { checkNamespaceSupport, insideNamespace, runInNamespace } from '../process/namespace.js';
 import { ComponentFailedError, describe, ShutdownTimeoutError } from '../runtime/errors.js';
 import type { CorralEvent } from '../runtime/events.js';
@@ -121,7 +122,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
         renderer,
         warn: (component, warning) => emit({ type: 'warning', component, ...warning }),
       });
-      await Promise.all(built.processes.map((p) => p.preflight()));
+      await checkBinaries(built.processes.map((p) => p.binary));
     } catch (error) {
       renderer.say('error', describe(error));
       return 2;

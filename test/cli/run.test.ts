@@ -188,6 +188,40 @@ test('a missing binary exits 2 naming every place looked, and nothing starts', T
   s.cleanup();
 });
 
+test('two missing binaries are both reported at once, exit 2, and nothing starts', T, async () => {
+  const s = scratch();
+  const marker = `${s.dir}/started`;
+  s.write(
+    'bootstrap.yaml',
+    'admin: { address: { socket_address: { address: 127.0.0.1, port_value: 0 } } }\n',
+  );
+  const file = s.write(
+    'corral.yaml',
+    `components:
+  first:
+    command: [touch, ${marker}]
+    oneShot: true
+  ghost:
+    command: [no-such-binary-corral-test-a]
+  phantom:
+    kind: envoy
+    binary: no-such-binary-corral-test-b
+    bootstrap: bootstrap.yaml
+`,
+  );
+  const { code, stdout, stderr } = await runCorral(['run', '-f', file]);
+  assert.equal(code, 2, stdout + stderr);
+  for (const [component, binary] of [
+    ['ghost', 'no-such-binary-corral-test-a'],
+    ['phantom', 'no-such-binary-corral-test-b'],
+  ]) {
+    assert.match(stdout + stderr, new RegExp(`component \`${component}\`: binary \`${binary}\` not found`));
+  }
+  const { existsSync } = await import('node:fs');
+  assert.equal(existsSync(marker), false, 'nothing may start when a binary is missing');
+  s.cleanup();
+});
+
 test('a second SIGTERM skips the rest of the drain', T, async () => {
   const s = scratch();
   const { file, ports } = await proxiedDemo(s, 'signal: SIGUSR1, min: 1m, timeout: 2m');
