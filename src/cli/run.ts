@@ -1,13 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { AlwaysLeader, type LeaderElector } from '../leader/elector.js';
 import { Isolation } from '../process/isolation.js';
 import { checkBinaries } from '../process/lookup.js';
 import { checkNamespaceSupport, insideNamespace, runInNamespace } from '../process/namespace.js';
 import { ComponentFailedError, describe, ShutdownTimeoutError } from '../runtime/errors.js';
 import type { CorralEvent } from '../runtime/events.js';
 import { Manager } from '../runtime/manager.js';
-import { buildStack, type BuiltStack } from './build.js';
+import { buildElector, buildStack, type BuiltStack } from './build.js';
 import type { Endpoint, Readiness } from './endpoints.js';
 import { createRenderer, type LogFormat, type LogLevel } from './render.js';
 import { StopReport } from './report.js';
@@ -40,7 +39,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
   const level = options.level ?? stack.log.level ?? 'info';
   const manager = new Manager({
     shutdownTimeout: stack.shutdown.timeout,
-    elector: await electorFor(stack, emit),
+    elector: await buildElector(stack, emit),
   });
   const renderer = await createRenderer({
     format,
@@ -186,24 +185,6 @@ function killEverything(pids: Iterable<number>, isolation: Isolation | undefined
       // No cgroup.kill on this kernel: the process groups above and the watchdog remain.
     }
   }
-}
-
-async function electorFor(stack: Stack, emit: (event: CorralEvent) => void): Promise<LeaderElector> {
-  const postgres = stack.leaderElection?.postgres;
-  if (!postgres) return new AlwaysLeader();
-  // Loaded only when asked for: the PostgreSQL driver costs memory every other stack would pay.
-  const { PostgresElector } = await import('../leader/postgres.js');
-  return new PostgresElector({
-    url: postgres.url,
-    name: postgres.name,
-    lease: postgres.lease,
-    ...(postgres.renewInterval !== undefined && { renewInterval: postgres.renewInterval }),
-    ...(postgres.retry !== undefined && { retry: postgres.retry }),
-    // The manager announces terms itself (leader.elected / leader.lost); take only the elector's warnings.
-    onEvent: (event) => {
-      if (event.type === 'warning') emit(event);
-    },
-  });
 }
 
 /** Isolation mode: the same command again, as init of a new PID namespace, so nothing can escape. */

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { CorralError } from '../runtime/errors.js';
 import { fsProblem } from './fs-problem.js';
-import { lockWorkDir } from './workdir-lock.js';
 
 /** The directory generated files (Envoy's bootstrap copy, the Corefile) are written to. */
 export interface WorkDir {
@@ -87,6 +86,9 @@ async function openConfigured(path: string, options: WorkDirOptions): Promise<Wo
   const real = await realpath(path).catch((error: unknown) => {
     throw unusable(fsProblem(error), error);
   });
+  // Imported only by a stack with a work dir of its own: the lock needs node:crypto and node:net,
+  // which a run keeps in memory for as long as it runs.
+  const { lockWorkDir } = await import('./workdir-lock.js');
   const taken = await lockWorkDir(real, { pid: process.pid, stackFile: resolve(options.stackFile) });
   if ('heldBy' in taken) {
     const holder = taken.heldBy;

@@ -89,7 +89,7 @@ describe('valid stack files', () => {
           kind: 'envoy',
           binary: '/usr/local/bin/envoy',
           bootstrap: file('envoy.yaml'),
-          admin: { kind: 'unix', socketPath: file('admin.sock') },
+          admin: { kind: 'unix', path: file('admin.sock') },
           logLevel: 'warning',
           componentLogLevel: 'upstream:debug,connection:trace',
           concurrency: 2,
@@ -128,13 +128,7 @@ describe('valid stack files', () => {
           kind: 'process',
           command: ['node', 'server.js'],
           stopSignal: 'SIGQUIT',
-          ready: {
-            kind: 'http',
-            url: 'http://127.0.0.1:8080/healthz',
-            status: 204,
-            interval: 100,
-            timeout: 20_000,
-          },
+          ready: { http: 'http://127.0.0.1:8080/healthz', status: 204, interval: 100, timeout: 20_000 },
           restart: { maxRestarts: 3, window: 120_000, backoff: { base: 500, max: 10_000 } },
           oneShot: false,
           dependsOn: ['proxy', 'envoy'],
@@ -152,7 +146,7 @@ describe('valid stack files', () => {
           kind: 'process',
           command: ['/bin/sh', '-c', 'node migrate.js && echo done'],
           stopSignal: 'SIGTERM',
-          ready: { kind: 'log', pattern: /^migrated \d+ tables$/, interval: 250, timeout: 60_000 },
+          ready: { log: /^migrated \d+ tables$/, interval: 250, timeout: 60_000 },
           oneShot: true,
           dependsOn: [],
           leader: false,
@@ -165,7 +159,7 @@ describe('valid stack files', () => {
           kind: 'process',
           command: ['node', 'reconcile.js'],
           stopSignal: 'SIGTERM',
-          ready: { kind: 'tcp', address: { host: '127.0.0.1', port: 7070 }, interval: 250, timeout: 60_000 },
+          ready: { tcp: { host: '127.0.0.1', port: 7070 }, interval: 250, timeout: 60_000 },
           oneShot: false,
           dependsOn: ['migrate'],
           leader: true,
@@ -178,7 +172,7 @@ describe('valid stack files', () => {
           kind: 'process',
           command: ['node', 'cleanup.js'],
           stopSignal: 'SIGTERM',
-          ready: { kind: 'exec', command: ['test', '-f', '/tmp/ready'], interval: 250, timeout: 60_000 },
+          ready: { exec: ['test', '-f', '/tmp/ready'], interval: 250, timeout: 60_000 },
           oneShot: false,
           dependsOn: [],
           leader: true,
@@ -209,13 +203,7 @@ describe('valid stack files', () => {
       timeout: 30_000,
     });
     assert.deepEqual(app.restart, { maxRestarts: 5, window: 60_000, backoff: { base: 1000, max: 30_000 } });
-    assert.deepEqual(app.ready, {
-      kind: 'http',
-      url: 'http://127.0.0.1:8080/healthz',
-      status: undefined,
-      interval: 250,
-      timeout: 60_000,
-    });
+    assert.deepEqual(app.ready, { http: 'http://127.0.0.1:8080/healthz', interval: 250, timeout: 60_000 });
     assert.equal(stack.shutdown.timeout, 60_000);
   });
 
@@ -793,7 +781,7 @@ describe('files that cannot be read', () => {
     assert.match(run.stderr, /cannot read the file: permission denied/);
   });
 
-  test('a FIFO: check and run refuse it at once instead of waiting for a writer', TIMEOUT, async () => {
+  test('a FIFO: check and run refuse it at once instead of waiting for a writer', TIMEOUT, () => {
     const path = join(dir, 'fifo.yaml');
     const made = spawnSync('mkfifo', [path], { encoding: 'utf8' });
     assert.equal(made.status, 0, made.stderr);
