@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { loadStack, parseStack, StackFileError, type StackIssue } from '../../src/cli/stack-file.js';
 import { MAX_STACK_DEPTH } from '../../src/cli/yaml-depth.js';
+import { cliForUser, userIds } from '../helpers/other-user.js';
 import { renderStackJsonSchema } from '../../src/cli/stack-json-schema.js';
 import type { Stack } from '../../src/cli/stack-schema.js';
 import { Ajv } from 'ajv';
@@ -769,16 +770,31 @@ describe('files that cannot be read', () => {
       assert.match(error.message, /permission denied/);
       return;
     }
-    // Root reads any file: ask the loader, through the CLI, as an unprivileged user instead.
-    const cli = fileURLToPath(new URL('../../bin/corral.js', import.meta.url));
-    chmodSync(dir, 0o755);
-    const run = spawnSync(
-      'setpriv',
-      ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, cli, 'check', '-f', path],
-      { encoding: 'utf8' },
-    );
-    assert.equal(run.status, 2, run.stderr);
-    assert.match(run.stderr, /cannot read the file: permission denied/);
+    // Root reads any file: ask the loader, through the CLI, as an unprivileged user instead, from
+    // a copy of the CLI it can reach wherever the checkout lies.
+    const cli = cliForUser('nobody');
+    try {
+      chmodSync(dir, 0o755);
+      const { uid, gid } = userIds('nobody');
+      const run = spawnSync(
+        'setpriv',
+        [
+          `--reuid=${uid}`,
+          `--regid=${gid}`,
+          '--clear-groups',
+          process.execPath,
+          cli.path('bin/corral.js'),
+          'check',
+          '-f',
+          path,
+        ],
+        { encoding: 'utf8', cwd: cli.dir },
+      );
+      assert.equal(run.status, 2, run.stderr);
+      assert.match(run.stderr, /cannot read the file: permission denied/);
+    } finally {
+      cli.cleanup();
+    }
   });
 
   test('a FIFO: check and run refuse it at once instead of waiting for a writer', TIMEOUT, () => {
