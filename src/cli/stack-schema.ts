@@ -35,7 +35,7 @@ export function stackSchema(baseDir: string) {
     .strictObject({
       workDir: filePath(
         baseDir,
-        'Work dir, kept after exit. Default: a fresh 0700 temporary dir, removed on exit.',
+        'Work dir, kept after exit; one run at a time may use it. Default: a fresh 0700 temporary dir, removed on exit.',
       ).optional(),
       shutdown: z
         .strictObject({
