@@ -46,6 +46,23 @@ components:
 `;
 }
 
+/** A run with `workDir` exits 2 at once, naming workDir, the path and `problem`, and starts nothing. */
+async function assertRefused(
+  t: TestContext,
+  s: ReturnType<typeof scratch>,
+  workDir: string,
+  problem: RegExp,
+): Promise<void> {
+  const marker = join(s.dir, 'started');
+  const file = s.write('corral.yaml', witnessStack(workDir, marker));
+  const { code, output } = await runBounded(t, ['run', '-f', file]);
+  assert.equal(code, 2, output);
+  assert.ok(output.includes(`workDir: cannot use ${workDir}: `), `names workDir and the path:\n${output}`);
+  assert.match(output, problem);
+  assert.doesNotMatch(output, /\n\s+at /, 'no stack trace');
+  assert.equal(existsSync(marker), false, 'nothing may start');
+}
+
 /**
  * A directory nothing can be created in: a read-only tmpfs when we may mount one (root), otherwise
  * a directory without write permission (which binds only a user other than root). Unmounted and
@@ -79,32 +96,23 @@ test('workDir on a read-only mount: exit 2 naming workDir, nothing started', T, 
   t.after(s.cleanup);
   const dir = readOnlyDir(t);
   if (dir === undefined) return;
-  const marker = join(s.dir, 'started');
   for (const workDir of [join(dir, 'run'), dir]) {
-    const file = s.write('corral.yaml', witnessStack(workDir, marker));
-    const { code, output } = await runBounded(t, ['run', '-f', file]);
-    assert.equal(code, 2, output);
-    assert.match(output, /workDir/);
-    assert.ok(output.includes(workDir), `names the directory:\n${output}`);
-    assert.doesNotMatch(output, /\n\s+at /, 'no stack trace');
-    assert.equal(existsSync(marker), false, 'nothing may start');
+    // As root the directory is a read-only mount; for anyone else, one without write permission.
+    await assertRefused(
+      t,
+      s,
+      workDir,
+      process.getuid?.() === 0 ? /read-only file system/ : /permission denied/,
+    );
   }
 });
 
 test('workDir pointing at a file: exit 2 naming workDir, nothing started', T, async (t) => {
   const s = scratch();
   t.after(s.cleanup);
-  const marker = join(s.dir, 'started');
   const notADir = s.write('a-file', 'x');
-  for (const workDir of [notADir, join(notADir, 'run')]) {
-    const file = s.write('corral.yaml', witnessStack(workDir, marker));
-    const { code, output } = await runBounded(t, ['run', '-f', file]);
-    assert.equal(code, 2, output);
-    assert.match(output, /workDir/);
-    assert.ok(output.includes(workDir), `names the path:\n${output}`);
-    assert.doesNotMatch(output, /\n\s+at /, 'no stack trace');
-    assert.equal(existsSync(marker), false, 'nothing may start');
-  }
+  await assertRefused(t, s, notADir, /it is not a directory/);
+  await assertRefused(t, s, join(notADir, 'run'), /a part of the path is not a directory/);
 });
 
 test(
