@@ -2,6 +2,7 @@ import { constants, rmSync } from 'node:fs';
 import { access, mkdir, mkdtemp, realpath, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { insideNamespace } from '../process/namespace.js';
 import { CorralError } from '../runtime/errors.js';
 import { fsProblem } from './fs-problem.js';
 
@@ -89,7 +90,11 @@ async function openConfigured(path: string, options: WorkDirOptions): Promise<Wo
   // Imported only by a stack with a work dir of its own: the lock needs node:crypto and node:net,
   // which a run keeps in memory for as long as it runs.
   const { lockWorkDir } = await import('./workdir-lock.js');
-  const taken = await lockWorkDir(real, { pid: process.pid, stackFile: resolve(options.stackFile) });
+  // Inside Corral's own PID namespace our pid means nothing to whoever reads the message: give the
+  // outer Corral's, which the host sees.
+  const namespace = insideNamespace();
+  const pid = namespace.inside ? namespace.outerPid : process.pid;
+  const taken = await lockWorkDir(real, { pid, stackFile: resolve(options.stackFile) });
   if ('heldBy' in taken) {
     const holder = taken.heldBy;
     const who = holder

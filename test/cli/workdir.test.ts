@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { checkNamespaceSupport } from '../../src/process/namespace.js';
 import { waitUntil } from '../process/support.js';
 import { assertNothingLeft, FIXTURES, scratch, startCorral } from './support.js';
 
@@ -158,3 +159,32 @@ test(
     await assertNothingLeft(fourth);
   },
 );
+
+test('a holder in its own PID namespace is named by the pid the host sees', T, async (t) => {
+  const support = await checkNamespaceSupport();
+  if (!support.available) {
+    t.skip(support.reason);
+    return;
+  }
+  const s = scratch();
+  t.after(s.cleanup);
+  const workDir = join(s.dir, 'run');
+  const isolated = `isolation: { pidNamespace: true }\n${witnessStack(workDir, join(s.dir, 'a'))}`;
+  const first = startCorral(['run', '-f', s.write('first.yaml', isolated)]);
+  // The pids its records name are the namespace's own: only the outer Corral is ours to kill, and
+  // everything inside dies with it.
+  t.after(async () => {
+    first.child.kill('SIGKILL');
+    await first.exited;
+  });
+  await first.waitForRecord(ready('app'), 'the isolated run is up');
+  const second = await runBounded(t, [
+    'run',
+    '-f',
+    s.write('second.yaml', witnessStack(workDir, join(s.dir, 'b'))),
+  ]);
+  assert.equal(second.code, 2, second.output);
+  assert.ok(second.output.includes(`pid ${first.child.pid}`), `names the outer pid:\n${second.output}`);
+  first.signal('SIGTERM');
+  assert.equal(await first.exited, 0, first.stdout + first.stderr);
+});
