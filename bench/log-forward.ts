@@ -7,9 +7,11 @@
  *
  *     node --import tsx bench/log-forward.ts <bytes> <file> [prefixed|json|raw|discard] [sync|async] [pipe|readable]
  *
- * `pipe` reads the child through an OutputPipe, `readable` through Node's `stdio: 'pipe'`.
+ * `sync` writes the file by descriptor (as Corral does), `async` through an fs.WriteStream. `pipe`
+ * reads the child through an OutputPipe, `readable` through Node's `stdio: 'pipe'`.
  */
 import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { forwardOutput, type OutputFormat, OutputPipe, OutputSink } from '../src/process/output.js';
 
@@ -18,7 +20,8 @@ const LINE = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN'; // 50 charact
 const args = process.argv.slice(2);
 const [bytes = '200000000', file = '/tmp/corral-bench.out', format = 'prefixed', writes = 'sync'] = args;
 const via = args[4] ?? 'pipe';
-const sink = OutputSink.openFile(file, { sync: writes === 'sync' });
+const sink =
+  writes === 'sync' ? OutputSink.openFile(file) : new OutputSink(createWriteStream(file), { owned: true });
 const writer = ['sh', '-c', `yes '${LINE}' | head -c ${Number(bytes)}`] as const;
 
 const rssBeforeKb = Math.round(process.memoryUsage.rss() / 1024);

@@ -9,6 +9,8 @@ const LEVELS: Partial<Record<CorralEvent['type'], Level>> = {
   'component.failed': 'error',
   'component.stop-timeout': 'warn',
   'component.restarting': 'warn',
+  'output.dropping': 'error',
+  'output.dropped': 'warn',
   'shutdown.stuck': 'error',
   warning: 'warn',
   'component.draining': 'info',
@@ -17,6 +19,8 @@ const LEVELS: Partial<Record<CorralEvent['type'], Level>> = {
 
 /** The log level an event is rendered at. */
 export function eventLevel(event: CorralEvent): Level {
+  // The restarts of a crash loop that are not announced are there for whoever asks for detail.
+  if (event.type === 'component.restarting' && !event.announce) return 'debug';
   return LEVELS[event.type] ?? 'info';
 }
 
@@ -42,11 +46,15 @@ export function describeEvent(event: CorralEvent): string {
     case 'component.stopped':
       return `component \`${event.component}\` stopped in ${formatMs(event.durationMs)}`;
     case 'component.restarting':
-      return `restarting component \`${event.component}\` in ${formatMs(event.delayMs)} (attempt ${event.attempt}${event.suppressed ? `, ${event.suppressed} restarts not logged` : ''})`;
+      return `restarting component \`${event.component}\` in ${formatMs(event.delayMs)} (attempt ${event.attempt}${event.suppressed ? `; ${event.suppressed} more restarts since the last warning` : ''})`;
     case 'process.spawned':
       return `component \`${event.component}\` started pid ${event.pid}`;
     case 'process.exited':
       return `component \`${event.component}\` pid ${event.pid} exited ${event.signal ? `on ${event.signal}` : `with code ${event.exitCode}`}${event.forced ? ' (forced)' : ''}`;
+    case 'output.dropping':
+      return `${event.component === undefined ? "Corral's own output" : `output of component \`${event.component}\``} could not be written to ${event.destination} (${describe(event.error)}); dropping and counting lines until it can`;
+    case 'output.dropped':
+      return `${event.lines} ${event.lines === 1 ? 'line' : 'lines'} of ${event.component === undefined ? "Corral's own output" : `component \`${event.component}\``} could not be written to ${event.destination}${event.resumed ? '; writing works again' : ''}`;
     case 'shutdown.started':
       return `shutting down (${event.reason})`;
     case 'shutdown.phase':

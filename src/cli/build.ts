@@ -12,7 +12,7 @@ import {
   type ProcessOptions,
 } from '../process/component.js';
 import type { Isolation } from '../process/isolation.js';
-import { OutputSink, prefixColor } from '../process/output.js';
+import { type OutputEvent, OutputSink, prefixColor } from '../process/output.js';
 import type { Component } from '../runtime/component.js';
 import type { CorralEvent } from '../runtime/events.js';
 import { withRestarts, type RestartOptions } from '../runtime/restart.js';
@@ -30,6 +30,8 @@ export interface BuiltStack {
   readonly components: Component[];
   /** Every process component, for the pre-flight check of their binaries. */
   readonly processes: ProcessComponent[];
+  /** The output files it opened. */
+  readonly files: readonly OutputSink[];
   /** Closes the output files it opened, after everything was written. */
   close(): Promise<void>;
 }
@@ -68,6 +70,8 @@ export interface BuildOptions {
   readonly renderer: Renderer;
   /** Problems found while preparing (e.g. Envoy's bootstrap names another admin address). */
   readonly warn: (component: string, warning: DrainWarning) => void;
+  /** Reports of lines an output file did not take (a full disk). */
+  readonly onOutputEvent: (event: OutputEvent) => void;
   /** @default libraryFactories */
   readonly factories?: Factories;
 }
@@ -79,7 +83,8 @@ export async function buildStack(options: BuildOptions): Promise<BuiltStack> {
   const outputFor = (spec: OutputSpec, index: number): OutputTarget => {
     if (spec.mode === 'file') {
       let sink = files.get(spec.file);
-      if (!sink) files.set(spec.file, (sink = OutputSink.openFile(spec.file)));
+      if (!sink)
+        files.set(spec.file, (sink = OutputSink.openFile(spec.file, { onEvent: options.onOutputEvent })));
       return { stdout: sink, format: 'raw' };
     }
     const { renderer } = options;
@@ -89,7 +94,7 @@ export async function buildStack(options: BuildOptions): Promise<BuiltStack> {
       stderr: renderer.stderr,
       format,
       prefixWidth,
-      ...(renderer.format === 'pretty' && renderer.stdout.isTTY && { color: prefixColor(index) }),
+      ...(renderer.colors && { color: prefixColor(index) }),
     };
   };
 
@@ -105,6 +110,7 @@ export async function buildStack(options: BuildOptions): Promise<BuiltStack> {
   return {
     components,
     processes,
+    files: [...files.values()],
     async close() {
       await Promise.all([...files.values()].map((sink) => sink.close()));
     },

@@ -6,7 +6,10 @@ import type { LogFormat, LogLevel } from './render.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
-/** Exit codes: 0 clean, 1 a component failed or the shutdown budget ran out, 2 usage or stack file. */
+/**
+ * Exit codes: 0 clean, 1 a component failed, the shutdown budget ran out or Corral's stdout or
+ * stderr was closed, 2 usage or stack file.
+ */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 const USAGE = `usage: corral <command> [options]
@@ -26,7 +29,8 @@ signals (run):
   SIGTERM, SIGINT, SIGHUP    1st: drain and stop in reverse order; 2nd: skip the drain; 3rd: SIGKILL all, exit 1
   SIGUSR2                    drain every drainable component and report not ready, without stopping
 
-exit codes: 0 clean stop, 1 a component failed or the shutdown timed out, 2 usage or stack-file error
+exit codes: 0 clean stop, 1 a component failed, the shutdown timed out or stdout was closed,
+            2 usage or stack-file error
 `;
 
 const FORMATS: readonly LogFormat[] = ['pretty', 'json'];
@@ -49,29 +53,29 @@ export async function main(argv: readonly string[]): Promise<number> {
       },
     });
   } catch (error) {
-    return usageError(describe(error));
+    return await usageError(describe(error));
   }
   const { values, positionals } = parsed;
   if (values.version) {
-    process.stdout.write(`corral ${version}\n`);
+    await print(process.stdout, `corral ${version}\n`);
     return EXIT.ok;
   }
   if (values.help) {
-    process.stdout.write(USAGE);
+    await print(process.stdout, USAGE);
     return EXIT.ok;
   }
   const [command, ...extra] = positionals;
   if (command !== 'run' && command !== 'check') {
-    return usageError(command === undefined ? 'no command given' : `unknown command "${command}"`);
+    return await usageError(command === undefined ? 'no command given' : `unknown command "${command}"`);
   }
-  if (extra.length > 0) return usageError(`unexpected argument "${extra[0] ?? ''}"`);
+  if (extra.length > 0) return await usageError(`unexpected argument "${extra[0] ?? ''}"`);
   const format = values['log-format'];
   if (format !== undefined && !FORMATS.includes(format as LogFormat)) {
-    return usageError(`--log-format must be pretty or json, got "${format}"`);
+    return await usageError(`--log-format must be pretty or json, got "${format}"`);
   }
   const level = values['log-level'];
   if (level !== undefined && !LEVELS.includes(level as LogLevel)) {
-    return usageError(`--log-level must be one of ${LEVELS.join(', ')}, got "${level}"`);
+    return await usageError(`--log-level must be one of ${LEVELS.join(', ')}, got "${level}"`);
   }
 
   const file = values.file ?? 'corral.yaml';
@@ -79,14 +83,17 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     stack = await loadStack(file, { env: process.env });
   } catch (error) {
-    process.stderr.write(`corral: ${error instanceof StackFileError ? error.message : describe(error)}\n`);
+    await print(
+      process.stderr,
+      `corral: ${error instanceof StackFileError ? error.message : describe(error)}\n`,
+    );
     return EXIT.usage;
   }
   // Each command imports its own modules: `check` needs none of the runtime, and a long-running
   // `run` would keep `check`'s in memory for nothing.
   if (command === 'check') {
     const { checkCommand } = await import('./check.js');
-    process.stdout.write(checkCommand(stack, file));
+    await print(process.stdout, checkCommand(stack, file));
     return EXIT.ok;
   }
   const { runCommand } = await import('./run.js');
@@ -99,7 +106,20 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
 }
 
-function usageError(message: string): number {
-  process.stderr.write(`corral: ${message}\n\n${USAGE}`);
+async function usageError(message: string): Promise<number> {
+  await print(process.stderr, `corral: ${message}\n\n${USAGE}`);
   return EXIT.usage;
+}
+
+/**
+ * Writes `text` and resolves once it was handed to the OS, so the process may exit; a reader that
+ * went away (`corral check | head -1`) is no crash.
+ */
+function print(stream: NodeJS.WriteStream, text: string): Promise<void> {
+  if (!stream.listeners('error').includes(ignore)) stream.on('error', ignore);
+  return new Promise((resolve) => stream.write(text, () => resolve()));
+}
+
+function ignore(): void {
+  // See print.
 }

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CorralEvent } from '../runtime/events.js';
 import type { Manager } from '../runtime/manager.js';
+import type { OutputSink } from '../process/output.js';
 import { exitStatusOf } from '../process/terminate.js';
 
 const PHASES = ['running', 'draining', 'stopping', 'stopped'] as const;
@@ -11,7 +12,11 @@ const PHASES = ['running', 'draining', 'stopping', 'stopped'] as const;
  */
 export function createMetrics(
   manager: Manager,
-  options: { alwaysLeader: boolean },
+  options: {
+    alwaysLeader: boolean;
+    /** Every output sink of the run, for the count of lines they dropped. */
+    sinks: () => readonly OutputSink[];
+  },
 ): {
   registry: Registry;
   observe: (event: CorralEvent) => void;
@@ -45,6 +50,23 @@ export function createMetrics(
     help: 'How many times the component was restarted.',
     labelNames: ['component'],
     registers: [registry],
+  });
+  new Counter({
+    name: 'corral_output_dropped_lines_total',
+    help: "Lines of the component's output that its destination did not take (a file on a full disk).",
+    labelNames: ['component'],
+    registers: [registry],
+    collect() {
+      // The sinks keep exact totals; the counter is set from them at each scrape.
+      const totals = new Map(manager.status().map((s) => [s.name, 0]));
+      for (const sink of new Set(options.sinks())) {
+        for (const [component, lines] of sink.droppedLines()) {
+          if (totals.has(component)) totals.set(component, (totals.get(component) ?? 0) + lines);
+        }
+      }
+      this.reset();
+      for (const [component, lines] of totals) this.inc({ component }, lines);
+    },
   });
   const exitCode = new Gauge({
     name: 'corral_component_last_exit_code',
@@ -98,7 +120,7 @@ export function createMetrics(
         restarts.inc({ component: event.component }, 0);
         break;
       case 'component.restarting':
-        restarts.inc({ component: event.component }, 1 + event.suppressed);
+        restarts.inc({ component: event.component });
         break;
       case 'process.exited':
         exitCode.set({ component: event.component }, exitStatusOf(event));

@@ -1,10 +1,12 @@
+import { fstatSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { Writable } from 'node:stream';
 import type { Logger, pino as createPino } from 'pino';
 import { describeEvent, eventLevel, pinoEventLogger } from '../adapters/pino.js';
 import { formatMs } from '../runtime/errors.js';
 import type { CorralEvent } from '../runtime/events.js';
 import type { ComponentStatus } from '../runtime/entry.js';
-import { OutputSink } from '../process/output.js';
+import { type OutputEvent, OutputSink } from '../process/output.js';
 import type { StopReport } from './report.js';
 
 export type LogFormat = 'pretty' | 'json';
@@ -21,114 +23,130 @@ const LEVEL_RANK: Record<LogLevel, number> = {
 
 /**
  * Everything `corral run` shows. Pretty: one line per event and prefixed component output, plus on
- * a TTY a live block at the bottom with a line per component (state, pid, uptime, readiness).
- * JSON: one pino record per event, one record per output line, and one per component in the stop
- * report. Nothing else in the CLI writes to stdout while a run is on.
+ * a terminal a live block at the bottom with a line per component (state, pid, uptime,
+ * readiness). JSON: one pino record per event, one record per output line, and one per component
+ * in the stop report. Nothing else in the CLI writes to stdout while a run is on: every byte for
+ * stdout goes through one sink, in order, so records are never torn and a slow reader slows the
+ * components down instead of losing their lines.
  */
 export interface Renderer {
   readonly format: LogFormat;
   /** Where components' stdout and stderr lines go. */
   readonly stdout: OutputSink;
   readonly stderr: OutputSink;
+  /**
+   * Whether output is coloured (prefixes, and a child's own colours in prefixed lines): on a
+   * terminal, unless NO_COLOR is set or TERM is `dumb`.
+   */
+  readonly colors: boolean;
   event(event: CorralEvent & { time: number }): void;
   /** A message of the CLI's own (not tied to an event). */
   say(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
+  /**
+   * Says `message` as a plain line on Corral's stderr, whatever the format; on stdout when that
+   * is where stderr goes. For what a person must see even when stdout is gone.
+   */
+  alert(message: string): void;
   /** Prints the stop report and stops the live view. */
   finish(report: StopReport): void;
+  /**
+   * Resolves to true once everything written so far has reached Corral's stdout and stderr, or
+   * to false when `signal` aborts first (a reader that stopped reading).
+   */
+  flushed(signal: AbortSignal): Promise<boolean>;
 }
 
 export interface RendererOptions {
   format: LogFormat;
   level: LogLevel;
-  /** Show the live view (pretty on a terminal). */
-  live: boolean;
   status: () => ComponentStatus[];
+  /**
+   * Called once when Corral's stdout or stderr is gone for good (its reader closed it: EPIPE).
+   * What is written there from then on is discarded.
+   */
+  onLost: (stream: 'stdout' | 'stderr', error: Error) => void;
+  /** Reports of lines that Corral's stdout or stderr did not take (a file on a full disk). */
+  onOutputEvent: (event: OutputEvent) => void;
+  /** @default process.env */
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function createRenderer(options: RendererOptions): Promise<Renderer> {
-  if (options.format === 'pretty') return prettyRenderer(options);
-  // pino is imported for JSON output only: a run keeps whatever it imported in memory (issue 3).
+  const env = options.env ?? process.env;
+  const terminal = isatty(1);
+  // https://no-color.org: present and not empty. A dumb terminal has no colours or cursor moves.
+  const colors = terminal && !env.NO_COLOR && env.TERM !== 'dumb';
+  const sinks = stdioSinks(options, colors && options.format === 'pretty');
+  if (options.format === 'pretty') return prettyRenderer(options, sinks, colors);
+  // pino is imported for JSON output only: a run keeps whatever it imported in memory.
   const { pino } = await import('pino');
-  return jsonRenderer(options, pino);
+  return jsonRenderer(options, sinks, pino);
 }
 
-function jsonRenderer({ level }: RendererOptions, pino: typeof createPino): Renderer {
-  // Synchronous writes to fd 1, like the output sink's, keep records and output lines in order.
-  const logger: Logger = pino({ level, base: { name: 'corral' } }, pino.destination({ fd: 1, sync: true }));
+interface StdioSinks {
+  readonly out: OutputSink;
+  /** `out` itself when stdout and stderr are one destination (`2>&1`), so lines never tear. */
+  readonly err: OutputSink;
+  /** The live view drawn below the output, when there is one. */
+  readonly live: LiveView | undefined;
+}
+
+function stdioSinks(options: RendererOptions, live: boolean): StdioSinks {
+  const common = { onEvent: options.onOutputEvent };
+  const onError = (stream: 'stdout' | 'stderr') => (error: Error) => {
+    options.onLost(stream, error);
+  };
+  const view = live ? new LiveView(process.stdout, options.status) : undefined;
+  const out = view
+    ? new OutputSink(view.stream, { ...common, name: 'stdout', onError: onError('stdout') })
+    : OutputSink.stdio(1, { ...common, onError: onError('stdout') });
+  const err = sameDestination(1, 2) ? out : OutputSink.stdio(2, { ...common, onError: onError('stderr') });
+  return { out, err, live: view };
+}
+
+function jsonRenderer(
+  { level }: RendererOptions,
+  { out, err }: StdioSinks,
+  pino: typeof createPino,
+): Renderer {
+  // Records go through the same sink as the components' lines, so they keep their order.
+  const destination = {
+    write: (record: string): void => {
+      out.write(Buffer.from(record));
+    },
+  };
+  const logger: Logger = pino({ level, base: { name: 'corral' } }, destination);
   const logEvent = pinoEventLogger(logger);
   return {
     format: 'json',
-    stdout: new OutputSink(process.stdout),
-    stderr: new OutputSink(process.stdout),
-    event: logEvent,
+    stdout: out,
+    stderr: out,
+    colors: false,
+    event(event) {
+      logEvent(event);
+      if (out !== err) alsoOnStderr(err, event);
+    },
     say: (lvl, message, fields) => logger[lvl](fields ?? {}, message),
+    alert: (message) => alert(err, message),
     finish(report) {
       const now = Date.now();
       for (const row of report.rows())
         logger.info({ event: 'stop.report', ...row }, `stop report: ${row.component}`);
       logger.info({ event: 'stop.summary', shutdownMs: report.totalMs(now) }, 'stopped');
     },
+    flushed: (signal) => flushedBefore([out, err], signal),
   };
 }
 
-function prettyRenderer({ level, live, status }: RendererOptions): Renderer {
-  const out = process.stdout;
-  const color = out.isTTY && !process.env.NO_COLOR;
+function prettyRenderer(
+  { level }: RendererOptions,
+  { out, err, live }: StdioSinks,
+  color: boolean,
+): Renderer {
   const paint = (code: number, text: string): string => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
-  const pids = new Map<string, number>();
-  const startedAt = new Map<string, number>();
-  /** Components draining now: shown as such, since their state is still `ready`. */
-  const draining = new Set<string>();
-  let blockLines = 0;
-  let finished = false;
-
-  const block = (): string[] => {
-    const now = Date.now();
-    const rows = status();
-    const width = Math.max(0, ...rows.map((r) => r.name.length));
-    return rows.map((r) => {
-      const pid = pids.get(r.name);
-      const since = startedAt.get(r.name);
-      const running = ['starting', 'ready', 'stopping', 'restarting'].includes(r.state);
-      const state = draining.has(r.name)
-        ? paint(36, 'draining'.padEnd(10))
-        : paint(STATE_COLORS[r.state], r.state.padEnd(10));
-      return `  ${r.name.padEnd(width)}  ${state}  ${pid ? `pid ${pid}`.padEnd(11) : ''.padEnd(11)}  ${
-        running && since !== undefined ? `up ${formatMs(now - since)}`.padEnd(10) : ''.padEnd(10)
-      }  ${r.state === 'ready' ? 'ready' : 'not ready'}`;
-    });
-  };
-  const clear = (): void => {
-    if (blockLines > 0) out.write(`\x1b[${blockLines}F\x1b[J`);
-    blockLines = 0;
-  };
-  const draw = (): void => {
-    if (!live || finished) return;
-    const lines = block();
-    out.write(`${lines.join('\n')}\n`);
-    blockLines = lines.length;
-  };
-  /** Writes whole lines above the live block. */
   const print = (text: string): void => {
-    clear();
-    out.write(text);
-    draw();
+    out.write(Buffer.from(text));
   };
-  const ticker = live ? setInterval(() => print(''), 1_000) : undefined;
-  ticker?.unref();
-
-  const sinkStream = (target: NodeJS.WriteStream): Writable =>
-    live
-      ? new Writable({
-          write(chunk: Buffer, _encoding, callback) {
-            clear();
-            target.write(chunk);
-            draw();
-            callback();
-          },
-        })
-      : target;
-
   const time = (t: number): string => paint(2, new Date(t).toISOString().slice(11, 23));
   const say = (lvl: LogLevel, message: string): void => {
     if (LEVEL_RANK[lvl] < LEVEL_RANK[level]) return;
@@ -137,23 +155,142 @@ function prettyRenderer({ level, live, status }: RendererOptions): Renderer {
   };
   return {
     format: 'pretty',
-    stdout: new OutputSink(sinkStream(process.stdout)),
-    stderr: new OutputSink(live ? sinkStream(process.stdout) : process.stderr),
+    stdout: out,
+    // On a terminal with the live view, stderr lines go above it too, in order.
+    stderr: live ? out : err,
+    colors: color,
     event(event) {
-      if (event.type === 'process.spawned') pids.set(event.component, event.pid);
-      if (event.type === 'component.starting') startedAt.set(event.component, event.time);
-      if (event.type === 'component.draining') draining.add(event.component);
-      if (event.type === 'component.drained') draining.delete(event.component);
+      live?.observe(event, paint);
       say(eventLevel(event), describeEvent(event));
+      if (out !== err) alsoOnStderr(err, event);
     },
     say,
+    alert: (message) => alert(err, message),
     finish(report) {
-      if (ticker) clearInterval(ticker);
-      clear();
-      finished = true;
-      out.write(`${report.format()}\n`);
+      live?.stop();
+      print(`${report.format()}\n`);
     },
+    flushed: (signal) => flushedBefore([out, err], signal),
   };
+}
+
+/**
+ * Corral's stdout losing lines is said on stderr as well, when that is somewhere else: the
+ * report in stdout itself may be lost with them.
+ */
+function alsoOnStderr(err: OutputSink, event: CorralEvent): void {
+  if (
+    (event.type === 'output.dropping' || event.type === 'output.dropped') &&
+    event.destination === 'stdout'
+  ) {
+    alert(err, describeEvent(event));
+  }
+}
+
+function alert(err: OutputSink, message: string): void {
+  err.write(Buffer.from(`corral: ${message}\n`));
+}
+
+function flushedBefore(sinks: readonly OutputSink[], signal: AbortSignal): Promise<boolean> {
+  const aborted = new Promise<boolean>((resolve) => {
+    if (signal.aborted) resolve(false);
+    signal.addEventListener('abort', () => resolve(false), { once: true });
+  });
+  return Promise.race([Promise.all(sinks.map((sink) => sink.flushed())).then(() => true), aborted]);
+}
+
+/** Whether two file descriptors lead to the same file, pipe, socket or terminal. */
+function sameDestination(a: number, b: number): boolean {
+  try {
+    const [x, y] = [fstatSync(a), fstatSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The live block at the bottom of a terminal: a line per component, redrawn below whatever is
+ * written through {@link LiveView.stream} and once a second. Terminal writes are synchronous in
+ * Node, so clearing, writing and redrawing never interleave with anything else.
+ */
+class LiveView {
+  readonly stream: Writable;
+  readonly #terminal: NodeJS.WriteStream;
+  readonly #status: () => ComponentStatus[];
+  readonly #pids = new Map<string, number>();
+  readonly #startedAt = new Map<string, number>();
+  /** Components draining now: shown as such, since their state is still `ready`. */
+  readonly #draining = new Set<string>();
+  readonly #ticker: NodeJS.Timeout;
+  #paint: (code: number, text: string) => string = (_code, text) => text;
+  #lines = 0;
+  #stopped = false;
+
+  constructor(terminal: NodeJS.WriteStream, status: () => ComponentStatus[]) {
+    this.#terminal = terminal;
+    this.#status = status;
+    this.stream = new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        this.#clear();
+        terminal.write(chunk);
+        this.#draw();
+        callback();
+      },
+    });
+    // A terminal that fails (hung up) ends the stream, and with it the sink written through it.
+    terminal.on('error', (error: Error) => this.stream.destroy(error));
+    this.#ticker = setInterval(() => {
+      this.#clear();
+      this.#draw();
+    }, 1_000);
+    this.#ticker.unref();
+  }
+
+  observe(event: CorralEvent & { time: number }, paint: (code: number, text: string) => string): void {
+    this.#paint = paint;
+    if (event.type === 'process.spawned') this.#pids.set(event.component, event.pid);
+    if (event.type === 'component.starting') this.#startedAt.set(event.component, event.time);
+    if (event.type === 'component.draining') this.#draining.add(event.component);
+    if (event.type === 'component.drained') this.#draining.delete(event.component);
+  }
+
+  /** Removes the block for good. */
+  stop(): void {
+    clearInterval(this.#ticker);
+    this.#clear();
+    this.#stopped = true;
+  }
+
+  #clear(): void {
+    if (this.#lines > 0) this.#terminal.write(`\x1b[${this.#lines}F\x1b[J`);
+    this.#lines = 0;
+  }
+
+  #draw(): void {
+    if (this.#stopped) return;
+    const lines = this.#block();
+    this.#terminal.write(`${lines.join('\n')}\n`);
+    this.#lines = lines.length;
+  }
+
+  #block(): string[] {
+    const now = Date.now();
+    const rows = this.#status();
+    const width = Math.max(0, ...rows.map((r) => r.name.length));
+    const paint = this.#paint;
+    return rows.map((r) => {
+      const pid = this.#pids.get(r.name);
+      const since = this.#startedAt.get(r.name);
+      const running = ['starting', 'ready', 'stopping', 'restarting'].includes(r.state);
+      const state = this.#draining.has(r.name)
+        ? paint(36, 'draining'.padEnd(10))
+        : paint(STATE_COLORS[r.state], r.state.padEnd(10));
+      return `  ${r.name.padEnd(width)}  ${state}  ${pid ? `pid ${pid}`.padEnd(11) : ''.padEnd(11)}  ${
+        running && since !== undefined ? `up ${formatMs(now - since)}`.padEnd(10) : ''.padEnd(10)
+      }  ${r.state === 'ready' ? 'ready' : 'not ready'}`;
+    });
+  }
 }
 
 const STATE_COLORS: Record<ComponentStatus['state'], number> = {

@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { writeFileSync, writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { dirname, join, resolve } from 'node:path';
 import { Isolation } from '../process/isolation.js';
 import { checkBinaries } from '../process/lookup.js';
@@ -8,7 +9,7 @@ import type { CorralEvent } from '../runtime/events.js';
 import { Manager } from '../runtime/manager.js';
 import { buildElector, buildStack, type BuiltStack } from './build.js';
 import type { Endpoint, Readiness } from './endpoints.js';
-import { createRenderer, type LogFormat, type LogLevel } from './render.js';
+import { createRenderer, type LogFormat, type LogLevel, type Renderer } from './render.js';
 import { StopReport } from './report.js';
 import { handleSignals } from './signals.js';
 import type { Stack } from './stack-schema.js';
@@ -35,29 +36,46 @@ export async function runCommand(options: RunOptions): Promise<number> {
   const { stack } = options;
   if (stack.isolation.pidNamespace && !insideNamespace().inside) return runIsolated(options);
 
-  const format = options.format ?? stack.log.format ?? (process.stdout.isTTY ? 'pretty' : 'json');
+  const format = options.format ?? stack.log.format ?? (isatty(1) ? 'pretty' : 'json');
   const level = options.level ?? stack.log.level ?? 'info';
   const manager = new Manager({
     shutdownTimeout: stack.shutdown.timeout,
     elector: await buildElector(stack, emit),
   });
+  const stop = new AbortController();
+  /** Corral's stdout or stderr, once gone: the run then stops, and exits 1. */
+  const lost: string[] = [];
   const renderer = await createRenderer({
     format,
     level,
-    live: format === 'pretty' && process.stdout.isTTY,
     status: () => manager.status(),
+    // Nobody can see the stack's output any more: stop it, as a signal would, rather than run on
+    // discarding every line.
+    onLost: (stream, error) => {
+      lost.push(stream);
+      terminating = true;
+      renderer.alert(`${stream} was closed (${describe(error)}); stopping the stack`);
+      stop.abort();
+    },
+    onOutputEvent: (event) => emit(event),
   });
   const report = new StopReport(stack.components.map((c) => c.name));
   // prom-client is imported only for a stack that serves /metrics: a run keeps whatever it imported
   // in memory for as long as it runs (issue 3).
   const metrics = stack.metrics && {
     address: stack.metrics.address,
-    ...(await import('./metrics.js')).createMetrics(manager, { alwaysLeader: !stack.leaderElection }),
+    ...(await import('./metrics.js')).createMetrics(manager, {
+      alwaysLeader: !stack.leaderElection,
+      sinks: () => [renderer.stdout, renderer.stderr, ...(built?.files ?? [])],
+    }),
   };
   const pids = new Set<number>();
+  /** When the shutdown began: its budget also bounds the wait for the output to be delivered. */
+  let shutdownAt: number | undefined;
   function emit(event: CorralEvent): void {
     const stamped = { ...event, time: Date.now() };
     if (event.type === 'process.spawned') pids.add(event.pid);
+    if (event.type === 'shutdown.started') shutdownAt ??= performance.now();
     renderer.event(stamped);
     report.observe(stamped);
     metrics?.observe(event);
@@ -69,7 +87,6 @@ export async function runCommand(options: RunOptions): Promise<number> {
 
   // Handlers first: from here on a signal is ours to handle, even while we are still setting up
   // (Node's default would kill us and orphan whatever had started).
-  const stop = new AbortController();
   const stopSignals = new AbortController();
   let terminating = false;
   /** Set once the isolation layers are up; the third signal kills through them. */
@@ -120,6 +137,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
         isolation,
         renderer,
         warn: (component, warning) => emit({ type: 'warning', component, ...warning }),
+        onOutputEvent: (event) => emit(event),
       });
       await checkBinaries(built.processes.map((p) => p.binary));
     } catch (error) {
@@ -145,7 +163,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
     try {
       started = true;
       await manager.run(stop.signal);
-      return 0;
+      return lost.length > 0 ? 1 : 0;
     } catch (error) {
       if (error instanceof ShutdownTimeoutError) {
         // The shutdown.stuck event has said who; the budget is spent: nothing may outlive us, whatever its own timeouts say.
@@ -164,6 +182,29 @@ export async function runCommand(options: RunOptions): Promise<number> {
     await built?.close();
     await isolation.close();
     await workDir?.release();
+    await deliverOutput(renderer, shutdownAt, stack.shutdown.timeout);
+  }
+}
+
+/**
+ * Waits for whatever Corral wrote to reach its stdout and stderr, within what is left of the
+ * shutdown budget: a reader that stopped reading must not keep Corral from exiting for ever.
+ */
+async function deliverOutput(
+  renderer: Renderer,
+  shutdownAt: number | undefined,
+  budgetMs: number,
+): Promise<void> {
+  const left = (shutdownAt ?? performance.now()) + budgetMs - performance.now();
+  const timeout = AbortSignal.timeout(Math.max(0, Math.ceil(left)));
+  if (await renderer.flushed(timeout)) return;
+  try {
+    writeSync(
+      2,
+      "corral: the shutdown budget ran out before Corral's output was read; the rest of it is lost\n",
+    );
+  } catch {
+    // stderr is gone too.
   }
 }
 

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { ComponentContext } from '../runtime/component.js';
 import {
   forwardOutput,
+  type ForwardProgress,
   type LineTap,
   OutputPipe,
   OutputSink,
@@ -34,8 +35,9 @@ export type OutputTarget =
   | 'ignore';
 
 /**
- * How long output may keep flowing once the process group (and cgroup) is empty. Only a process
- * that escaped both, and still holds the pipe, keeps it open that long; then reading stops.
+ * How long a pipe may stay open without anything to read once the process group (and cgroup) is
+ * empty. Only a process that escaped both, and still holds the pipe, keeps it open that long;
+ * then reading stops. Time spent waiting for a slow destination does not count.
  */
 const OUTPUT_GRACE_MS = 2_000;
 
@@ -43,7 +45,7 @@ let defaultSinks: { stdout: OutputSink; stderr: OutputSink } | undefined;
 
 /** The target of components given none: prefixed lines, stdout to Corral's stdout, stderr to its stderr. */
 export function defaultOutput(): OutputTarget {
-  defaultSinks ??= { stdout: new OutputSink(process.stdout), stderr: new OutputSink(process.stderr) };
+  defaultSinks ??= { stdout: OutputSink.stdio(1), stderr: OutputSink.stdio(2) };
   return defaultSinks;
 }
 
@@ -91,57 +93,86 @@ export async function connectOutput(target: OutputTarget): Promise<OutputConnect
   };
 }
 
-/** Starts forwarding both streams (when piped). Resolves when both ended; never rejects. */
+/** Both streams being forwarded: see {@link forward}. */
+export interface Forwarding {
+  /** Resolves when both ended; never rejects. */
+  readonly done: Promise<unknown>;
+  readonly progress: readonly ForwardProgress[];
+}
+
+/** Starts forwarding both streams (when piped). */
 export function forward(
   [stdout, stderr]: readonly [Source, Source],
   target: OutputTarget,
   common: { component: string; lines: LineTap; signal: AbortSignal },
-): Promise<unknown> {
-  if (typeof target === 'string') return Promise.resolve();
-  const one = (source: Source, stream: OutputStream, sink: OutputSink): Promise<unknown> =>
-    source
-      ? forwardOutput(source, {
-          ...common,
-          stream,
-          sink,
-          format: target.format ?? 'prefixed',
-          ...(target.prefixWidth === undefined ? {} : { prefixWidth: target.prefixWidth }),
-          ...(target.color === undefined ? {} : { color: target.color }),
-        }).catch((error: unknown) => error)
-      : Promise.resolve();
-  return Promise.all([
+): Forwarding {
+  if (typeof target === 'string') return { done: Promise.resolve(), progress: [] };
+  const progress: ForwardProgress[] = [];
+  const one = (source: Source, stream: OutputStream, sink: OutputSink): Promise<unknown> => {
+    if (!source) return Promise.resolve();
+    const state = { lastActivity: performance.now(), waitingForSink: false };
+    progress.push(state);
+    return forwardOutput(source, {
+      ...common,
+      stream,
+      sink,
+      progress: state,
+      format: target.format ?? 'prefixed',
+      ...(target.prefixWidth === undefined ? {} : { prefixWidth: target.prefixWidth }),
+      ...(target.color === undefined ? {} : { color: target.color }),
+    }).catch((error: unknown) => error);
+  };
+  const done = Promise.all([
     one(stdout, 'stdout', target.stdout),
     one(stderr, 'stderr', target.stderr ?? target.stdout),
   ]);
+  return { done, progress };
 }
 
 /**
  * Waits for the output to be forwarded to the end. The process group is empty by now, so the
- * pipes close at once, unless a process that escaped the group (and any cgroup) still holds
- * one: after {@link OUTPUT_GRACE_MS}, reading stops and a warning says so.
+ * pipes end as soon as the destination has taken what they hold, unless a process that escaped
+ * the group (and any cgroup) still holds one: once a pipe has had nothing to read for
+ * {@link OUTPUT_GRACE_MS}, reading stops and a warning says so. A destination that takes long
+ * (a stalled reader of Corral's stdout) is waited for, and said so once.
  */
 export async function flush(
-  forwarded: Promise<unknown>,
+  forwarding: Forwarding,
   stopReading: AbortController,
   component: string,
   ctx: ComponentContext,
 ): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(true), OUTPUT_GRACE_MS);
-  });
-  try {
-    if (await Promise.race([forwarded.then(() => false), timedOut])) {
+  const finished = forwarding.done.then(() => true);
+  const start = performance.now();
+  let blockedReported = false;
+  for (;;) {
+    const now = performance.now();
+    const waitingForSink = forwarding.progress.some((p) => p.waitingForSink);
+    const lastActivity = Math.max(start, ...forwarding.progress.map((p) => p.lastActivity));
+    if (!waitingForSink && now - lastActivity >= OUTPUT_GRACE_MS) break;
+    if (waitingForSink && now - lastActivity >= OUTPUT_GRACE_MS && !blockedReported) {
+      blockedReported = true;
       ctx.emit({
         type: 'warning',
-        code: 'OUTPUT_HELD',
+        code: 'OUTPUT_BLOCKED',
         component,
-        message: `a process of component \`${component}\` outside its process group still holds its output; stopped reading it`,
+        message: `component \`${component}\` has exited, but the rest of its output waits for its destination to take it`,
       });
-      stopReading.abort();
-      await forwarded;
     }
-  } finally {
-    clearTimeout(timer);
+    const wait = waitingForSink ? OUTPUT_GRACE_MS : lastActivity + OUTPUT_GRACE_MS - now;
+    if (await Promise.race([finished, sleep(wait)])) return;
   }
+  ctx.emit({
+    type: 'warning',
+    code: 'OUTPUT_HELD',
+    component,
+    message: `a process of component \`${component}\` outside its process group still holds its output; stopped reading it`,
+  });
+  stopReading.abort();
+  await forwarding.done;
+}
+
+/** Resolves to false after `ms`, without keeping the process alive for it. */
+function sleep(ms: number): Promise<false> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(1, ms), false).unref());
 }

@@ -147,7 +147,7 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
 
       const lines = new LineTap();
       const stopReading = new AbortController();
-      const forwarded = forward(io.sources(child.child), output, {
+      const forwarding = forward(io.sources(child.child), output, {
         component: name,
         lines,
         signal: stopReading.signal,
@@ -175,7 +175,7 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
       // A stop requested meanwhile is under way already, even if the child's exit won the race.
       const termination = await (stopping ?? terminate(target, stopOptions));
       running = undefined;
-      await flush(forwarded, stopReading, name, ctx);
+      await flush(forwarding, stopReading, name, ctx);
       ctx.emit({
         type: 'process.exited',
         component: name,

@@ -7,7 +7,7 @@ import type { OutputSink } from './output-sink.js';
 export { DEFAULT_MAX_LINE_BYTES, type OutputFormat, type OutputStream } from './line-format.js';
 export { LineTap, type LineListener } from './line-tap.js';
 export { OutputPipe, type PipeControl } from './output-pipe.js';
-export { type OpenFileOptions, OutputSink, type OutputSinkOptions } from './output-sink.js';
+export { type OutputEvent, OutputSink, type OutputSinkOptions } from './output-sink.js';
 
 /**
  * Forwarding a child's stdout or stderr to a destination, line by line:
@@ -25,11 +25,12 @@ export { type OpenFileOptions, OutputSink, type OutputSinkOptions } from './outp
  *     ]);
  *
  * Guarantees: lines keep their order within a stream and none is lost, including the last one
- * when it has no newline (it is terminated at the end of the stream, except in `raw`). Each write
- * to the sink holds whole lines, so components sharing a sink interleave only between lines.
- * When the sink's buffer is full the forwarder stops reading until it drains, so the child's pipe
- * fills and the child blocks in `write`: memory stays bounded by the sink's buffer, the stream's
- * buffer and one line of at most `maxLineBytes` (see {@link DEFAULT_MAX_LINE_BYTES}).
+ * when it has no newline (it is terminated at the end of the stream, except in `raw`, where the
+ * sink terminates it before anything else follows it). Each write to the sink holds whole lines,
+ * so components sharing a sink interleave only between lines. When the sink's buffer is full the
+ * forwarder stops reading until it drains, so the child's pipe fills and the child blocks in
+ * `write`: memory stays bounded by the sink's buffer, the stream's buffer and one line of at most
+ * `maxLineBytes` (see {@link DEFAULT_MAX_LINE_BYTES}).
  */
 export interface ForwardOptions {
   /** The component's name: the prefix in `prefixed`, the `component` field in `json`. */
@@ -59,6 +60,16 @@ export interface ForwardOptions {
    * open after the process group was stopped; abort only once the child is gone.
    */
   readonly signal?: AbortSignal;
+  /** Kept up to date by the forwarder, for a caller that must tell a starved source from a full sink. */
+  readonly progress?: ForwardProgress;
+}
+
+/** How a forwarder is getting on; see {@link ForwardOptions.progress}. */
+export interface ForwardProgress {
+  /** `performance.now()` when it last read a chunk, or resumed reading after the sink drained. */
+  lastActivity: number;
+  /** It is waiting for the sink to drain: a wait that is the destination's doing, not the source's. */
+  waitingForSink: boolean;
 }
 
 /**
@@ -69,7 +80,7 @@ export interface ForwardOptions {
  * the sink reports its error and discards, and the forwarder keeps draining the child.
  */
 export function forwardOutput(source: Readable | OutputPipe, options: ForwardOptions): Promise<void> {
-  const { sink, stream, lines, signal } = options;
+  const { sink, stream, lines, signal, component, progress } = options;
   // Only JSON records carry a time: other formats skip the clock on every chunk.
   const now = options.format === 'json' ? (options.now ?? Date.now) : () => 0;
   const formatter = new LineFormatter(options);
@@ -77,9 +88,6 @@ export function forwardOutput(source: Readable | OutputPipe, options: ForwardOpt
     lines?.publish(line, stream);
   };
   const input = source instanceof OutputPipe ? pipeInput(source) : readableInput(source);
-  // `raw` output may be a view of the chunk: copy it when the chunk's memory is about to be
-  // reused and the sink might still hold the view after `write` returned.
-  const copyRaw = input.reusesChunks && options.format === 'raw' && !sink.writesThrough;
 
   return new Promise<void>((resolve, reject) => {
     let finished = false;
@@ -87,17 +95,25 @@ export function forwardOutput(source: Readable | OutputPipe, options: ForwardOpt
       if (finished) return;
       finished = true;
       signal?.removeEventListener('abort', onAbort);
-      sink.write(formatter.end(now(), lines?.watched ? publish : undefined));
+      sink.write(formatter.end(now(), lines?.watched ? publish : undefined), component);
+      sink.sourceEnded(component);
       void sink.flushed().then(() => {
         if (error === undefined) resolve();
         else reject(error);
       });
     };
     const onChunk = (chunk: Buffer): boolean => {
-      const out = formatter.push(chunk, now(), lines?.watched ? publish : undefined, sink.writesThrough);
-      if (sink.write(copyRaw ? Buffer.from(out) : out)) return true;
+      if (progress) progress.lastActivity = performance.now();
+      // The formatter copies what it keeps: the chunk's memory may be reused after this call.
+      const out = formatter.push(chunk, now(), lines?.watched ? publish : undefined);
+      if (sink.write(out, component)) return true;
       // Back-pressure: stop reading until the destination drains; the child's pipe fills meanwhile.
+      if (progress) progress.waitingForSink = true;
       void sink.drained().then(() => {
+        if (progress) {
+          progress.waitingForSink = false;
+          progress.lastActivity = performance.now();
+        }
         if (!finished) input.resume();
       });
       return false;
@@ -119,8 +135,6 @@ export function forwardOutput(source: Readable | OutputPipe, options: ForwardOpt
 
 /** A source of chunks, whichever kind of stream it reads. */
 interface Input {
-  /** Chunks are valid only during `onChunk` (their memory is reused afterwards). */
-  readonly reusesChunks: boolean;
   /** `onChunk` returns false to pause until `resume`; `onEnd` is called once. */
   start(onChunk: (chunk: Buffer) => boolean, onEnd: (error?: Error) => void): void;
   resume(): void;
@@ -129,7 +143,6 @@ interface Input {
 
 function readableInput(source: Readable): Input {
   return {
-    reusesChunks: false,
     start(onChunk, onEnd) {
       let ended = false;
       const end = (error?: Error): void => {
@@ -155,7 +168,6 @@ function readableInput(source: Readable): Input {
 function pipeInput(pipe: OutputPipe): Input {
   let control: PipeControl | undefined;
   return {
-    reusesChunks: true,
     start(onChunk, onEnd) {
       control = pipe.consume(onChunk, onEnd);
     },

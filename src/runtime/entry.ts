@@ -29,8 +29,14 @@ export class Entry {
   runId = 0;
   /** Aborts the current run's signal; undefined while not running. */
   controller: AbortController | undefined;
-  /** Between `run` being called and its promise settling. */
+  /** Between `run` being called and its promise settling; written only by the manager's `#setRunning`. */
   running = false;
+  /**
+   * How many direct dependents are busy. An entry is busy while it runs, or while one of its
+   * dependents is busy: so a component is held back from stopping by anything running above it,
+   * however many finished one-shots or failed components lie in between.
+   */
+  busyDependents = 0;
   /** The current run was asked to stop (its signal aborted). */
   stopRequested = false;
   /** Manager clock time when the stop was requested, for stuck reports. */
@@ -53,6 +59,11 @@ export class Entry {
 
   get name(): string {
     return this.component.name;
+  }
+
+  /** Running, or depended on (directly or through any chain) by something running. */
+  get busy(): boolean {
+    return this.running || this.busyDependents > 0;
   }
 
   set(state: ComponentState): void {

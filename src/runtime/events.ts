@@ -18,8 +18,10 @@ export type CorralEvent =
   | { type: 'component.stop-timeout'; component: string; stoppingForMs: number; stopTimeoutMs: number }
   | { type: 'component.stopped'; component: string; durationMs: number }
   /**
-   * The restart wrapper will run the component again after `delayMs`. In a crash loop these are
-   * sampled; `suppressed` counts restarts since the last emitted event that were not announced.
+   * The restart wrapper will run the component again after `delayMs`; one event per restart.
+   * In a crash loop only some are meant for people (`announce`: the first few of an outage, then
+   * one per interval); an announced one counts in `suppressed` the restarts since the previous
+   * announced one that were not (0 on the others).
    */
   | {
       type: 'component.restarting';
@@ -27,6 +29,7 @@ export type CorralEvent =
       attempt: number;
       delayMs: number;
       error: unknown;
+      announce: boolean;
       suppressed: number;
     }
   /** A process component's child started. */
@@ -40,6 +43,23 @@ export type CorralEvent =
       signal: NodeJS.Signals | null;
       forced: boolean;
       stopDurationMs: number | undefined;
+    }
+  /**
+   * Output of `component` (`undefined`: Corral's own lines) that `destination` (a file's path, or
+   * `stdout`) did not take, a full disk for instance: the first lines of an outage. Later lines
+   * are tried again one write at a time, and counted while they fail.
+   */
+  | { type: 'output.dropping'; component: string | undefined; destination: string; error: unknown }
+  /**
+   * How many lines of `component` were lost during an outage of `destination`: reported when
+   * writing works again (`resumed`), or when Corral stops while it still does not.
+   */
+  | {
+      type: 'output.dropped';
+      component: string | undefined;
+      destination: string;
+      lines: number;
+      resumed: boolean;
     }
   | { type: 'shutdown.started'; reason: StopReason }
   | { type: 'shutdown.phase'; phase: ShutdownPhase }

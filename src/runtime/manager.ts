@@ -53,8 +53,9 @@ const ELECTION = 'leader-election';
  *
  * Starting: a component starts once every dependency is ready (a one-shot dependency: finished
  * successfully); independent components start concurrently.
- * Stopping: a component is asked to stop only after every component that depends on it has
- * finished, so the app stops before its proxy and the proxy before DNS.
+ * Stopping: a component is asked to stop only after every component that depends on it, directly
+ * or through any chain, has finished, so the app stops before its proxy and the proxy before DNS,
+ * even when the proxy in between has crashed or a one-shot step in between finished long ago.
  */
 export class Manager {
   readonly #clock: Clock;
@@ -251,7 +252,8 @@ export class Manager {
       ) {
         this.#start(entry);
       }
-      if (entry.running && !entry.stopRequested && this.#stopDue(entry) && this.#dependentsFinished(entry)) {
+      // Reverse order: nothing stops while something that depends on it is still running.
+      if (entry.running && !entry.stopRequested && this.#stopDue(entry) && entry.busyDependents === 0) {
         this.#requestStop(entry);
       }
     }
@@ -295,9 +297,28 @@ export class Manager {
     return this.#phase === 'stopping' || (entry.component.leader === true && this.#term?.ending === true);
   }
 
-  /** Reverse order: nothing stops while something that depends on it is still running. */
-  #dependentsFinished(entry: Entry): boolean {
-    return entry.dependents.every((dependent) => !dependent.running);
+  /**
+   * Marks an entry running or not, and keeps every entry's count of busy dependents exact (see
+   * {@link Entry.busyDependents}). A change travels down the dependencies only as far as it
+   * changes whether they are busy, so a whole start or stop costs time linear in the graph.
+   * Returns the entries whose last busy dependent has just finished: they may stop now.
+   */
+  #setRunning(entry: Entry, running: boolean): Entry[] {
+    const freed: Entry[] = [];
+    const wasBusy = entry.busy;
+    entry.running = running;
+    if (entry.busy === wasBusy) return freed;
+    const changed = [entry];
+    for (let current = changed.pop(); current; current = changed.pop()) {
+      const delta = current.busy ? 1 : -1;
+      for (const dependency of current.dependencies) {
+        const dependencyWasBusy = dependency.busy;
+        dependency.busyDependents += delta;
+        if (dependency.busyDependents === 0) freed.push(dependency);
+        if (dependency.busy !== dependencyWasBusy) changed.push(dependency);
+      }
+    }
+    return freed;
   }
 
   #allFinished(): boolean {
@@ -308,7 +329,7 @@ export class Manager {
     const controller = new AbortController();
     const runId = ++entry.runId;
     entry.controller = controller;
-    entry.running = true;
+    this.#setRunning(entry, true);
     this.#running++;
     entry.stopRequested = false;
     entry.term = entry.component.leader ? this.#term?.token : undefined;
@@ -363,7 +384,7 @@ export class Manager {
 
   #settle(entry: Entry, runId: number, outcome: { error: unknown } | undefined): void {
     if (entry.runId !== runId) return;
-    entry.running = false;
+    const freed = this.#setRunning(entry, false);
     this.#running--;
     const stopped = entry.stopRequested;
     if (outcome && !(stopped && isAbortOf(outcome.error, entry.controller?.signal))) {
@@ -385,8 +406,8 @@ export class Manager {
       // does when Envoy exits 0); a one-shot one has merely finished its step.
       if (!entry.component.oneShot) this.#beginShutdown('completed');
     }
-    // Its dependents may start (a finished one-shot), its dependencies may now stop.
-    this.#update([...entry.dependents, ...entry.dependencies]);
+    // Its dependents may start (a finished one-shot); what it held back may now stop.
+    this.#update([...entry.dependents, ...freed]);
   }
 
   #fail(failure: ComponentFailure): void {

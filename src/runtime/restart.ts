@@ -26,8 +26,9 @@ const ANNOUNCE_INTERVAL_MS = 10_000;
  * Wraps a component so that a failing run is restarted with exponential backoff and jitter
  * (Kuma's "resilient" component). The attempt count resets after a run that lasted longer than
  * `backoff.max`. A stop interrupts a backoff wait at once, and the wrapper settles only after its
- * inner run has finished. Restarts are announced as `component.restarting` events, sampled in a
- * crash loop with a count of what was left out.
+ * inner run has finished. Every restart is a `component.restarting` event, so counts are exact;
+ * in a crash loop only some are marked `announce` (the first few of an outage, then one per
+ * interval, with a count of the others), so that logs stay readable.
  */
 export function withRestarts(component: Component, options: RestartOptions = {}): Component {
   const maxRestarts = options.maxRestarts ?? 5;
@@ -59,7 +60,12 @@ export function withRestarts(component: Component, options: RestartOptions = {})
         }
         if (!failure && restartOn === 'failure') return;
         const now = clock.now();
-        if (now - startedAt > stableAfter) attempt = 0;
+        if (now - startedAt > stableAfter) {
+          // A stable run ended the outage: the next one is a new outage, announced from its start.
+          attempt = 0;
+          announced = 0;
+          lastAnnouncement = -Infinity;
+        }
         restarts = restarts.filter((t) => now - t < window);
         if (restarts.length >= maxRestarts) {
           throw new RestartLimitError(
@@ -72,15 +78,17 @@ export function withRestarts(component: Component, options: RestartOptions = {})
         restarts.push(now);
         attempt++;
         const delayMs = backoffDelay(attempt, options.backoff, options.random);
-        if (announced < ALWAYS_ANNOUNCED || now - lastAnnouncement >= ANNOUNCE_INTERVAL_MS) {
-          ctx.emit({
-            type: 'component.restarting',
-            component: component.name,
-            attempt,
-            delayMs,
-            error: failure?.error,
-            suppressed,
-          });
+        const announce = announced < ALWAYS_ANNOUNCED || now - lastAnnouncement >= ANNOUNCE_INTERVAL_MS;
+        ctx.emit({
+          type: 'component.restarting',
+          component: component.name,
+          attempt,
+          delayMs,
+          error: failure?.error,
+          announce,
+          suppressed: announce ? suppressed : 0,
+        });
+        if (announce) {
           announced++;
           suppressed = 0;
           lastAnnouncement = now;

@@ -113,7 +113,13 @@ let renderer: Renderer;
 before(async () => {
   // Nothing runs here: no watchdog, no cgroup; the isolation is only passed along.
   isolation = await Isolation.create({ parentDeathSignal: false, cgroup: false, watchdog: false });
-  renderer = await createRenderer({ format: 'json', level: 'fatal', live: false, status: () => [] });
+  renderer = await createRenderer({
+    format: 'json',
+    level: 'fatal',
+    status: () => [],
+    onLost: () => undefined,
+    onOutputEvent: () => undefined,
+  });
 });
 after(async () => {
   await isolation.close();
@@ -134,6 +140,7 @@ async function build(yaml: string, files: Record<string, string> = {}) {
     isolation,
     renderer,
     warn: () => undefined,
+    onOutputEvent: () => undefined,
     factories,
   });
   return { dir: s.dir, workDir, stack, built, seen, cleanup: s.cleanup };

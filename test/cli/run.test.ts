@@ -316,7 +316,7 @@ components:
   },
 );
 
-test('restarts show in /metrics with the last exit code', T, async () => {
+test('every restart shows in /metrics, also those a crash loop does not announce', T, async () => {
   const s = scratch();
   const metrics = await freePort();
   const file = s.write(
@@ -324,19 +324,19 @@ test('restarts show in /metrics with the last exit code', T, async () => {
     `metrics: { address: 127.0.0.1:${metrics} }
 components:
   flaky:
-    # Fails twice (exit 4), then stays up.
-    shell: 'n=$(cat count 2>/dev/null || echo 0); echo $((n+1)) > count; [ "$n" -ge 2 ] && exec sleep 1000; exit 4'
+    # Fails 12 times (exit 4), then stays up.
+    shell: 'n=$(cat count 2>/dev/null || echo 0); echo $((n+1)) > count; [ "$n" -ge 12 ] && exec sleep 1000; exit 4'
     cwd: ${s.dir}
-    restart: { maxRestarts: 5, backoff: { base: 50ms, max: 200ms } }
+    restart: { maxRestarts: 20, backoff: { base: 50ms, max: 200ms } }
 `,
   );
   await session(s, ['run', '-f', file], async (corral) => {
     await waitUntil(
       async () =>
         (await get(`http://127.0.0.1:${metrics}/metrics`)).body.includes(
-          'corral_component_restarts_total{component="flaky"} 2',
+          'corral_component_restarts_total{component="flaky"} 12',
         ),
-      'two restarts counted',
+      'twelve restarts counted',
       15_000,
     );
     const text = (await get(`http://127.0.0.1:${metrics}/metrics`)).body;
@@ -376,3 +376,59 @@ test(
     s.cleanup();
   },
 );
+
+test('stop order holds through a finished one-shot step: db outlives api’s graceful stop', T, async () => {
+  const s = scratch();
+  const file = s.write(
+    'corral.yaml',
+    `components:
+  db:
+    command: [${FIXTURES}forever]
+  migrate:
+    command: [${FIXTURES}exit-with-code, "0"]
+    oneShot: true
+    dependsOn: [db]
+  api:
+    shell: "trap 'sleep 0.3; exit 0' TERM; echo ready; sleep 1000 & wait"
+    dependsOn: [migrate]
+`,
+  );
+  await session(s, ['run', '-f', file], async (corral) => {
+    await corral.waitForRecord(componentEvent('component.ready', 'api'), 'api ready');
+    corral.signal('SIGTERM');
+    assert.equal(await corral.exited, 0, corral.stdout + corral.stderr);
+    const order = corral
+      .records()
+      .filter((r) => r.event === 'component.stopping' || r.event === 'component.stopped')
+      .map((r) => `${String(r.event).slice('component.'.length)}:${String(r.component)}`);
+    assert.deepEqual(order, ['stopping:api', 'stopped:api', 'stopping:db', 'stopped:db']);
+  });
+});
+
+test('stop order holds through a crashed component: dns outlives app when proxy fails', T, async () => {
+  const s = scratch();
+  const crash = `${s.dir}/crash`;
+  const file = s.write(
+    'corral.yaml',
+    `components:
+  dns:
+    command: [${FIXTURES}forever]
+  proxy:
+    shell: "echo ready; while [ ! -e ${crash} ]; do sleep 0.05; done; exit 3"
+    dependsOn: [dns]
+  app:
+    shell: "trap 'sleep 0.3; exit 0' TERM; echo ready; sleep 1000 & wait"
+    dependsOn: [proxy]
+`,
+  );
+  await session(s, ['run', '-f', file], async (corral) => {
+    await corral.waitForRecord(componentEvent('component.ready', 'app'), 'app ready');
+    s.write('crash', '');
+    assert.equal(await corral.exited, 1, corral.stdout + corral.stderr);
+    const order = corral
+      .records()
+      .filter((r) => r.event === 'component.stopping' || r.event === 'component.stopped')
+      .map((r) => `${String(r.event).slice('component.'.length)}:${String(r.component)}`);
+    assert.deepEqual(order, ['stopping:app', 'stopped:app', 'stopping:dns', 'stopped:dns']);
+  });
+});

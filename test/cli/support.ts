@@ -47,8 +47,10 @@ export function startCorral(args: string[], options: { cwd?: string; env?: NodeJ
     stdout: '',
     stderr: '',
     records() {
+      // The last piece is a record still arriving (or empty).
       return corral.stdout
         .split('\n')
+        .slice(0, -1)
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
     },

@@ -7,15 +7,13 @@ import { LineFormatter, type LineFormatOptions } from '../../src/process/line-fo
 function run(
   options: Partial<LineFormatOptions>,
   chunks: readonly Buffer[],
-  reuse = false,
 ): { out: Buffer; lines: string[] } {
   const formatter = new LineFormatter({ format: 'prefixed', component: 'app', stream: 'stdout', ...options });
   const lines: string[] = [];
   const onLine = (line: string): void => {
     lines.push(line);
   };
-  // With `reuse` the result is only valid until the next push: copy it at once, as a sink does.
-  const parts: Buffer[] = chunks.map((chunk) => Buffer.from(formatter.push(chunk, 7, onLine, reuse)));
+  const parts: Buffer[] = chunks.map((chunk) => formatter.push(chunk, 7, onLine));
   parts.push(formatter.end(7, onLine));
   return { out: Buffer.concat(parts), lines };
 }
@@ -52,7 +50,59 @@ test('a line longer than the cap is cut into capped pieces, never inside a UTF-8
     Buffer.from(`${long.slice(5)}\nz\n`),
   ]);
   assert.deepEqual(lines, ['xxxxxxxxx', 'éyyyyyyyy', 'yyyy', 'z']);
-  assert.equal(out.toString(), lines.map((l) => `app | ${l}\n`).join(''));
+  // Every piece after a line's first is marked as its continuation.
+  assert.equal(out.toString(), 'app | xxxxxxxxx\napp + éyyyyyyyy\napp + yyyy\napp | z\n');
+});
+
+test('json marks every piece of a cut line but its last as partial', () => {
+  const out = text({ format: 'json', maxLineBytes: 4 }, 'abcdefghij\nk\n');
+  const records = out
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { line: string; partial?: boolean });
+  assert.deepEqual(
+    records.map((r) => [r.line, r.partial]),
+    [
+      ['abcd', true],
+      ['efgh', true],
+      ['ij', undefined],
+      ['k', undefined],
+    ],
+  );
+});
+
+test('prefixed removes escape sequences a child meant for its own terminal', () => {
+  const nasty = [
+    '\x1b]0;pwned title\x07title',
+    '\x1b[2J\x1b[Hcleared',
+    '\x1b[31mred\x1b[0m text',
+    'bell\x07 and back\bspace',
+    'over\rwrite',
+    '\x1bPdevice control\x1b\\dcs',
+    'c1 \u009b2J csi',
+  ].join('\n');
+  assert.equal(
+    text({}, `${nasty}\n`),
+    [
+      'app | title',
+      'app | cleared',
+      'app | red text',
+      'app | bell and backspace',
+      'app | overwrite',
+      'app | dcs',
+      'app | c1  csi',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('with colours on, a child’s colours are kept and reset at the end of its line', () => {
+  assert.equal(text({ color: 36 }, '\x1b[31mred\x1b[2J\n'), '\x1b[36mapp\x1b[0m | \x1b[31mred\x1b[0m\n');
+});
+
+test('raw passes escape sequences through untouched', () => {
+  const bytes = '\x1b]0;title\x07\x1b[2Jx\n';
+  assert.equal(text({ format: 'raw' }, bytes), bytes);
 });
 
 test('raw cuts an over-long line without adding newlines', () => {
@@ -76,7 +126,9 @@ test('the carried unfinished line never exceeds the cap, whatever the chunk size
   out += formatter.end(0).toString();
   const lines = out.split('\n').slice(0, -1);
   assert.equal(lines.length, 370);
-  assert.ok(lines.every((line) => line === `a | ${'x'.repeat(100)}`));
+  // One line of 37,000 bytes, in pieces of 100: the first, then 369 continuations.
+  assert.equal(lines[0], `a | ${'x'.repeat(100)}`);
+  assert.ok(lines.slice(1).every((line) => line === `a + ${'x'.repeat(100)}`));
 });
 
 test('json escapes each line and strips a final CR', () => {
@@ -134,16 +186,16 @@ test('output does not depend on where chunks are cut (property)', () => {
         const pieces = run(options, chunks);
         assert.deepEqual(pieces.out, whole.out);
         assert.deepEqual(pieces.lines, whole.lines);
-        assert.deepEqual(run(options, chunks, true).out, whole.out);
         if (format === 'raw') assert.deepEqual(whole.out, input);
         if (format === 'prefixed') {
+          // Each input byte becomes at most one character (an invalid one becomes U+FFFD).
           const longest = Math.max(
             ...whole.out
-              .toString('latin1')
+              .toString('utf8')
               .split('\n')
-              .map((line) => line.length),
+              .map((line) => Array.from(line).length),
           );
-          assert.ok(longest <= 'app | '.length + 16, `a line of ${longest} bytes`);
+          assert.ok(longest <= 'app | '.length + 16, `a line of ${longest} characters`);
         }
       },
     ),

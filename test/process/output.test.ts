@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Readable, Writable } from 'node:stream';
@@ -62,9 +62,14 @@ async function noChildLeft(): Promise<void> {
   children.clear();
 }
 
+/** A file sink written by descriptor (`sync`), or through an fs.WriteStream with back-pressure. */
+function fileSink(file: string, sync: boolean): OutputSink {
+  return sync ? OutputSink.openFile(file) : new OutputSink(createWriteStream(file), { owned: true });
+}
+
 async function forwardToFile(source: Readable | OutputPipe, name: string, sync = true): Promise<string> {
   const file = join(dir, name);
-  const sink = OutputSink.openFile(file, { sync });
+  const sink = fileSink(file, sync);
   await forwardOutput(source, { component: 'app', stream: 'stdout', format: 'prefixed', sink });
   await sink.close();
   return readFileSync(file, 'latin1');
@@ -154,7 +159,7 @@ function misplacedLines(text: string, tags: readonly string[], count: number, pa
 for (const kind of kinds) {
   for (const sync of [true, false]) {
     test(
-      `${kind}, ${sync ? 'sync' : 'async'} file: 1,000,000 numbered lines from a real child arrive, none lost, in order`,
+      `${kind}, ${sync ? 'descriptor' : 'stream'} file: 1,000,000 numbered lines from a real child arrive, none lost, in order`,
       { timeout: 60_000 },
       async () => {
         const { source } = await start(kind, fixture('out-lines'), ['1000000']);
@@ -218,11 +223,11 @@ for (const kind of kinds) {
 
   for (const sync of [true, false]) {
     test(
-      `${kind}, ${sync ? 'sync' : 'async'} file: two children sharing it interleave only at line boundaries`,
+      `${kind}, ${sync ? 'descriptor' : 'stream'} file: two children sharing it interleave only at line boundaries`,
       { timeout: 60_000 },
       async () => {
         const file = join(dir, `shared-${kind}-${sync}.log`);
-        const sink = OutputSink.openFile(file, { sync });
+        const sink = fileSink(file, sync);
         // 30,000 lines of 310 bytes each: chunks end mid-line almost every time.
         const forwarded = ['a', 'b'].map(async (tag) =>
           forwardOutput((await start(kind, fixture('out-lines'), ['30000', tag, '300'])).source, {

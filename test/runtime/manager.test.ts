@@ -167,6 +167,103 @@ test('start order honours dependsOn and readiness; stop order is its reverse', T
   );
 });
 
+/** From the first stop request on: who was asked to stop (`stopping:`) and who had finished (`stop:`). */
+function stops(log: readonly string[]): string[] {
+  const first = log.findIndex((l) => l.startsWith('stopping:'));
+  return log.slice(first).filter((l) => l.startsWith('stopping:') || l.startsWith('stop:'));
+}
+
+test(
+  'stop order is transitive through a finished one-shot: db stops only after api has finished',
+  T,
+  async () => {
+    const clock = new ManualClock();
+    const manager = new Manager({ clock });
+    const log: string[] = [];
+    const db = new Scripted('db', log, { readyAtOnce: true });
+    const migrate = new Scripted('migrate', log, { oneShot: true, dependsOn: ['db'] });
+    const api = new Scripted('api', log, {
+      readyAtOnce: true,
+      dependsOn: ['migrate'],
+      cleanup: () => clock.sleep(1_000),
+    });
+    for (const c of [db, migrate, api]) manager.add(c);
+    const { stop, run } = start(manager);
+    await eventually(() => migrate.starts === 1);
+    migrate.end();
+    await eventually(() => manager.ready());
+    stop.abort();
+    await eventually(() => log.includes('stopping:api'));
+    // api is still shutting down gracefully: its database must still be there.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(!log.includes('stopping:db'), 'db was asked to stop while api was still stopping');
+    await clock.advance(1_000);
+    await run;
+    assert.deepEqual(stops(log), ['stopping:api', 'stop:api', 'stopping:db', 'stop:db']);
+  },
+);
+
+test(
+  'stop order is transitive through a failed component: dns outlives app when proxy crashes',
+  T,
+  async () => {
+    const clock = new ManualClock();
+    const manager = new Manager({ clock });
+    const log: string[] = [];
+    const dns = new Scripted('dns', log, { readyAtOnce: true });
+    const proxy = new Scripted('proxy', log, { readyAtOnce: true, dependsOn: ['dns'] });
+    const app = new Scripted('app', log, {
+      readyAtOnce: true,
+      dependsOn: ['proxy'],
+      cleanup: () => clock.sleep(1_000),
+    });
+    for (const c of [dns, proxy, app]) manager.add(c);
+    const { run } = start(manager);
+    await eventually(() => manager.ready());
+    proxy.end(new Error('crashed'));
+    await eventually(() => log.includes('stopping:app'));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(!log.includes('stopping:dns'), 'dns was asked to stop while app was still running');
+    await clock.advance(1_000);
+    await assert.rejects(run, /component `proxy` failed: crashed/);
+    assert.deepEqual(stops(log), ['stopping:app', 'stop:app', 'stopping:dns', 'stop:dns']);
+  },
+);
+
+test('stop order in a diamond: the base waits for the top through both of its sides', T, async () => {
+  const clock = new ManualClock();
+  const manager = new Manager({ clock });
+  const log: string[] = [];
+  const slow = () => clock.sleep(1_000);
+  const base = new Scripted('base', log, { readyAtOnce: true });
+  const left = new Scripted('left', log, { oneShot: true, dependsOn: ['base'] });
+  const right = new Scripted('right', log, { readyAtOnce: true, dependsOn: ['base'], cleanup: slow });
+  const top = new Scripted('top', log, { readyAtOnce: true, dependsOn: ['left', 'right'], cleanup: slow });
+  for (const c of [base, left, right, top]) manager.add(c);
+  const { stop, run } = start(manager);
+  await eventually(() => left.starts === 1);
+  left.end();
+  await eventually(() => manager.ready());
+  stop.abort();
+  await eventually(() => log.includes('stopping:top'));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(stops(log), ['stopping:top'], 'only the top may stop first');
+  await clock.advance(1_000);
+  await eventually(() => log.includes('stopping:right'));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(!log.includes('stopping:base'), 'base was asked to stop while right was still stopping');
+  await clock.advance(1_000);
+  await run;
+  assert.deepEqual(stops(log), [
+    'stopping:top',
+    'stop:top',
+    'stopping:right',
+    'stop:right',
+    'stopping:base',
+    'stop:base',
+  ]);
+});
+
 test('independent components start and stop concurrently', T, async () => {
   const clock = new ManualClock();
   const manager = new Manager({ clock });

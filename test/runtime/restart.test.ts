@@ -60,14 +60,18 @@ test('restart delays follow the exponential backoff within the jitter', T, async
       await eventually(() => restarts(events).length === i);
       await clock.advance(restarts(events)[i - 1]?.delayMs ?? 0);
     }
-    const delays = restarts(events).map((e) => e.delayMs);
+    const delays = restarts(events)
+      .slice(0, 5)
+      .map((e) => e.delayMs);
     const nominal = [100, 200, 400, 800, 1_000];
     assert.deepEqual(
       delays,
       nominal.map((d) => Math.min(1_000, Math.round(d * factor))),
     );
     assert.deepEqual(
-      restarts(events).map((e) => e.attempt),
+      restarts(events)
+        .slice(0, 5)
+        .map((e) => e.attempt),
       [1, 2, 3, 4, 5],
     );
     stop.abort();
@@ -177,7 +181,7 @@ test(
       await clock.advance(1_000);
       await eventually(() => runs.count > before);
     }
-    const announced = restarts(events);
+    const announced = restarts(events).filter((e) => e.announce);
     assert.deepEqual(
       announced.map((e) => [e.attempt, e.suppressed]),
       [
@@ -219,6 +223,57 @@ test('a component that keeps ending at once does not busy-loop', T, async () => 
   assert.equal(runs, 1);
   await clock.advance(1_000);
   await eventually(() => runs === 2);
+  stop.abort();
+  await run;
+});
+
+test('status and the event stream count every restart, announced or not', T, async () => {
+  const clock = new ManualClock();
+  const runs = { count: 0 };
+  const component = withRestarts(crashing(clock, runs), {
+    backoff: { base: 1_000, max: 1_000, jitter: 0 },
+    maxRestarts: 1_000,
+    window: 1_000,
+  });
+  const { manager, events, stop, run } = startManager(component, clock);
+  await eventually(() => runs.count === 1);
+  // One crash a second of clock, each followed by a restart: more than a crash loop announces.
+  for (let second = 1; second <= 12; second++) {
+    await clock.advance(1_000);
+    // Exact at every moment, not only when the next announced restart comes.
+    assert.equal(manager.status()[0]?.restarts, runs.count);
+    assert.equal(restarts(events).length, runs.count);
+  }
+  assert.equal(runs.count, 13);
+  assert.ok(
+    restarts(events).filter((e) => !e.announce).length > 0,
+    'some restarts of this crash loop are not announced',
+  );
+  stop.abort();
+  await run;
+});
+
+test('after a stable run, the next outage is announced from its first restart', T, async () => {
+  const clock = new ManualClock();
+  const runs = { count: 0 };
+  // The 20th run lasts 5 s, longer than backoff.max: the crash loop after it is a new outage.
+  const component = withRestarts(
+    crashing(clock, runs, () => (runs.count === 20 ? 5_000 : 0)),
+    { backoff: { base: 1_000, max: 1_000, jitter: 0 }, maxRestarts: 1_000, window: 1_000 },
+  );
+  const { events, stop, run } = startManager(component, clock);
+  while (runs.count < 26) await clock.advance(1_000);
+  const afterStableRun = restarts(events).slice(19, 24);
+  assert.deepEqual(
+    afterStableRun.map((e) => [e.attempt, e.announce]),
+    [
+      [1, true],
+      [2, true],
+      [3, true],
+      [4, true],
+      [5, true],
+    ],
+  );
   stop.abort();
   await run;
 });
