@@ -1,17 +1,30 @@
 import type { DrainWarning } from '../drain/drain.js';
-import { processComponent, type OutputTarget, type ProcessComponent } from '../process/component.js';
+import type { ProcessDrainHook } from '../drain/hook.js';
+import type { DrainSpec } from '../drain/spec.js';
+import { AlwaysLeader, type LeaderElector } from '../leader/elector.js';
+import type { PostgresElectorOptions } from '../leader/postgres-options.js';
+import type { CorednsPreset, CorednsPresetConfig } from '../presets/coredns.js';
+import type { EnvoyPreset, EnvoyPresetConfig } from '../presets/envoy.js';
+import {
+  processComponent,
+  type OutputTarget,
+  type ProcessComponent,
+  type ProcessOptions,
+} from '../process/component.js';
 import type { Isolation } from '../process/isolation.js';
 import { type OutputEvent, OutputSink, prefixColor } from '../process/output.js';
-import type { ReadinessProbe } from '../process/probe.js';
 import type { Component } from '../runtime/component.js';
-import { withRestarts } from '../runtime/restart.js';
+import type { CorralEvent } from '../runtime/events.js';
+import { withRestarts, type RestartOptions } from '../runtime/restart.js';
 import type { Renderer } from './render.js';
-import type { ComponentSpec, OutputSpec, ReadyProbe, RestartPolicy, Stack } from './stack-schema.js';
+import type { OutputSpec, ProcessSettings } from './stack-options.js';
+import type { ComponentSpec, Stack } from './stack-schema.js';
 
 /**
- * Turns a validated stack into runtime components: process components for every kind, the
- * Envoy and CoreDNS presets' arguments, probes and drains, and the restart wrapper. Does the work
- * that must happen before anything starts (bootstrap copy, Corefile) and opens output files.
+ * Turns a validated stack into runtime components, a map from kind to the library's factory: each
+ * section goes to its factory as the schema output it (see stack-options.ts), with only what the
+ * stack file cannot say added (name, work dir, output streams, isolation). Does the work that must
+ * happen before anything starts (bootstrap copy, Corefile) and opens output files.
  */
 export interface BuiltStack {
   readonly components: Component[];
@@ -22,6 +35,31 @@ export interface BuiltStack {
   /** Closes the output files it opened, after everything was written. */
   close(): Promise<void>;
 }
+
+/** The library's factories, one per kind of section. Replaceable, so a test can see what reaches them. */
+export interface Factories {
+  readonly process: (options: ProcessOptions) => ProcessComponent;
+  /** A process component's `drain` section. */
+  readonly drain: (spec: DrainSpec) => Promise<ProcessDrainHook>;
+  /** A component's `restart` section. */
+  readonly restart: (component: Component, options: RestartOptions) => Component;
+  readonly envoy: (config: EnvoyPresetConfig) => Promise<EnvoyPreset>;
+  readonly coredns: (config: CorednsPresetConfig) => Promise<CorednsPreset>;
+  readonly postgres: (options: PostgresElectorOptions) => Promise<LeaderElector>;
+}
+
+/**
+ * The library's own. The presets, the drain machinery and the elector are imported only for stacks
+ * that use them: a run keeps in memory whatever it imported, for as long as it runs.
+ */
+export const libraryFactories: Factories = {
+  process: processComponent,
+  drain: async (spec) => (await import('../drain/hook.js')).drainHook(spec),
+  restart: withRestarts,
+  envoy: async (config) => (await import('../presets/envoy.js')).prepareEnvoy(config),
+  coredns: async (config) => (await import('../presets/coredns.js')).prepareCoredns(config),
+  postgres: async (options) => new (await import('../leader/postgres.js')).PostgresElector(options),
+};
 
 export interface BuildOptions {
   readonly stack: Stack;
@@ -34,6 +72,8 @@ export interface BuildOptions {
   readonly warn: (component: string, warning: DrainWarning) => void;
   /** Reports of lines an output file did not take (a full disk). */
   readonly onOutputEvent: (event: OutputEvent) => void;
+  /** @default libraryFactories */
+  readonly factories?: Factories;
 }
 
 export async function buildStack(options: BuildOptions): Promise<BuiltStack> {
@@ -58,21 +98,14 @@ export async function buildStack(options: BuildOptions): Promise<BuiltStack> {
     };
   };
 
+  const factories = options.factories ?? libraryFactories;
   const components: Component[] = [];
   const processes: ProcessComponent[] = [];
   for (const [index, spec] of stack.components.entries()) {
-    const common = {
-      env: spec.env,
-      cwd: 'cwd' in spec && spec.cwd !== undefined ? spec.cwd : options.baseDir,
-      dependsOn: spec.dependsOn,
-      leader: spec.leader,
-      output: outputFor(spec.output, index),
-      isolation: options.isolation,
-    };
-    const built = await buildOne(spec, common, options);
-    processes.push(built.process);
+    const built = await buildOne(spec, outputFor(spec.output, index), factories, options);
+    processes.push(built);
     const restart = 'restart' in spec ? spec.restart : undefined;
-    components.push(restart ? withRestarts(built.component, restartOptions(restart)) : built.component);
+    components.push(restart ? factories.restart(built, restart) : built);
   }
   return {
     components,
@@ -84,101 +117,68 @@ export async function buildStack(options: BuildOptions): Promise<BuiltStack> {
   };
 }
 
-type Common = Pick<
-  Parameters<typeof processComponent>[0],
-  'env' | 'cwd' | 'dependsOn' | 'leader' | 'output' | 'isolation'
->;
+/**
+ * The leader elector for `leaderElection`: `leaderElection.postgres` handed to the PostgreSQL
+ * elector as it is, or, without the section, one that is always leader.
+ */
+export async function buildElector(
+  stack: Stack,
+  emit: (event: CorralEvent) => void,
+  factories: Factories = libraryFactories,
+): Promise<LeaderElector> {
+  const postgres = stack.leaderElection?.postgres;
+  if (!postgres) return new AlwaysLeader();
+  return factories.postgres({
+    ...postgres,
+    // The manager announces terms itself (leader.elected / leader.lost); take only the elector's warnings.
+    onEvent: (event) => {
+      if (event.type === 'warning') emit(event);
+    },
+  });
+}
 
 async function buildOne(
   spec: ComponentSpec,
-  common: Common,
+  output: OutputTarget,
+  factories: Factories,
   options: BuildOptions,
-): Promise<{ component: Component; process: ProcessComponent }> {
+): Promise<ProcessComponent> {
+  const { isolation, baseDir, workDir } = options;
   switch (spec.kind) {
     case 'process': {
-      const process = processComponent({
-        ...common,
-        name: spec.name,
-        command: spec.command,
-        ...(spec.user !== undefined && { user: spec.user }),
-        ...(spec.group !== undefined && { group: spec.group }),
-        stopSignal: spec.stopSignal,
-        stopTimeout: spec.stopTimeout,
-        oneShot: spec.oneShot,
-        ...(spec.ready && { ready: readinessProbe(spec.ready) }),
-        // The drain machinery and the presets are imported only for stacks that use them: a run
-        // keeps in memory whatever it imported, for as long as it runs (issue 3).
-        ...(spec.drain && { drain: (await import('../drain/hook.js')).drainHook(spec.drain) }),
+      const { kind: _kind, restart: _restart, output: _output, drain, cwd, ...processOptions } = spec;
+      return factories.process({
+        ...processOptions,
+        cwd: cwd ?? baseDir,
+        output,
+        isolation,
+        ...(drain && { drain: await factories.drain(drain) }),
       });
-      return { component: process, process };
     }
     case 'envoy': {
-      const { prepareEnvoy } = await import('../presets/envoy.js');
-      const preset = await prepareEnvoy({
-        name: spec.name,
-        workDir: options.workDir,
-        binary: spec.binary,
-        bootstrap: spec.bootstrap,
-        admin:
-          spec.admin.kind === 'unix'
-            ? { kind: 'unix', path: spec.admin.socketPath }
-            : { kind: 'tcp', host: spec.admin.host, port: spec.admin.port },
-        logLevel: spec.logLevel,
-        ...(spec.componentLogLevel !== undefined && { componentLogLevel: spec.componentLogLevel }),
-        ...(spec.concurrency !== undefined && { concurrency: spec.concurrency }),
-        drain: spec.drain,
-        stopTimeout: spec.stopTimeout,
-      });
+      const { config, settings } = presetParts(spec, baseDir);
+      const preset = await factories.envoy({ ...config, workDir });
       for (const warning of preset.warnings) options.warn(spec.name, warning);
-      const process = processComponent({ ...common, ...preset.processOptions });
-      return { component: process, process };
+      return factories.process({ ...settings, output, isolation, ...preset.processOptions });
     }
     case 'coredns': {
-      const { prepareCoredns } = await import('../presets/coredns.js');
-      const preset = await prepareCoredns({
-        name: spec.name,
-        workDir: options.workDir,
-        binary: spec.binary,
-        ...(spec.corefile !== undefined
-          ? { corefile: spec.corefile }
-          : {
-              port: spec.port,
-              upstream: spec.upstream,
-              log: spec.log,
-              prometheusAddress: spec.prometheusAddress,
-              readyAddress: spec.readyAddress,
-            }),
-        stopTimeout: spec.stopTimeout,
-      });
-      const process = processComponent({ ...common, ...preset.processOptions });
-      return { component: process, process };
+      const { restart: _restart, ...section } = spec;
+      const { config, settings } = presetParts(section, baseDir);
+      const preset = await factories.coredns({ ...config, workDir });
+      return factories.process({ ...settings, output, isolation, ...preset.processOptions });
     }
   }
 }
 
-/** The stack file's probe in the form the probe module takes (the process component runs it). */
-function readinessProbe(probe: ReadyProbe): ReadinessProbe {
-  const timing = { interval: probe.interval, timeout: probe.timeout };
-  switch (probe.kind) {
-    case 'http':
-      return { ...timing, http: probe.url, ...(probe.status !== undefined && { status: probe.status }) };
-    case 'tcp':
-      return { ...timing, tcp: formatAddress(probe.address) };
-    case 'exec':
-      return { ...timing, exec: probe.command };
-    case 'log':
-      return { ...timing, log: probe.pattern };
-  }
-}
-
-function formatAddress(address: { host: string; port: number }): string {
-  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
-}
-
-function restartOptions(policy: RestartPolicy): Parameters<typeof withRestarts>[1] {
-  return {
-    maxRestarts: policy.maxRestarts,
-    window: policy.window,
-    backoff: { base: policy.backoff.base, max: policy.backoff.max },
-  };
+/**
+ * A preset kind's section, split: the preset's own configuration, and the `processComponent`
+ * settings the preset leaves to its caller (without a `cwd`, the process runs in `baseDir`).
+ */
+function presetParts<S extends ProcessSettings & { readonly kind: string; readonly output: OutputSpec }>(
+  spec: S,
+  baseDir: string,
+) {
+  const { kind: _kind, output: _output, env, cwd, user, group, dependsOn, leader, ...config } = spec;
+  const settings: ProcessSettings = { env, cwd: cwd ?? baseDir, user, group, dependsOn, leader };
+  return { config, settings };
 }

@@ -1,20 +1,20 @@
 import { writeFileSync, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { dirname, join, resolve } from 'node:path';
-import { AlwaysLeader, type LeaderElector } from '../leader/elector.js';
 import { Isolation } from '../process/isolation.js';
+import { checkBinaries } from '../process/lookup.js';
 import { checkNamespaceSupport, insideNamespace, runInNamespace } from '../process/namespace.js';
 import { ComponentFailedError, describe, ShutdownTimeoutError } from '../runtime/errors.js';
 import type { CorralEvent } from '../runtime/events.js';
 import { Manager } from '../runtime/manager.js';
-import { buildStack, type BuiltStack } from './build.js';
+import { buildElector, buildStack, type BuiltStack } from './build.js';
 import type { Endpoint, Readiness } from './endpoints.js';
 import { createRenderer, type LogFormat, type LogLevel, type Renderer } from './render.js';
 import { StopReport } from './report.js';
 import { handleSignals } from './signals.js';
 import type { Stack } from './stack-schema.js';
 import { resumeOptimization, stopOptimizing } from './v8-flags.js';
-import { openWorkDir } from './workdir.js';
+import { openWorkDir, type WorkDir } from './workdir.js';
 
 export interface RunOptions {
   readonly stack: Stack;
@@ -40,7 +40,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
   const level = options.level ?? stack.log.level ?? 'info';
   const manager = new Manager({
     shutdownTimeout: stack.shutdown.timeout,
-    elector: await electorFor(stack, emit),
+    elector: await buildElector(stack, emit),
   });
   const stop = new AbortController();
   /** Corral's stdout or stderr, once gone: the run then stops, and exits 1. */
@@ -128,14 +128,16 @@ export async function runCommand(options: RunOptions): Promise<number> {
   };
   if (isolation.lost.aborted) stopOnLoss();
   isolation.lost.addEventListener('abort', stopOnLoss, { once: true, signal: stopSignals.signal });
-  const workDir = await openWorkDir(stack.workDir);
-  if (workDir.temporary) isolation.removeIfKilled(workDir.path);
   const endpoints: Endpoint[] = [];
   let started = false;
+  let workDir: WorkDir | undefined;
   let built: BuiltStack | undefined;
   try {
-    // Everything that can fail on a bad file or a missing binary happens before anything starts.
+    // Everything that can fail on a bad file, an unusable work dir or a missing binary happens
+    // before anything starts.
     try {
+      workDir = await openWorkDir(stack.workDir, { stackFile: options.file });
+      if (workDir.temporary) isolation.removeIfKilled(workDir.path);
       built = await buildStack({
         stack,
         baseDir: dirname(resolve(options.file)),
@@ -145,7 +147,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
         warn: (component, warning) => emit({ type: 'warning', component, ...warning }),
         onOutputEvent: (event) => emit(event),
       });
-      await Promise.all(built.processes.map((p) => p.preflight()));
+      await checkBinaries(built.processes.map((p) => p.binary));
     } catch (error) {
       renderer.say('error', describe(error));
       return 2;
@@ -191,7 +193,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
     await Promise.all(endpoints.map((e) => e.close()));
     await built?.close();
     // While the watchdog still runs: were Corral killed in between, the watchdog removes it.
-    await workDir.release();
+    await workDir?.release();
     await isolation.close();
     await deliverOutput(renderer, shutdownAt, stack.shutdown.timeout);
   }
@@ -237,24 +239,6 @@ function killEverything(pids: Iterable<number>, isolation: Isolation | undefined
       // No cgroup.kill on this kernel: the process groups above and the watchdog remain.
     }
   }
-}
-
-async function electorFor(stack: Stack, emit: (event: CorralEvent) => void): Promise<LeaderElector> {
-  const postgres = stack.leaderElection?.postgres;
-  if (!postgres) return new AlwaysLeader();
-  // Loaded only when asked for: the PostgreSQL driver costs memory every other stack would pay.
-  const { PostgresElector } = await import('../leader/postgres.js');
-  return new PostgresElector({
-    url: postgres.url,
-    name: postgres.name,
-    lease: postgres.lease,
-    ...(postgres.renewInterval !== undefined && { renewInterval: postgres.renewInterval }),
-    ...(postgres.retry !== undefined && { retry: postgres.retry }),
-    // The manager announces terms itself (leader.elected / leader.lost); take only the elector's warnings.
-    onEvent: (event) => {
-      if (event.type === 'warning') emit(event);
-    },
-  });
 }
 
 /** Isolation mode: the same command again, as init of a new PID namespace, so nothing can escape. */

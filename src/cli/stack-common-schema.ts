@@ -1,6 +1,9 @@
 import { z } from 'zod';
+import type { ProcessOptions } from '../process/component.js';
 import { formatMs } from '../runtime/errors.js';
+import type { RestartOptions } from '../runtime/restart.js';
 import { duration, environment, filePath, flag, integer, principal } from './stack-fields.js';
+import type { OutputSpec, ProcessSettings, ShapeOf } from './stack-options.js';
 
 /** What every kind of component has: its place in the graph, its process settings, its stop budget. */
 export function commonFields(baseDir: string) {
@@ -18,7 +21,7 @@ export function commonFields(baseDir: string) {
     group: principal('Group to run as: a name or a numeric gid.').optional(),
     stopTimeout: duration('How long after the stop signal before SIGKILL. Default 10s.').prefault('10s'),
     output: output(baseDir),
-  };
+  } satisfies ShapeOf<ProcessSettings & Pick<ProcessOptions, 'stopTimeout'> & { output: OutputSpec }>;
 }
 
 /**
@@ -38,7 +41,9 @@ function output(baseDir: string) {
       typeof value === 'string' ? { mode: value } : { mode: 'file' as const, file: value.file },
     )
     .prefault('log')
-    .meta({ description: 'Where stdout and stderr go: "log" (default), "raw", or { file: path }.' });
+    .meta({
+      description: 'Where stdout and stderr go: "log" (default), "raw", or { file: path }.',
+    }) satisfies z.ZodType<OutputSpec>;
 }
 
 /** Restart on failure with exponential backoff, giving up after `maxRestarts` within `window`. */
@@ -58,10 +63,10 @@ export function restartPolicy() {
         })
         .superRefine(notAfter('base', 'max'))
         .prefault({}),
-    })
+    } satisfies ShapeOf<RestartOptions>)
     .meta({
       description: 'Restart the component when it fails. Without this section a failure stops the stack.',
-    });
+    }) satisfies z.ZodType<RestartOptions>;
 }
 
 /** A check that duration `early` is not longer than duration `late`, reported at `early`. */

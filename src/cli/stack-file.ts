@@ -1,6 +1,8 @@
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
+import { fsProblem } from './fs-problem.js';
 import { interpolateDocument, type Environment } from './interpolate.js';
 import { StackFileError, type StackIssue } from './stack-error.js';
 import { checkDependencies } from './stack-graph.js';
@@ -13,6 +15,7 @@ import {
   type PathSegments,
 } from './stack-issues.js';
 import { stackSchema, type Stack } from './stack-schema.js';
+import { MAX_STACK_DEPTH, tooDeepAt } from './yaml-depth.js';
 import { collectionKeyOffsets, lineOfPath, pathAtOffset } from './yaml-paths.js';
 
 export { StackFileError, type StackIssue } from './stack-error.js';
@@ -39,7 +42,9 @@ export async function loadStack(
 ): Promise<Stack> {
   let text: string;
   try {
-    const handle = await open(path, 'r');
+    // Non-blocking: opening a FIFO for reading would otherwise wait for a writer, forever, before
+    // the check below could refuse it. (A regular file ignores the flag.)
+    const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
       const stat = await handle.stat();
       if (!stat.isFile())
@@ -51,8 +56,7 @@ export async function loadStack(
     }
   } catch (error) {
     if (error instanceof StackFileError) throw error;
-    const reason = readFailure(error);
-    throw new StackFileError(path, [wholeFile(`cannot read the file: ${reason}`)], {
+    throw new StackFileError(path, [wholeFile(`cannot read the file: ${fsProblem(error)}`)], {
       code: 'STACK_UNREADABLE',
       cause: error,
     });
@@ -67,6 +71,17 @@ export async function loadStack(
 export function parseStack(text: string, options: ParseStackOptions = {}): Stack {
   const file = options.sourceName ?? '<stack>';
   if (text.length > MAX_STACK_FILE_BYTES) throw tooLarge(file);
+  // Before anything that recurses over the document: deep enough, any of it would overflow the stack.
+  const tooDeep = tooDeepAt(text);
+  if (tooDeep !== undefined) {
+    throw new StackFileError(file, [
+      {
+        path: '',
+        line: text.slice(0, tooDeep).split('\n').length,
+        message: `nested more than ${MAX_STACK_DEPTH} levels deep`,
+      },
+    ]);
+  }
   const lineCounter = new LineCounter();
   // logLevel 'error': yaml's warnings (unresolved tags, collection keys) would go to stderr; the
   // schema reports whatever they lead to.
@@ -188,14 +203,6 @@ function tooLarge(file: string): StackFileError {
   return new StackFileError(file, [wholeFile(`the file is larger than ${MAX_STACK_FILE_BYTES / 1024} KiB`)], {
     code: 'STACK_UNREADABLE',
   });
-}
-
-function readFailure(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'EISDIR') return 'it is a directory';
-  return error instanceof Error ? error.message : String(error);
 }
 
 function unique(issues: readonly StackIssue[]): StackIssue[] {

@@ -4,6 +4,8 @@ import { parseHostPort } from './address.js';
 import { commonFields, notAfter, restartPolicy } from './stack-common-schema.js';
 import { duration, filePath, flag, hostPort, integer } from './stack-fields.js';
 import { describeValue } from './stack-issues.js';
+import type { CorednsSpec, EnvoySpec, ShapeOf } from './stack-options.js';
+import type { EnvoyPresetConfig } from '../presets/envoy.js';
 
 /** Linux's limit on a unix socket path (sun_path is 108 bytes, one of them the terminating NUL). */
 const MAX_SOCKET_PATH = 107;
@@ -27,7 +29,7 @@ function adminAddress(baseDir: string) {
             message: `the socket path is ${Buffer.byteLength(socketPath)} bytes long once resolved; at most ${MAX_SOCKET_PATH} fit`,
           });
         }
-        return { kind: 'unix' as const, socketPath };
+        return { kind: 'unix' as const, path: socketPath };
       }
       const address = parseHostPort(text, { defaultHost: '127.0.0.1' });
       if ('problem' in address) {
@@ -39,7 +41,9 @@ function adminAddress(baseDir: string) {
       }
       return { kind: 'tcp' as const, ...address };
     })
-    .meta({ description: `Envoy's admin API: ${what}. Default 127.0.0.1:9901.` });
+    .meta({
+      description: `Envoy's admin API: ${what}. Default 127.0.0.1:9901.`,
+    }) satisfies z.ZodType<EnvoyPresetConfig['admin']>;
 }
 
 /** `kind: envoy`: Envoy with kuma-dp's arguments, readiness from its admin API, and a connection-aware drain. */
@@ -71,15 +75,15 @@ export function envoyComponent(baseDir: string) {
         .strictObject({
           min: duration('Shortest drain, even with no connections left. Default 0s.').prefault('0s'),
           timeout: duration("Longest drain; also Envoy's --drain-time-s. Default 30s.").prefault('30s'),
-        })
+        } satisfies ShapeOf<NonNullable<EnvoyPresetConfig['drain']>>)
         .superRefine(notAfter('min', 'timeout'))
         .prefault({})
         .meta({
           description: 'Drain on shutdown: fail health checks, drain listeners, wait for 0 connections.',
         }),
       ...commonFields(baseDir),
-    })
-    .meta({ description: 'Envoy, run the way kuma-dp runs it.' });
+    } satisfies ShapeOf<EnvoySpec>)
+    .meta({ description: 'Envoy, run the way kuma-dp runs it.' }) satisfies z.ZodType<EnvoySpec>;
 }
 
 /** `kind: coredns`: CoreDNS with a generated Corefile (or a given one). */
@@ -105,7 +109,7 @@ export function corednsComponent(baseDir: string) {
       }).prefault('127.0.0.1:8181'),
       restart: restartPolicy().optional(),
       ...commonFields(baseDir),
-    })
+    } satisfies ShapeOf<CorednsSpec>)
     .superRefine((value, ctx) => {
       if (value.corefile === undefined) return;
       for (const key of ['port', 'upstream', 'log'] as const) {
@@ -124,5 +128,7 @@ export function corednsComponent(baseDir: string) {
       upstream: value.upstream ?? { host: '127.0.0.1', port: 15054 },
       log: value.log ?? defaults.log,
     }))
-    .meta({ description: 'CoreDNS, with a Corefile generated as kuma-dp generated it.' });
+    .meta({
+      description: 'CoreDNS, with a Corefile generated as kuma-dp generated it.',
+    }) satisfies z.ZodType<CorednsSpec>;
 }

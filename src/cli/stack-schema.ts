@@ -3,6 +3,7 @@ import { corednsComponent, envoyComponent } from './stack-preset-schema.js';
 import { processComponent } from './stack-process-schema.js';
 import { duration, filePath, flag, hostPort } from './stack-fields.js';
 import { describeValue } from './stack-issues.js';
+import type { PostgresSpec, ShapeOf } from './stack-options.js';
 
 /**
  * The stack file's one schema definition. Validation, the TypeScript types below and the JSON
@@ -34,7 +35,7 @@ export function stackSchema(baseDir: string) {
     .strictObject({
       workDir: filePath(
         baseDir,
-        'Work dir, kept after exit. Default: a fresh 0700 temporary dir, removed on exit.',
+        'Work dir, kept after exit; one run at a time may use it. Default: a fresh 0700 temporary dir, removed on exit.',
       ).optional(),
       shutdown: z
         .strictObject({
@@ -117,8 +118,9 @@ function sameAddress(a: unknown, b: unknown): boolean {
 }
 
 /**
- * `leaderElection.postgres`: the options of the PostgreSQL elector (src/leader/postgres-options.ts).
- * Timings left out are chosen by the elector. The URL is a secret, so no message ever shows it.
+ * `leaderElection.postgres`: the options of the PostgreSQL elector (src/leader/postgres-options.ts),
+ * handed to it as they are. Timings left out are chosen by the elector. The URL is a secret, so no
+ * message ever shows it.
  */
 function postgresElection() {
   const timing = (description: string) => duration(description, { minMs: 1 }).optional();
@@ -154,7 +156,7 @@ function postgresElection() {
         })
         .optional()
         .meta({ description: 'The lease table, created if missing. Default corral_leader.' }),
-    })
+    } satisfies ShapeOf<PostgresSpec>)
     .superRefine((value, ctx) => {
       // The same order the elector enforces, checked here so the error has a line number.
       const order = [
@@ -168,7 +170,7 @@ function postgresElection() {
           ctx.addIssue({ code: 'custom', path: [shorter], message: `must be shorter than ${later[0]}` });
         }
       }
-    });
+    }) satisfies z.ZodType<PostgresSpec>;
 }
 
 function isPostgresUrl(text: string): boolean {
@@ -179,11 +181,3 @@ function isPostgresUrl(text: string): boolean {
 export type Stack = z.output<ReturnType<typeof stackSchema>>;
 /** One component of a stack, with its `name`; switch on `kind`. */
 export type ComponentSpec = Stack['components'][number];
-export type ProcessSpec = Extract<ComponentSpec, { kind: 'process' }>;
-export type EnvoySpec = Extract<ComponentSpec, { kind: 'envoy' }>;
-export type CorednsSpec = Extract<ComponentSpec, { kind: 'coredns' }>;
-export type ReadyProbe = NonNullable<ProcessSpec['ready']>;
-export type DrainSpec = NonNullable<ProcessSpec['drain']>;
-export type RestartPolicy = NonNullable<ProcessSpec['restart']>;
-export type OutputSpec = ComponentSpec['output'];
-export type LeaderElectionConfig = NonNullable<Stack['leaderElection']>;

@@ -2,7 +2,7 @@ import { constants } from 'node:os';
 import type { Component, ComponentContext, DrainMode } from '../runtime/component.js';
 import type { CommandContainment } from './helper-command.js';
 import { defaultIsolation, type Isolation } from './isolation.js';
-import { lookupBinary, type LookupOptions } from './lookup.js';
+import { lookupBinary, type BinarySpec, type LookupOptions } from './lookup.js';
 import { connectOutput, defaultOutput, flush, forward, type OutputTarget } from './component-output.js';
 import { LineTap } from './output.js';
 import { validateProbe, waitUntilReady, InvalidProbeError, type ReadinessProbe } from './probe.js';
@@ -91,6 +91,8 @@ export interface ProcessOptions {
 export interface ProcessComponent extends Component {
   /** Resolves to the binary's absolute path, or rejects with a BinaryLookupError. Starts nothing. */
   preflight(): Promise<string>;
+  /** What `preflight` looks up, for `checkBinaries`, which checks several components' at once. */
+  readonly binary: BinarySpec;
 }
 
 /**
@@ -104,18 +106,17 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
   const ready = readyCheck(options);
   const stopSignal = options.stopSignal ?? 'SIGTERM';
   const stopTimeout = options.stopTimeout ?? 10_000;
-  const lookup: LookupOptions = {
+  const shell = options.shell === true ? '/bin/sh' : options.shell;
+  const binary: BinarySpec = {
+    component: name,
+    binary: (shell === false || shell === undefined ? options.command[0] : shell) ?? '',
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     ...(options.env?.PATH === undefined ? {} : { path: options.env.PATH }),
     ...(options.corralPath === undefined ? {} : { corralPath: options.corralPath }),
   };
   let running: RunningProcess | undefined;
 
-  const preflight = (): Promise<string> => {
-    const shell = options.shell === true ? '/bin/sh' : options.shell;
-    const binary = shell === false || shell === undefined ? options.command[0] : shell;
-    return lookupBinary(binary ?? '', lookup, name);
-  };
+  const preflight = (): Promise<string> => lookupBinary(binary.binary, binary, name);
 
   async function run(signal: AbortSignal, ctx: ComponentContext): Promise<void> {
     const binary = await preflight();
@@ -219,6 +220,7 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
     ...(options.oneShot === undefined ? {} : { oneShot: options.oneShot }),
     run,
     preflight,
+    binary,
     ...(drain === undefined
       ? {}
       : {

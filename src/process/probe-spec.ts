@@ -17,13 +17,13 @@ export interface ProbeTiming {
 /**
  * One of: `{ http: url, status? }` a GET answered with `status` (default: any 2xx; credentials in
  * the URL are sent as Basic auth and never shown); `{ tcp: "host:port" }` a connection accepted
- * (`[::1]:5432` for IPv6); `{ exec: argv }` a command, run without a shell, that exits 0; `{ log:
- * regex }` an output line of the component matching the regular expression.
+ * (`[::1]:5432` for IPv6, or `{ host, port }`); `{ exec: argv }` a command, run without a shell, that
+ * exits 0; `{ log: regex }` an output line of the component matching the regular expression.
  */
 export type ReadinessProbe = ProbeTiming &
   (
     | { readonly http: string; readonly status?: number }
-    | { readonly tcp: string }
+    | { readonly tcp: string | { readonly host: string; readonly port: number } }
     | { readonly exec: readonly string[] }
     | { readonly log: string | RegExp }
   );
@@ -76,8 +76,9 @@ export function prepare(probe: ReadinessProbe, options: ExecContext): Prepared {
   }
   if ('http' in probe) return prepareHttp(probe.http, probe.status);
   if ('tcp' in probe) {
-    const { host, port } = parseHostPort(probe.tcp);
-    return { description: `TCP connect ${probe.tcp}`, check: tcpCheck(host, port), pattern: undefined };
+    const { host, port } = tcpAddress(probe.tcp);
+    const shown = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    return { description: `TCP connect ${shown}`, check: tcpCheck(host, port), pattern: undefined };
   }
   if ('exec' in probe) {
     const argv = probe.exec;
@@ -144,15 +145,24 @@ export function redactCredentials(text: string): string {
   return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*@/gi, '$1***@');
 }
 
-/** `host:port`, `[v6]:port`; the port must be an integer in 1–65535. */
-function parseHostPort(text: string): { host: string; port: number } {
-  const match = typeof text === 'string' ? /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text) : null;
-  const port = Number(match?.[3]);
-  const host = match?.[1] ?? match?.[2];
-  if (!host || !(port >= 1 && port <= 65535)) {
+/** `host:port`, `[v6]:port` or `{ host, port }`; the port must be an integer in 1–65535. */
+function tcpAddress(address: string | { host: string; port: number }): { host: string; port: number } {
+  const isPort = (port: number) => Number.isInteger(port) && port >= 1 && port <= 65535;
+  if (typeof address === 'object') {
+    const { host, port } = address;
+    if (typeof host === 'string' && host !== '' && isPort(port)) return { host, port };
     throw new InvalidProbeError(
       'tcp',
-      `expected "host:port" (or "[v6-address]:port"), got ${JSON.stringify(text)}`,
+      `expected { host, port } with a port in 1–65535, got ${JSON.stringify(address)}`,
+    );
+  }
+  const match = typeof address === 'string' ? /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address) : null;
+  const port = Number(match?.[3]);
+  const host = match?.[1] ?? match?.[2];
+  if (!host || !isPort(port)) {
+    throw new InvalidProbeError(
+      'tcp',
+      `expected "host:port" (or "[v6-address]:port"), got ${JSON.stringify(address)}`,
     );
   }
   return { host, port };

@@ -166,9 +166,13 @@ test('usage errors exit 2', T, async () => {
   assert.match(help.stdout, /usage: corral <command>/);
 });
 
-test('a missing binary exits 2 naming every place looked, and nothing starts', T, async () => {
+test('missing binaries exit 2, every one named with every place looked, and nothing starts', T, async () => {
   const s = scratch();
   const marker = `${s.dir}/started`;
+  s.write(
+    'bootstrap.yaml',
+    'admin: { address: { socket_address: { address: 127.0.0.1, port_value: 0 } } }\n',
+  );
   const file = s.write(
     'corral.yaml',
     `components:
@@ -176,13 +180,26 @@ test('a missing binary exits 2 naming every place looked, and nothing starts', T
     command: [touch, ${marker}]
     oneShot: true
   ghost:
-    command: [no-such-binary-corral-test]
+    command: [no-such-binary-corral-test-a]
+  phantom:
+    kind: envoy
+    binary: no-such-binary-corral-test-b
+    bootstrap: bootstrap.yaml
 `,
   );
   const { code, stdout, stderr } = await runCorral(['run', '-f', file]);
-  assert.equal(code, 2);
-  assert.match(stdout + stderr, /no-such-binary-corral-test/);
-  assert.match(stdout + stderr, /looked in .*\/usr\/bin\/no-such-binary-corral-test/);
+  assert.equal(code, 2, stdout + stderr);
+  for (const [component, binary] of [
+    ['ghost', 'no-such-binary-corral-test-a'],
+    ['phantom', 'no-such-binary-corral-test-b'],
+  ]) {
+    assert.match(
+      stdout + stderr,
+      new RegExp(
+        `component \`${component}\`: binary \`${binary}\` not found; looked in .*/usr/bin/${binary}`,
+      ),
+    );
+  }
   const { existsSync } = await import('node:fs');
   assert.equal(existsSync(marker), false, 'nothing may start when a binary is missing');
   s.cleanup();

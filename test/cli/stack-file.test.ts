@@ -6,6 +6,8 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { loadStack, parseStack, StackFileError, type StackIssue } from '../../src/cli/stack-file.js';
+import { MAX_STACK_DEPTH } from '../../src/cli/yaml-depth.js';
+import { cliForUser, userIds } from '../helpers/other-user.js';
 import { renderStackJsonSchema } from '../../src/cli/stack-json-schema.js';
 import type { Stack } from '../../src/cli/stack-schema.js';
 import { Ajv } from 'ajv';
@@ -88,7 +90,7 @@ describe('valid stack files', () => {
           kind: 'envoy',
           binary: '/usr/local/bin/envoy',
           bootstrap: file('envoy.yaml'),
-          admin: { kind: 'unix', socketPath: file('admin.sock') },
+          admin: { kind: 'unix', path: file('admin.sock') },
           logLevel: 'warning',
           componentLogLevel: 'upstream:debug,connection:trace',
           concurrency: 2,
@@ -127,13 +129,7 @@ describe('valid stack files', () => {
           kind: 'process',
           command: ['node', 'server.js'],
           stopSignal: 'SIGQUIT',
-          ready: {
-            kind: 'http',
-            url: 'http://127.0.0.1:8080/healthz',
-            status: 204,
-            interval: 100,
-            timeout: 20_000,
-          },
+          ready: { http: 'http://127.0.0.1:8080/healthz', status: 204, interval: 100, timeout: 20_000 },
           restart: { maxRestarts: 3, window: 120_000, backoff: { base: 500, max: 10_000 } },
           oneShot: false,
           dependsOn: ['proxy', 'envoy'],
@@ -151,7 +147,7 @@ describe('valid stack files', () => {
           kind: 'process',
           command: ['/bin/sh', '-c', 'node migrate.js && echo done'],
           stopSignal: 'SIGTERM',
-          ready: { kind: 'log', pattern: /^migrated \d+ tables$/, interval: 250, timeout: 60_000 },
+          ready: { log: /^migrated \d+ tables$/, interval: 250, timeout: 60_000 },
           oneShot: true,
           dependsOn: [],
           leader: false,
@@ -164,7 +160,7 @@ describe('valid stack files', () => {
           kind: 'process',
           command: ['node', 'reconcile.js'],
           stopSignal: 'SIGTERM',
-          ready: { kind: 'tcp', address: { host: '127.0.0.1', port: 7070 }, interval: 250, timeout: 60_000 },
+          ready: { tcp: { host: '127.0.0.1', port: 7070 }, interval: 250, timeout: 60_000 },
           oneShot: false,
           dependsOn: ['migrate'],
           leader: true,
@@ -177,7 +173,7 @@ describe('valid stack files', () => {
           kind: 'process',
           command: ['node', 'cleanup.js'],
           stopSignal: 'SIGTERM',
-          ready: { kind: 'exec', command: ['test', '-f', '/tmp/ready'], interval: 250, timeout: 60_000 },
+          ready: { exec: ['test', '-f', '/tmp/ready'], interval: 250, timeout: 60_000 },
           oneShot: false,
           dependsOn: [],
           leader: true,
@@ -208,13 +204,7 @@ describe('valid stack files', () => {
       timeout: 30_000,
     });
     assert.deepEqual(app.restart, { maxRestarts: 5, window: 60_000, backoff: { base: 1000, max: 30_000 } });
-    assert.deepEqual(app.ready, {
-      kind: 'http',
-      url: 'http://127.0.0.1:8080/healthz',
-      status: undefined,
-      interval: 250,
-      timeout: 60_000,
-    });
+    assert.deepEqual(app.ready, { http: 'http://127.0.0.1:8080/healthz', interval: 250, timeout: 60_000 });
     assert.equal(stack.shutdown.timeout, 60_000);
   });
 
@@ -780,16 +770,49 @@ describe('files that cannot be read', () => {
       assert.match(error.message, /permission denied/);
       return;
     }
-    // Root reads any file: ask the loader, through the CLI, as an unprivileged user instead.
+    // Root reads any file: ask the loader, through the CLI, as an unprivileged user instead, from
+    // a copy of the CLI it can reach wherever the checkout lies.
+    const cli = cliForUser('nobody');
+    try {
+      chmodSync(dir, 0o755);
+      const { uid, gid } = userIds('nobody');
+      const run = spawnSync(
+        'setpriv',
+        [
+          `--reuid=${uid}`,
+          `--regid=${gid}`,
+          '--clear-groups',
+          process.execPath,
+          cli.path('bin/corral.js'),
+          'check',
+          '-f',
+          path,
+        ],
+        { encoding: 'utf8', cwd: cli.dir },
+      );
+      assert.equal(run.status, 2, run.stderr);
+      assert.match(run.stderr, /cannot read the file: permission denied/);
+    } finally {
+      cli.cleanup();
+    }
+  });
+
+  test('a FIFO: check and run refuse it at once instead of waiting for a writer', TIMEOUT, () => {
+    const path = join(dir, 'fifo.yaml');
+    const made = spawnSync('mkfifo', [path], { encoding: 'utf8' });
+    assert.equal(made.status, 0, made.stderr);
     const cli = fileURLToPath(new URL('../../bin/corral.js', import.meta.url));
-    chmodSync(dir, 0o755);
-    const run = spawnSync(
-      'setpriv',
-      ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, cli, 'check', '-f', path],
-      { encoding: 'utf8' },
-    );
-    assert.equal(run.status, 2, run.stderr);
-    assert.match(run.stderr, /cannot read the file: permission denied/);
+    for (const command of ['check', 'run']) {
+      // A bound of its own: on failure the child blocks forever, and must not outlive the test.
+      const run = spawnSync(process.execPath, [cli, command, '-f', path], {
+        encoding: 'utf8',
+        timeout: 15_000,
+        killSignal: 'SIGKILL',
+      });
+      assert.equal(run.signal, null, `corral ${command} hung on a FIFO`);
+      assert.equal(run.status, 2, run.stderr);
+      assert.match(run.stderr, /not a regular file/);
+    }
   });
 
   test('a file larger than 1 MiB', TIMEOUT, async () => {
@@ -798,6 +821,34 @@ describe('files that cannot be read', () => {
     const error = await loadError(path);
     assert.equal(error.code, 'STACK_UNREADABLE');
     assert.match(error.message, /larger than 1024 KiB/);
+  });
+
+  test('nesting deeper than the limit is refused by name, at its line, whatever the style', TIMEOUT, () => {
+    const deep = 5000;
+    for (const [text, line] of [
+      [`components:\n  a:\n    command: [x]\n    env: ${'['.repeat(deep)}${']'.repeat(deep)}\n`, 4],
+      [`components:\n  a:\n    command: [x]\n    env: ${'{a: '.repeat(deep)}1${'}'.repeat(deep)}\n`, 4],
+      [`components:\n  a:\n    command: [x]\n    env:\n      ${'- '.repeat(deep)}x\n`, 5],
+      [`${'['.repeat(deep)}${']'.repeat(deep)}\n`, 1],
+    ] as const) {
+      const error = stackError(() => parseStack(text, { env: {} }));
+      assert.equal(error.code, 'STACK_INVALID');
+      assert.deepEqual(
+        error.issues.map((i) => [i.line, i.message]),
+        [[line, `nested more than ${MAX_STACK_DEPTH} levels deep`]],
+      );
+    }
+    // Exactly at the limit: the file, its components, `a`, and `env` count four of the levels.
+    const env = (levels: number) =>
+      `components:\n  a:\n    command: [x]\n    env: ${'{a: '.repeat(levels - 3)}1${'}'.repeat(levels - 3)}\n`;
+    assert.match(
+      stackError(() => parseStack(env(MAX_STACK_DEPTH), { env: {} })).message,
+      /components\.a\.env\.a \(line 4\): expected a string, got a map/,
+    );
+    assert.match(
+      stackError(() => parseStack(env(MAX_STACK_DEPTH + 1), { env: {} })).message,
+      new RegExp(`line 4: nested more than ${MAX_STACK_DEPTH} levels deep$`),
+    );
   });
 
   test('an empty file, and one with only comments', TIMEOUT, () => {

@@ -11,6 +11,7 @@ import {
   NAMESPACE_ENV,
 } from '../../src/process/namespace.js';
 import { cleanUpHosts, startHost, survivors, alive, type Host } from '../fixtures/iso-harness.js';
+import { copyForUser, userIds } from '../helpers/other-user.js';
 import { fixture, killPids, LineReader, waitGone, waitUntil } from './support.js';
 
 after(cleanUpHosts);
@@ -121,12 +122,16 @@ describe('PID namespace isolation', { timeout: 120_000 }, () => {
       t.skip('needs root to switch to nobody');
       return;
     }
-    const { argv } = namespaceCommand([fixture('iso-tree'), '--members', '1', '--escapee', '--daemon'], {
-      userNamespace: true,
-    });
-    const drop = ['--reuid=65534', '--regid=65534', '--clear-groups', '--'];
+    // nobody runs the tree, from where nobody can reach it, wherever the checkout lies.
+    const copy = copyForUser('nobody', ['test/fixtures/iso-tree']);
+    t.after(copy.cleanup);
+    const tree = [copy.path('test/fixtures/iso-tree'), '--members', '1', '--escapee', '--daemon'];
+    const { argv } = namespaceCommand(tree, { userNamespace: true });
+    const { uid, gid } = userIds('nobody');
+    const drop = [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--'];
     // setpriv, setpriv and unshare all exec: the pid we spawn is unshare's.
     const child = spawn('setpriv', [...drop, ...argv], {
+      cwd: copy.dir,
       detached: true,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -140,7 +145,7 @@ describe('PID namespace isolation', { timeout: 120_000 }, () => {
       const inside = membersOf(ns);
       assert.ok(inside.length >= 5, `expected at least 5 processes in the namespace, found ${inside.length}`);
       assert.ok(
-        inside.every((pid) => readFileSync(`/proc/${pid}/status`, 'utf8').includes('\nUid:\t65534\t')),
+        inside.every((pid) => readFileSync(`/proc/${pid}/status`, 'utf8').includes(`\nUid:\t${uid}\t`)),
         'everything inside runs as nobody',
       );
       child.kill('SIGKILL');

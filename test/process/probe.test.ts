@@ -173,6 +173,7 @@ test(
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     await waitUntilReady({ tcp: `127.0.0.1:${port}`, ...timing }, { component: 'db' });
+    await waitUntilReady({ tcp: { host: '127.0.0.1', port }, ...timing }, { component: 'db' });
     await new Promise((resolve) => server.close(resolve));
     await assert.rejects(waitUntilReady({ tcp: `127.0.0.1:${port}`, ...timing }, { component: 'db' }), {
       code: 'READY_TIMEOUT',
@@ -412,6 +413,8 @@ test('validateProbe rejects probes that cannot work, naming the field', () => {
     [{ tcp: 'host' }, 'tcp'],
     [{ tcp: 'host:0' }, 'tcp'],
     [{ tcp: 'host:70000' }, 'tcp'],
+    [{ tcp: { host: 'db', port: 0 } }, 'tcp'],
+    [{ tcp: { host: '', port: 5432 } }, 'tcp'],
     [{ exec: [] }, 'exec'],
     [{ exec: 'pg_isready' }, 'exec'],
     [{ log: '(' }, 'log'],
@@ -427,5 +430,8 @@ test('validateProbe rejects probes that cannot work, naming the field', () => {
   }
   validateProbe({ tcp: '[::1]:5432' });
   assert.equal(describeProbe({ tcp: 'db:5432' }), 'TCP connect db:5432');
+  // The stack file's form of the same address.
+  assert.equal(describeProbe({ tcp: { host: 'db', port: 5432 } }), 'TCP connect db:5432');
+  assert.equal(describeProbe({ tcp: { host: '::1', port: 5432 } }), 'TCP connect [::1]:5432');
   assert.equal(describeProbe({ log: 'ready' }), 'output matching /ready/');
 });

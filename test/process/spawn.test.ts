@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readStat } from '../../src/process/liveness.js';
 import { findSetpriv, SpawnError, spawnChild, type SpawnOptions } from '../../src/process/spawn.js';
+import { copyForUser } from '../helpers/other-user.js';
 import { fixture, killPids, LineReader, waitGone } from './support.js';
 
 const hasSetpriv = findSetpriv() !== undefined;
@@ -187,13 +188,16 @@ test(
       t.skip('needs setpriv and root');
       return;
     }
-    assert.equal(await childOutlivesHost({ argv: [fixture('forever')], user: 'nobody' }), false);
+    // nobody runs the fixture, from where nobody can reach it, wherever the checkout lies.
+    const copy = copyForUser('nobody', ['test/fixtures/forever']);
+    t.after(copy.cleanup);
+    const forever = { argv: [copy.path('test/fixtures/forever')], cwd: copy.dir, user: 'nobody' };
+    assert.equal(await childOutlivesHost(forever), false);
     // Negative control: set first and then switch users, and the kernel clears it.
     const setpriv = findSetpriv() ?? '';
     assert.equal(
       await childOutlivesHost({
-        argv: [fixture('forever')],
-        user: 'nobody',
+        ...forever,
         parentDeathSignal: false,
         prefix: [setpriv, '--pdeathsig', 'KILL', '--'],
       }),
