@@ -1,12 +1,20 @@
 #!/usr/bin/env node
 // The CLI entry point: the real work lives in dist/cli/main.js (built by `npm run build`).
 import { once } from 'node:events';
+import { describeStartFailure } from '../dist/cli/start-failure.js';
 import { deferOptimization, limitYoungGeneration } from '../dist/cli/v8-flags.js';
 
 // Before anything else is loaded, since loading is most of what start-up does (issue 3: memory).
 limitYoungGeneration();
 deferOptimization();
-const { main } = await import('../dist/cli/main.js');
+let main;
+try {
+  ({ main } = await import('../dist/cli/main.js'));
+} catch (error) {
+  // Loading opens many files at once: a low open-file limit fails here, and deserves one line.
+  process.stderr.write(`corral: ${describeStartFailure(error)}\n`);
+  process.exit(2);
+}
 
 const code = await main(process.argv.slice(2));
 // Everything Corral started has finished by now, so exit at once instead of waiting for Node to

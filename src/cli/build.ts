@@ -5,6 +5,7 @@ import { OutputSink, prefixColor } from '../process/output.js';
 import type { ReadinessProbe } from '../process/probe.js';
 import type { Component } from '../runtime/component.js';
 import { withRestarts } from '../runtime/restart.js';
+import { formatHostPort } from './address.js';
 import type { Renderer } from './render.js';
 import type { ComponentSpec, OutputSpec, ReadyProbe, RestartPolicy, Stack } from './stack-schema.js';
 
@@ -157,16 +158,12 @@ function readinessProbe(probe: ReadyProbe): ReadinessProbe {
     case 'http':
       return { ...timing, http: probe.url, ...(probe.status !== undefined && { status: probe.status }) };
     case 'tcp':
-      return { ...timing, tcp: formatAddress(probe.address) };
+      return { ...timing, tcp: formatHostPort(probe.address) };
     case 'exec':
       return { ...timing, exec: probe.command };
     case 'log':
       return { ...timing, log: probe.pattern };
   }
-}
-
-function formatAddress(address: { host: string; port: number }): string {
-  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
 
 function restartOptions(policy: RestartPolicy): Parameters<typeof withRestarts>[1] {
