@@ -44,8 +44,13 @@ export interface CorralOptions {
 
 /** Starts `corral <args>` with its output piped (so in JSON mode unless told otherwise). */
 export function startCorral(args: string[], options: CorralOptions = {}): Corral {
-  const [command = process.execPath, ...prefixArgs] = [...(options.prefix ?? []), process.execPath];
-  const child = spawn(command, [...prefixArgs, CORRAL, ...args], {
+  const [command = process.execPath, ...rest] = [
+    ...(options.prefix ?? []),
+    process.execPath,
+    CORRAL,
+    ...args,
+  ];
+  const child = spawn(command, rest, {
     cwd: options.cwd ?? process.cwd(),
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
