@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { waitUntil } from '../process/support.js';
-import { FIXTURES, freePort, get, runCorral, scratch, session } from './support.js';
+import { type Corral, FIXTURES, freePort, get, runCorral, scratch, session } from './support.js';
 
 /** /ready and /metrics through the CLI: binding before anything starts, and clients that stall. */
 
@@ -68,13 +68,20 @@ components:
   });
 }
 
-test('clients holding connections open on /ready and /metrics do not delay the exit', T, async () => {
+/**
+ * Runs corral with /ready and /metrics and one `forever` component, calls `body` once it is
+ * ready, then requires that nothing is left. `clients` collects the test's sockets, destroyed
+ * at the end whatever happened.
+ */
+async function withEndpoints(
+  body: (corral: Corral, ports: { ready: number; metrics: number }, clients: Socket[]) => Promise<void>,
+): Promise<void> {
   const s = scratch();
-  const [ready, metrics] = [await freePort(), await freePort()];
+  const ports = { ready: await freePort(), metrics: await freePort() };
   const file = s.write(
     'corral.yaml',
-    `readiness: { address: 127.0.0.1:${ready} }
-metrics: { address: 127.0.0.1:${metrics} }
+    `readiness: { address: 127.0.0.1:${ports.ready} }
+metrics: { address: 127.0.0.1:${ports.metrics} }
 components:
   app:
     command: [${FIXTURES}forever]
@@ -83,56 +90,49 @@ components:
   const clients: Socket[] = [];
   try {
     await session(s, ['run', '-f', file], async (corral) => {
-      await waitUntil(async () => (await get(`http://127.0.0.1:${ready}/ready`)).status === 200, 'READY');
-      for (const port of [ready, metrics]) {
-        const path = port === ready ? '/ready' : '/metrics';
-        clients.push(
-          await stalledClient(port, ''),
-          await stalledClient(port, `GET ${path} HTTP/1.1\r\nHost: x\r\n`),
-          await stalledClient(port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`),
-        );
-      }
-      const stoppedAt = performance.now();
-      corral.signal('SIGTERM');
-      assert.equal(await corral.exited, 0, corral.stdout + corral.stderr);
-      // A generous bound: the stop itself takes milliseconds; Node's own timeouts, a minute.
-      assert.ok(performance.now() - stoppedAt < 5_000, 'corral waited for the stalled clients');
-      await waitUntil(() => clients.every((c) => c.destroyed), 'connections closed');
+      const url = `http://127.0.0.1:${ports.ready}/ready`;
+      await waitUntil(async () => (await get(url)).status === 200, 'READY');
+      await body(corral, ports, clients);
     });
   } finally {
     for (const client of clients) client.destroy();
   }
+}
+
+test('clients holding connections open on /ready and /metrics do not delay the exit', T, async () => {
+  await withEndpoints(async (corral, ports, clients) => {
+    for (const [port, path] of [
+      [ports.ready, '/ready'],
+      [ports.metrics, '/metrics'],
+    ] as const) {
+      clients.push(
+        await stalledClient(port, ''),
+        await stalledClient(port, `GET ${path} HTTP/1.1\r\nHost: x\r\n`),
+        await stalledClient(port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`),
+      );
+    }
+    const stoppedAt = performance.now();
+    corral.signal('SIGTERM');
+    assert.equal(await corral.exited, 0, corral.stdout + corral.stderr);
+    // A generous bound: the stop itself takes milliseconds; Node's own timeouts, a minute.
+    assert.ok(performance.now() - stoppedAt < 5_000, 'corral waited for the stalled clients');
+    await waitUntil(() => clients.every((c) => c.destroyed), 'connections closed');
+  });
 });
 
 test('a client that never finishes its request is disconnected while corral runs', T, async () => {
-  const s = scratch();
-  const ready = await freePort();
-  const file = s.write(
-    'corral.yaml',
-    `readiness: { address: 127.0.0.1:${ready} }
-components:
-  app:
-    command: [${FIXTURES}forever]
-`,
-  );
-  const clients: Socket[] = [];
-  try {
-    await session(s, ['run', '-f', file], async (corral) => {
-      await waitUntil(async () => (await get(`http://127.0.0.1:${ready}/ready`)).status === 200, 'READY');
-      const closed: Promise<unknown>[] = [];
-      for (const text of ['', 'GET /ready HTTP/1.1\r\nHost: x\r\n']) {
-        const client = await stalledClient(ready, text);
-        clients.push(client);
-        closed.push(once(client, 'close'));
-      }
-      // Half a request, or none, is dropped within seconds (Node's own default is a minute).
-      await waitUntil(() => clients.every((c) => c.destroyed), 'stalled clients disconnected', 20_000);
-      await Promise.all(closed);
-      assert.equal((await get(`http://127.0.0.1:${ready}/ready`)).status, 200, 'the endpoint still serves');
-      corral.signal('SIGTERM');
-      assert.equal(await corral.exited, 0, corral.stdout + corral.stderr);
-    });
-  } finally {
-    for (const client of clients) client.destroy();
-  }
+  await withEndpoints(async (corral, ports, clients) => {
+    for (const port of [ports.ready, ports.metrics]) {
+      clients.push(await stalledClient(port, ''), await stalledClient(port, 'GET / HTTP/1.1\r\nHost: x\r\n'));
+    }
+    // Half a request, or none, is dropped within seconds (Node's own default is a minute).
+    await waitUntil(() => clients.every((c) => c.destroyed), 'stalled clients disconnected', 20_000);
+    assert.equal(
+      (await get(`http://127.0.0.1:${ports.ready}/ready`)).status,
+      200,
+      'the endpoint still serves',
+    );
+    corral.signal('SIGTERM');
+    assert.equal(await corral.exited, 0, corral.stdout + corral.stderr);
+  });
 });
