@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitUntil } from '../process/support.js';
-import { assertNothingLeft, FIXTURES, runCorral, scratch, startCorral } from './support.js';
+import {
+  assertNothingLeft,
+  type CorralOptions,
+  FIXTURES,
+  runCorral,
+  scratch,
+  startCorral,
+} from './support.js';
 
 /**
  * Corral under a low open-file limit (`prlimit --nofile=N:N`, hard and soft, since Node raises the
@@ -11,7 +18,12 @@ import { assertNothingLeft, FIXTURES, runCorral, scratch, startCorral } from './
 const T = { timeout: 110_000 };
 const OUT_OF_FILES = /too many open files \(EMFILE/;
 
-const limited = (limit: number): string[] => ['prlimit', `--nofile=${limit}:${limit}`, '--'];
+/** How to run corral with at most `limit` open files. */
+const limited = (limit: number): CorralOptions => ({
+  prefix: ['prlimit', `--nofile=${limit}:${limit}`, '--'],
+  // Under coverage, Node writes its report at exit, and reports on stderr that it could not.
+  env: { NODE_V8_COVERAGE: undefined },
+});
 
 /** A stack file of `count` independent `forever` components; returns its path and their names. */
 function stackOf(s: ReturnType<typeof scratch>, count: number): { file: string; names: string[] } {
@@ -34,7 +46,7 @@ async function runUnderLimit(
   names: readonly string[],
   limit: number,
 ): Promise<'not loaded' | 'all started' | 'failed'> {
-  const corral = startCorral(['run', '-f', file], { prefix: limited(limit) });
+  const corral = startCorral(['run', '-f', file], limited(limit));
   const context = (): string =>
     `limit ${limit}\n--- stdout:\n${corral.stdout}\n--- stderr:\n${corral.stderr}`;
   let code: number | null | undefined;
@@ -80,7 +92,7 @@ test('too few descriptors to load Corral: one line on stderr, exit 2', T, async 
   try {
     const { file } = stackOf(s, 1);
     // Enough for Node itself to start, far too few for Corral's modules.
-    const { code, stdout, stderr } = await runCorral(['run', '-f', file], { prefix: limited(28) });
+    const { code, stdout, stderr } = await runCorral(['run', '-f', file], limited(28));
     assert.equal(code, 2, stdout + stderr);
     assert.equal(stdout, '');
     assert.match(stderr, /^corral: cannot start: too many open files \(EMFILE[^\n]*`ulimit -n`\n$/);
