@@ -1,11 +1,19 @@
 #!/usr/bin/env node
 // The CLI entry point: the real work lives in dist/cli/main.js (built by `npm run build`).
+import { describeStartFailure } from '../dist/cli/start-failure.js';
 import { deferOptimization, limitYoungGeneration } from '../dist/cli/v8-flags.js';
 
 // Before anything else is loaded, since loading is most of what start-up does.
 limitYoungGeneration();
 deferOptimization();
-const { main } = await import('../dist/cli/main.js');
+let main;
+try {
+  ({ main } = await import('../dist/cli/main.js'));
+} catch (error) {
+  // Loading opens many files at once: a low open-file limit fails here, and deserves one line.
+  process.stderr.write(`corral: ${describeStartFailure(error)}\n`);
+  process.exit(2);
+}
 
 // main resolves once its output was handed over (or could not be), and everything Corral started
 // has finished: exit at once instead of waiting for Node to wind down on its own, which costs tens

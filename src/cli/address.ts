@@ -55,3 +55,8 @@ export function parseHostPort(text: string, options: HostPortOptions = {}): Host
   if (port < lowest || port > 65535) return { problem: `the port must be between ${lowest} and 65535` };
   return { host, port };
 }
+
+/** `{ host: '::1', port: 9902 }` → `[::1]:9902`, as users write addresses. */
+export function formatHostPort(address: HostPort): string {
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}

@@ -1,8 +1,9 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
-import type { HostPort } from './address.js';
+import { CorralError } from '../runtime/errors.js';
+import { formatHostPort, type HostPort } from './address.js';
 
 /** What `/ready` answers, as kuma-dp does: 200 READY, or 503 NOT_READY / TERMINATING. */
 export type Readiness = 'READY' | 'NOT_READY' | 'TERMINATING';
@@ -11,13 +12,33 @@ export type Readiness = 'READY' | 'NOT_READY' | 'TERMINATING';
 export interface Endpoint {
   /** The bound address (the real port when 0 was asked for). */
   readonly address: HostPort;
-  /** Stops listening and closes idle keep-alive connections; resolves when closed. */
+  /**
+   * Stops listening and destroys every connection, whatever state it is in (idle, half a request
+   * sent, a response not read); resolves when closed. Idempotent.
+   */
   close(): Promise<void>;
 }
 
-/** `GET /ready`: 200 READY or 503 NOT_READY / TERMINATING; any other path is 404. */
+/** The endpoint's address could not be bound (in use, not ours, no permission). */
+export class EndpointBindError extends CorralError {
+  /** The stack-file field that gave the address, e.g. `readiness.address`. */
+  readonly field: string;
+  readonly address: HostPort;
+
+  constructor(field: string, address: HostPort, cause: NodeJS.ErrnoException) {
+    const why = cause.code === 'EADDRINUSE' ? 'the address is already in use' : cause.message;
+    super('ENDPOINT_BIND_FAILED', `${field}: cannot listen on ${formatHostPort(address)}: ${why}`, { cause });
+    this.field = field;
+    this.address = address;
+  }
+}
+
+/**
+ * `GET /ready`: 200 READY or 503 NOT_READY / TERMINATING; any other path is 404. Rejects with an
+ * {@link EndpointBindError} naming `readiness.address` when the address cannot be bound.
+ */
 export function serveReadiness(address: HostPort, readiness: () => Readiness): Promise<Endpoint> {
-  return serve(address, (req, res) => {
+  return serve('readiness.address', address, (req, res) => {
     if (!isGet(req, '/ready')) {
       notFound(res);
       return;
@@ -28,9 +49,12 @@ export function serveReadiness(address: HostPort, readiness: () => Readiness): P
   });
 }
 
-/** `GET /metrics` in the Prometheus text format; any other path is 404. */
+/**
+ * `GET /metrics` in the Prometheus text format; any other path is 404. Rejects with an
+ * {@link EndpointBindError} naming `metrics.address` when the address cannot be bound.
+ */
 export function serveMetrics(address: HostPort, registry: Registry): Promise<Endpoint> {
-  return serve(address, (req, res) => {
+  return serve('metrics.address', address, (req, res) => {
     if (!isGet(req, '/metrics')) {
       notFound(res);
       return;
@@ -56,18 +80,59 @@ function notFound(res: ServerResponse): void {
   res.end('not found\n');
 }
 
+/**
+ * Bounds on a client, so that none can hold a connection open for long: probes and scrapers send
+ * their request at once and read the answer at once.
+ */
+const LIMITS = {
+  /** From the connection (or the previous request) to the end of the request's headers. */
+  headersTimeout: 5_000,
+  /** From the connection (or the previous request) to the end of the whole request. */
+  requestTimeout: 10_000,
+  /** How often the two above are checked. */
+  connectionsCheckingInterval: 1_000,
+  /** Probes come every few seconds; a long keep-alive would only hold the close back. */
+  keepAliveTimeout: 1_000,
+  /** A socket with no traffic either way (a response never read) is destroyed after this. */
+  idleTimeout: 10_000,
+} as const;
+
 async function serve(
+  field: string,
   address: HostPort,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
 ): Promise<Endpoint> {
-  const server: Server = createServer(handler);
-  // Probes come every few seconds; a long keep-alive would only hold the close back.
-  server.keepAliveTimeout = 1_000;
+  const server: Server = createServer(
+    {
+      headersTimeout: LIMITS.headersTimeout,
+      requestTimeout: LIMITS.requestTimeout,
+      connectionsCheckingInterval: LIMITS.connectionsCheckingInterval,
+    },
+    handler,
+  );
+  server.keepAliveTimeout = LIMITS.keepAliveTimeout;
+  server.setTimeout(LIMITS.idleTimeout, (socket) => socket.destroy());
+  // Every socket, from the moment it is accepted: the HTTP server's own list (closeAllConnections)
+  // is not a contract that covers a connection before it has sent anything, and one such
+  // connection left open would hold the close, and so Corral's exit, back.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  const listening = new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
   server.listen(address.port, address.host);
-  await Promise.race([
-    once(server, 'listening'),
-    once(server, 'error').then(([error]) => Promise.reject(error as Error)),
-  ]);
+  try {
+    await listening;
+  } catch (error) {
+    throw new EndpointBindError(field, address, error as NodeJS.ErrnoException);
+  }
+  // Later errors are failed accepts (out of file descriptors, say): they cost that one
+  // connection, not the endpoint, and must not crash Corral.
+  server.on('error', () => undefined);
   const bound = server.address() as AddressInfo;
   return {
     address: { host: address.host, port: bound.port },
@@ -75,7 +140,7 @@ async function serve(
       if (!server.listening) return;
       const closed = once(server, 'close');
       server.close();
-      server.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
       await closed;
     },
   };

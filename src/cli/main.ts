@@ -2,13 +2,15 @@ import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { describe } from '../runtime/errors.js';
 import { loadStack, StackFileError } from './stack-file.js';
+import { describeStartFailure } from './start-failure.js';
 import type { LogFormat, LogLevel } from './render.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /**
  * Exit codes: 0 clean, 1 a component failed, the shutdown budget ran out or Corral's stdout or
- * stderr was closed, 2 usage or stack file.
+ * stderr was closed, 2 nothing could be started (usage, stack file, a missing binary, an endpoint
+ * address in use, set-up failed).
  */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -30,7 +32,7 @@ signals (run):
   SIGUSR2                    drain every drainable component and report not ready, without stopping
 
 exit codes: 0 clean stop, 1 a component failed, the shutdown timed out or stdout was closed,
-            2 usage or stack-file error
+            2 nothing could be started
 `;
 
 const FORMATS: readonly LogFormat[] = ['pretty', 'json'];
@@ -91,19 +93,25 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   // Each command imports its own modules: `check` needs none of the runtime, and a long-running
   // `run` would keep `check`'s in memory for nothing.
-  if (command === 'check') {
-    const { checkCommand } = await import('./check.js');
-    await print(process.stdout, checkCommand(stack, file));
-    return EXIT.ok;
+  try {
+    if (command === 'check') {
+      const { checkCommand } = await import('./check.js');
+      await print(process.stdout, checkCommand(stack, file));
+      return EXIT.ok;
+    }
+    const { runCommand } = await import('./run.js');
+    return await runCommand({
+      stack,
+      file,
+      argv,
+      ...(format !== undefined && { format: format as LogFormat }),
+      ...(level !== undefined && { level: level as LogLevel }),
+    });
+  } catch (error) {
+    // A module that would not load, or a set-up step that failed: nothing was started.
+    await print(process.stderr, `corral: ${describeStartFailure(error)}\n`);
+    return EXIT.usage;
   }
-  const { runCommand } = await import('./run.js');
-  return runCommand({
-    stack,
-    file,
-    argv,
-    ...(format !== undefined && { format: format as LogFormat }),
-    ...(level !== undefined && { level: level as LogLevel }),
-  });
 }
 
 async function usageError(message: string): Promise<number> {

@@ -28,9 +28,10 @@ export interface RunOptions {
 
 /**
  * `corral run`, as a narrative: (isolation mode: re-run ourselves as init of a PID namespace),
- * build every component and check every binary before anything starts, serve /ready and /metrics,
+ * bind /ready and /metrics, build every component and check every binary before anything starts,
  * escalate on signals, run the manager, and whatever happened, print the stop report and leave
- * nothing behind. Resolves to the exit code.
+ * nothing behind. Resolves to the exit code; rejects only when it could not set up, before
+ * anything started.
  */
 export async function runCommand(options: RunOptions): Promise<number> {
   const { stack } = options;
@@ -133,6 +134,21 @@ export async function runCommand(options: RunOptions): Promise<number> {
   let workDir: WorkDir | undefined;
   let built: BuiltStack | undefined;
   try {
+    // The addresses first: one in use is a reason not to start, found before anything is prepared.
+    const readiness = (): Readiness =>
+      terminating || manager.phase() !== 'running' ? 'TERMINATING' : manager.ready() ? 'READY' : 'NOT_READY';
+    try {
+      if (stack.readiness || metrics) {
+        // Node's HTTP server is imported only for a stack that serves something.
+        const { serveMetrics, serveReadiness } = await import('./endpoints.js');
+        if (stack.readiness) endpoints.push(await serveReadiness(stack.readiness.address, readiness));
+        if (metrics) endpoints.push(await serveMetrics(metrics.address, metrics.registry));
+      }
+    } catch (error) {
+      renderer.say('error', describe(error));
+      return 2;
+    }
+
     // Everything that can fail on a bad file, an unusable work dir or a missing binary happens
     // before anything starts.
     try {
@@ -153,20 +169,6 @@ export async function runCommand(options: RunOptions): Promise<number> {
       return 2;
     }
     for (const component of built.components) manager.add(component);
-
-    const readiness = (): Readiness =>
-      terminating || manager.phase() !== 'running' ? 'TERMINATING' : manager.ready() ? 'READY' : 'NOT_READY';
-    try {
-      if (stack.readiness || metrics) {
-        // Node's HTTP server is imported only for a stack that serves something (issue 3: memory).
-        const { serveMetrics, serveReadiness } = await import('./endpoints.js');
-        if (stack.readiness) endpoints.push(await serveReadiness(stack.readiness.address, readiness));
-        if (metrics) endpoints.push(await serveMetrics(metrics.address, metrics.registry));
-      }
-    } catch (error) {
-      renderer.say('error', `cannot serve an endpoint: ${describe(error)}`);
-      return 1;
-    }
 
     try {
       started = true;

@@ -1,7 +1,9 @@
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CorralError } from '../runtime/errors.js';
 
 /**
  * A faster pipe for a child's stdout or stderr than `stdio: 'pipe'`.
@@ -85,11 +87,27 @@ export class OutputPipe {
         callback: (bytes) => (made.pipe ? made.pipe.#onRead(bytes) : false),
       },
     });
-    await new Promise<void>((resolve, reject) => {
-      reader.once('connect', resolve);
-      reader.once('error', reject);
+    // Out of file descriptors, libuv accepts a connection into a spare descriptor and closes it
+    // without telling the server: the reader then ends instead of being accepted, and waiting
+    // for the accept alone would wait forever.
+    let onDropped: ((error?: Error) => void) | undefined;
+    const dropped = new Promise<never>((_, reject) => {
+      onDropped = (error) => {
+        reject(
+          error ?? new CorralError('OUTPUT_PIPE_DROPPED', 'an output pipe was closed before it was accepted'),
+        );
+      };
+      for (const event of DROPPED_EVENTS) reader.once(event, onDropped);
     });
-    made.pipe = new OutputPipe(await accepted, reader);
+    try {
+      await Promise.race([once(reader, 'connect'), dropped]);
+      made.pipe = new OutputPipe(await Promise.race([accepted, dropped]), reader);
+    } catch (error) {
+      reader.destroy();
+      throw error;
+    } finally {
+      for (const event of DROPPED_EVENTS) if (onDropped) reader.removeListener(event, onDropped);
+    }
     return made.pipe;
   }
 
@@ -151,6 +169,9 @@ export class OutputPipe {
     this.#consumer?.onEnd(error);
   }
 }
+
+/** How a reader that is never accepted shows (see #pair). */
+const DROPPED_EVENTS = ['end', 'close', 'error'] as const;
 
 interface PipeConsumer {
   readonly onChunk: (chunk: Buffer) => boolean;

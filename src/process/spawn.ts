@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { CorralError } from '../runtime/errors.js';
 import { systemTool } from './system-tools.js';
+import { describeOutOfFiles, isOutOfFiles } from './open-files.js';
 
 /**
  * Spawning one child, isolated from the terminal and tied to Corral's life:
@@ -149,11 +150,9 @@ export async function spawnChild(options: SpawnOptions): Promise<SpawnedChild> {
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', (error) => {
-      reject(
-        new SpawnError('SPAWN_FAILED', argv0, `could not start ${argv0}: ${error.message}`, {
-          cause: error,
-        }),
-      );
+      // Out of descriptors, Node names the first program of the chain (a prefix, setpriv), not ours.
+      const why = isOutOfFiles(error) ? describeOutOfFiles(error) : error.message;
+      reject(new SpawnError('SPAWN_FAILED', argv0, `could not start ${argv0}: ${why}`, { cause: error }));
     });
   });
   // Later errors (a failed kill or send) must not crash Corral; it signals groups itself anyway.
@@ -190,7 +189,7 @@ async function resolveIdentity(
   let gid: number | undefined;
   const args: string[] = [];
   if (user !== undefined) {
-    const entry = await getent('passwd', String(user));
+    const entry = await getent('passwd', String(user), argv0);
     if (!entry) {
       throw new SpawnError('UNKNOWN_USER', argv0, `user \`${String(user)}\` does not exist`);
     }
@@ -200,7 +199,7 @@ async function resolveIdentity(
     args.push('--reuid', String(uid), '--init-groups');
   }
   if (group !== undefined) {
-    const entry = await getent('group', String(group));
+    const entry = await getent('group', String(group), argv0);
     if (!entry) {
       throw new SpawnError('UNKNOWN_GROUP', argv0, `group \`${String(group)}\` does not exist`);
     }
@@ -212,11 +211,22 @@ async function resolveIdentity(
   return { uid, gid: gid ?? 0, setprivArgs: args };
 }
 
-/** One `getent` entry split on `:`, or `undefined` when there is none. Accepts names and ids. */
-function getent(database: 'passwd' | 'group', key: string): Promise<string[] | undefined> {
-  return new Promise((resolve) => {
+/**
+ * One `getent` entry split on `:`, or `undefined` when there is none. Accepts names and ids.
+ * Rejects when the lookup itself failed (getent could not run, out of file descriptors…): that
+ * says nothing about whether the entry exists.
+ */
+function getent(database: 'passwd' | 'group', key: string, argv0: string): Promise<string[] | undefined> {
+  return new Promise((resolve, reject) => {
     execFile(systemTool('getent') ?? 'getent', [database, key], (error, stdout) => {
-      resolve(error ? undefined : stdout.trim().split('\n')[0]?.split(':'));
+      // getent exits 2 when the key is not in the database.
+      if (!error || error.code === 2) {
+        resolve(error ? undefined : stdout.trim().split('\n')[0]?.split(':'));
+        return;
+      }
+      const what = `${database === 'passwd' ? 'user' : 'group'} \`${key}\``;
+      const why = isOutOfFiles(error) ? describeOutOfFiles(error) : error.message;
+      reject(new SpawnError('SPAWN_FAILED', argv0, `could not look up ${what}: ${why}`, { cause: error }));
     });
   });
 }

@@ -35,9 +35,22 @@ export interface Corral {
   signal(name: NodeJS.Signals): void;
 }
 
+export interface CorralOptions {
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** A command that execs the rest (so that the pid stays corral's), e.g. `['prlimit', '--nofile=64:64']`. */
+  readonly prefix?: readonly string[];
+}
+
 /** Starts `corral <args>` with its output piped (so in JSON mode unless told otherwise). */
-export function startCorral(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Corral {
-  const child = spawn(process.execPath, [CORRAL, ...args], {
+export function startCorral(args: string[], options: CorralOptions = {}): Corral {
+  const [command = process.execPath, ...rest] = [
+    ...(options.prefix ?? []),
+    process.execPath,
+    CORRAL,
+    ...args,
+  ];
+  const child = spawn(command, rest, {
     cwd: options.cwd ?? process.cwd(),
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -80,7 +93,7 @@ export function startCorral(args: string[], options: { cwd?: string; env?: NodeJ
 /** Runs corral to completion and returns its exit code and output. */
 export async function runCorral(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: CorralOptions = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string; corral: Corral }> {
   const corral = startCorral(args, options);
   const code = await corral.exited;
@@ -183,7 +196,7 @@ export async function session(
   s: ReturnType<typeof scratch>,
   args: string[],
   body: (corral: Corral) => Promise<void>,
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: CorralOptions = {},
 ): Promise<void> {
   const corral = startCorral(args, options);
   try {

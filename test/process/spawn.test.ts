@@ -106,6 +106,24 @@ test('an unknown user or group fails before anything starts', { timeout: 10_000 
   assert.equal(group.code, 'UNKNOWN_GROUP');
 });
 
+test(
+  'a user lookup that could not run is a failure to start, not a missing user',
+  { timeout: 10_000 },
+  async () => {
+    // getent is found through PATH; without it, the lookup cannot run at all.
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      const error = await spawnChild({ argv: ['/bin/true'], user: 'root' }).catch((e: unknown) => e);
+      assert.ok(error instanceof SpawnError);
+      assert.equal(error.code, 'SPAWN_FAILED');
+      assert.match(error.message, /could not look up user `root`: .*ENOENT/);
+    } finally {
+      process.env.PATH = path;
+    }
+  },
+);
+
 test('a program that cannot be executed is a SpawnError, not a crash', { timeout: 10_000 }, async () => {
   const error = await spawnChild({ argv: ['/nonexistent/program'], parentDeathSignal: false }).catch(
     (e: unknown) => e,
