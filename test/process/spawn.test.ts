@@ -110,17 +110,31 @@ test(
   'a user lookup that could not run is a failure to start, not a missing user',
   { timeout: 10_000 },
   async () => {
-    // getent is found through PATH; without it, the lookup cannot run at all.
-    const path = process.env.PATH;
-    process.env.PATH = '/nonexistent';
-    try {
-      const error = await spawnChild({ argv: ['/bin/true'], user: 'root' }).catch((e: unknown) => e);
-      assert.ok(error instanceof SpawnError);
-      assert.equal(error.code, 'SPAWN_FAILED');
-      assert.match(error.message, /could not look up user `root`: .*ENOENT/);
-    } finally {
-      process.env.PATH = path;
-    }
+    // Out of file descriptors, getent cannot even be started: in a process of its own that has
+    // used up all but one of them (the lookup's pipes need more).
+    const script = `
+      import { openSync } from 'node:fs';
+      import { spawnChild } from ${JSON.stringify(new URL('../../src/process/spawn.ts', import.meta.url).href)};
+      const held = [];
+      try { for (;;) held.push(openSync('/dev/null', 'r')); } catch {}
+      for (const fd of held.splice(-1)) (await import('node:fs')).closeSync(fd);
+      const error = await spawnChild({ argv: ['/bin/true'], user: 'root' }).catch((e) => e);
+      process.stdout.write(JSON.stringify({ code: error?.code, name: error?.constructor?.name, message: error?.message }));
+    `;
+    const child = spawn(
+      'prlimit',
+      ['--nofile=256:256', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (out += text));
+    await new Promise((resolve) => child.once('close', resolve));
+    const error = JSON.parse(out) as { code: string; name: string; message: string };
+    assert.equal(error.name, 'SpawnError');
+    assert.equal(error.code, 'SPAWN_FAILED');
+    assert.match(error.message, /could not look up user `root`: .*(too many open files|EMFILE)/);
   },
 );
 
