@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { describe } from '../runtime/errors.js';
+import { Redactor } from '../util/redact.js';
 import { loadStack, StackFileError } from './stack-file.js';
 import type { LogFormat, LogLevel } from './render.js';
 
@@ -75,18 +76,21 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   const file = values.file ?? 'corral.yaml';
+  // Learns every value the stack file takes from the environment: nothing Corral prints shows one.
+  const redactor = new Redactor();
   let stack;
   try {
-    stack = await loadStack(file, { env: process.env });
+    stack = await loadStack(file, { env: process.env, redactor });
   } catch (error) {
-    process.stderr.write(`corral: ${error instanceof StackFileError ? error.message : describe(error)}\n`);
+    const message = error instanceof StackFileError ? error.message : describe(error);
+    process.stderr.write(`corral: ${redactor.text(message)}\n`);
     return EXIT.usage;
   }
   // Each command imports its own modules: `check` needs none of the runtime, and a long-running
   // `run` would keep `check`'s in memory for nothing.
   if (command === 'check') {
     const { checkCommand } = await import('./check.js');
-    process.stdout.write(checkCommand(stack, file));
+    process.stdout.write(redactor.text(checkCommand(stack, file)));
     return EXIT.ok;
   }
   const { runCommand } = await import('./run.js');
@@ -94,6 +98,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     stack,
     file,
     argv,
+    redactor,
     ...(format !== undefined && { format: format as LogFormat }),
     ...(level !== undefined && { level: level as LogLevel }),
   });

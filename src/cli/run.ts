@@ -6,9 +6,10 @@ import { checkNamespaceSupport, insideNamespace, runInNamespace } from '../proce
 import { ComponentFailedError, describe, ShutdownTimeoutError } from '../runtime/errors.js';
 import type { CorralEvent } from '../runtime/events.js';
 import { Manager } from '../runtime/manager.js';
+import { Redactor } from '../util/redact.js';
 import { buildStack, type BuiltStack } from './build.js';
 import type { Endpoint, Readiness } from './endpoints.js';
-import { createRenderer, type LogFormat, type LogLevel } from './render.js';
+import { createRenderer, type LogFormat, type LogLevel, type Renderer } from './render.js';
 import { StopReport } from './report.js';
 import { handleSignals } from './signals.js';
 import type { Stack } from './stack-schema.js';
@@ -21,6 +22,8 @@ export interface RunOptions {
   readonly file: string;
   /** The CLI's own arguments, to run the same command inside a PID namespace. */
   readonly argv: readonly string[];
+  /** Hides the stack's secrets in every event and message. @default URL credentials only */
+  readonly redactor?: Redactor;
   readonly format?: LogFormat;
   readonly level?: LogLevel;
 }
@@ -37,6 +40,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
 
   const format = options.format ?? stack.log.format ?? (process.stdout.isTTY ? 'pretty' : 'json');
   const level = options.level ?? stack.log.level ?? 'info';
+  const redactor = options.redactor ?? new Redactor();
   const manager = new Manager({
     shutdownTimeout: stack.shutdown.timeout,
     elector: await electorFor(stack, emit),
@@ -55,17 +59,23 @@ export async function runCommand(options: RunOptions): Promise<number> {
     ...(await import('./metrics.js')).createMetrics(manager, { alwaysLeader: !stack.leaderElection }),
   };
   const pids = new Set<number>();
+  /** Every event passes here, redacted once before anything shows, reports, counts or logs it. */
   function emit(event: CorralEvent): void {
-    const stamped = { ...event, time: Date.now() };
     if (event.type === 'process.spawned') pids.add(event.pid);
+    const shown = redactor.value(event);
+    const stamped = { ...shown, time: Date.now() };
     renderer.event(stamped);
     report.observe(stamped);
-    metrics?.observe(event);
+    metrics?.observe(shown);
     // Start-up is over once every component is ready (see deferOptimization in bin/corral.js).
     if (event.type === 'component.ready' && manager.ready()) resumeOptimization();
     else if (event.type === 'shutdown.started') stopOptimizing();
   }
   manager.on((event) => emit(event));
+  /** Every message of Corral's own passes here, redacted like the events. */
+  const say: Renderer['say'] = (messageLevel, message, fields) => {
+    renderer.say(messageLevel, redactor.text(message), fields && redactor.value(fields));
+  };
 
   // Handlers first: from here on a signal is ours to handle, even while we are still setting up
   // (Node's default would kill us and orphan whatever had started).
@@ -78,24 +88,21 @@ export async function runCommand(options: RunOptions): Promise<number> {
     {
       shutdown: (signal) => {
         terminating = true;
-        renderer.say(
-          'info',
-          `${signal}: shutting down (again to skip the drain, a third time to kill everything)`,
-        );
+        say('info', `${signal}: shutting down (again to skip the drain, a third time to kill everything)`);
         stop.abort();
       },
       hurry: (signal) => {
-        renderer.say('warn', `${signal}: skipping the rest of the drain`);
+        say('warn', `${signal}: skipping the rest of the drain`);
         manager.skipDrain();
       },
       kill: (signal) => {
-        renderer.say('error', `${signal}: killing every process now`);
+        say('error', `${signal}: killing every process now`);
         killEverything(pids, held.isolation);
         process.exit(1);
       },
       drain: () => {
         terminating = true;
-        renderer.say('info', 'SIGUSR2: draining every drainable component; not ready from now on');
+        say('info', 'SIGUSR2: draining every drainable component; not ready from now on');
         void manager.drain();
       },
     },
@@ -121,7 +128,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
       });
       await Promise.all(built.processes.map((p) => p.preflight()));
     } catch (error) {
-      renderer.say('error', describe(error));
+      say('error', describe(error));
       return 2;
     }
     for (const component of built.components) manager.add(component);
@@ -136,7 +143,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
         if (metrics) endpoints.push(await serveMetrics(metrics.address, metrics.registry));
       }
     } catch (error) {
-      renderer.say('error', `cannot serve an endpoint: ${describe(error)}`);
+      say('error', `cannot serve an endpoint: ${describe(error)}`);
       return 1;
     }
 
@@ -149,9 +156,9 @@ export async function runCommand(options: RunOptions): Promise<number> {
         // The shutdown.stuck event has said who; the budget is spent: nothing may outlive us, whatever its own timeouts say.
         killEverything(pids, isolation);
       } else if (error instanceof ComponentFailedError) {
-        renderer.say('error', error.message, { component: error.component });
+        say('error', error.message, { component: error.component });
       } else {
-        renderer.say('error', describe(error));
+        say('error', describe(error));
       }
       return 1;
     }

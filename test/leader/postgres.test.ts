@@ -333,7 +333,7 @@ test('bad options fail in the constructor, naming the option and never the conne
     () => new PostgresElector({ url, name: 'x', table: 'x; DROP TABLE y' }),
     (e: unknown) => e instanceof LeaderConfigError && e.option === 'table',
   );
-  assert.equal(new PostgresElector({ url, name: 'x' }).target, 'postgres://u:***@127.0.0.1:1/db');
+  assert.equal(new PostgresElector({ url, name: 'x' }).target, 'postgres://***@127.0.0.1:1/db');
 });
 
 /** The system clock plus an offset the test can jump, as a process that stalled would see it. */
