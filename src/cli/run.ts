@@ -16,6 +16,21 @@ import type { Stack } from './stack-schema.js';
 import { resumeOptimization, stopOptimizing } from './v8-flags.js';
 import { openWorkDir } from './workdir.js';
 
+/**
+ * Fields of events and errors that Corral sets from names and enumerations, never from a value
+ * (component names are keys in the stack file, which are not substituted): shown as they are, so
+ * that a secret which happens to equal one cannot garble them.
+ */
+const STRUCTURAL: ReadonlySet<string> = new Set([
+  'type',
+  'component',
+  'reason',
+  'phase',
+  'signal',
+  'code',
+  'name',
+]);
+
 export interface RunOptions {
   readonly stack: Stack;
   /** The stack file, for relative paths and the PID-namespace re-exec. */
@@ -62,7 +77,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
   /** Every event passes here, redacted once before anything shows, reports, counts or logs it. */
   function emit(event: CorralEvent): void {
     if (event.type === 'process.spawned') pids.add(event.pid);
-    const shown = redactor.value(event);
+    const shown = redactor.value(event, STRUCTURAL);
     const stamped = { ...shown, time: Date.now() };
     renderer.event(stamped);
     report.observe(stamped);
@@ -74,7 +89,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
   manager.on((event) => emit(event));
   /** Every message of Corral's own passes here, redacted like the events. */
   const say: Renderer['say'] = (messageLevel, message, fields) => {
-    renderer.say(messageLevel, redactor.text(message), fields && redactor.value(fields));
+    renderer.say(messageLevel, redactor.text(message), fields && redactor.value(fields, STRUCTURAL));
   };
 
   // Handlers first: from here on a signal is ours to handle, even while we are still setting up

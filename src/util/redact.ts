@@ -134,9 +134,11 @@ export class Redactor {
    * copied (an error keeps its prototype, so its class, `code` and fields stay as they are, while
    * its message, stack, fields and cause are redacted). A string that is an item of a list is
    * first matched whole, as an argument of a command is. Other objects are passed as they are.
+   * Fields named in `keep` are copied untouched at any depth: names and enumerations that the
+   * program set itself, which a secret that happens to equal one must not garble.
    */
-  value<T>(value: T): T {
-    return this.#copy(value, new WeakMap()) as T;
+  value<T>(value: T, keep: ReadonlySet<PropertyKey> = NOTHING): T {
+    return this.#copy(value, keep, new WeakMap()) as T;
   }
 
   /** A thrown value as one line of text, redacted. */
@@ -149,7 +151,7 @@ export class Redactor {
     return this.#items.get(text) ?? this.text(text);
   }
 
-  #copy(value: unknown, seen: WeakMap<object, unknown>): unknown {
+  #copy(value: unknown, keep: ReadonlySet<PropertyKey>, seen: WeakMap<object, unknown>): unknown {
     if (typeof value === 'string') return this.text(value);
     if (typeof value !== 'object' || value === null) return value;
     const done = seen.get(value);
@@ -158,7 +160,7 @@ export class Redactor {
       const copy: unknown[] = [];
       seen.set(value, copy);
       for (const item of value as unknown[]) {
-        copy.push(typeof item === 'string' ? this.#item(item) : this.#copy(item, seen));
+        copy.push(typeof item === 'string' ? this.#item(item) : this.#copy(item, keep, seen));
       }
       return copy;
     }
@@ -179,7 +181,7 @@ export class Redactor {
       }
       // defineProperty, not assignment: keeps enumerability, and a key named `__proto__` stays a key.
       Object.defineProperty(copy, key, {
-        value: this.#copy(item, seen),
+        value: keep.has(key) ? item : this.#copy(item, keep, seen),
         enumerable: descriptor.enumerable ?? false,
         writable: true,
         configurable: true,
@@ -198,6 +200,8 @@ export class Redactor {
     return this.#pattern;
   }
 }
+
+const NOTHING: ReadonlySet<PropertyKey> = new Set();
 
 /** The ways a value can appear in a message: as it is, URL-encoded or -decoded, JSON-escaped. */
 function spellings(value: string): Set<string> {

@@ -174,6 +174,38 @@ ${web(closed, s.dir)}${failing === 'exec' ? checker() : slow(closed)}`,
   });
 }
 
+test('a secret that equals a component name does not garble events, the report or metrics', T, async () => {
+  const s = scratch();
+  const metricsPort = await freePort();
+  const file = s.write(
+    'corral.yaml',
+    `metrics: { address: 127.0.0.1:${metricsPort} }
+components:
+  frontend:
+    command: [${FIXTURES}forever, "--service=\${SERVICE}"]
+`,
+  );
+  await session(
+    s,
+    ['run', '-f', file],
+    async (corral) => {
+      await corral.waitForRecord(isEvent('component.ready', 'frontend'), 'frontend ready');
+      const metrics = (await get(`http://127.0.0.1:${metricsPort}/metrics`)).body;
+      corral.signal('SIGTERM');
+      assert.equal(await corral.exited, 0);
+      const records = corral.records();
+      // The name is a key of the stack file, not a value: shown as it is; the argument is hidden.
+      assert.deepEqual(records.find(isEvent('process.spawned', 'frontend'))?.command, [
+        `${FIXTURES}forever`,
+        '--service=***',
+      ]);
+      assert.equal(records.find(isEvent('stop.report', 'frontend'))?.ended, 'SIGTERM');
+      assert.match(metrics, /corral_component_restarts_total\{component="frontend"\} 0/);
+    },
+    { env: { SERVICE: 'frontend' } },
+  );
+});
+
 test('negative control: the same stack without redaction would show the secret', T, async () => {
   // The fixture's argv carries the secret, so Corral is the only thing in the way.
   const s = scratch();

@@ -103,6 +103,21 @@ test('value copies events and errors with every string redacted, keeping their s
   assert.match(error.message, /hunter2/);
 });
 
+test('value keeps the fields it is told to keep, at any depth', () => {
+  const redactor = new Redactor({ values: ['frontend'] });
+  const error = Object.assign(new Error('frontend failed'), { component: 'frontend' });
+  const shown = redactor.value(
+    { type: 'component.failed', component: 'frontend', error, note: 'frontend' },
+    new Set(['component']),
+  );
+  assert.equal(shown.component, 'frontend');
+  assert.equal(shown.error.component, 'frontend');
+  assert.equal(shown.error.message, '*** failed');
+  assert.equal(shown.note, '***');
+  // Negative control: without it, the name is hidden like any other text.
+  assert.equal(redactor.value({ component: 'frontend' }).component, '***');
+});
+
 test('value survives cycles and leaves other objects as they are', () => {
   const error = new Error('hunter2') as Error & { self?: unknown };
   error.self = error;
