@@ -103,30 +103,39 @@ export class Redactor {
   /** Learns more secrets; returns `this`. */
   add(secrets: Secrets): this {
     const min = Math.max(1, secrets.minSearchLength ?? 1);
+    const search = (text: string, shown: string): void => {
+      if (text.length < min) return;
+      this.#replacements.set(text, shown);
+      // Text is searched after its URLs were redacted (see `text`), which may have cut into a
+      // secret that holds a URL: search for that form too.
+      const redacted = redactUrls(text);
+      if (redacted !== text) this.#replacements.set(redacted, redactUrls(shown));
+    };
     for (const [text, shown] of secrets.strings ?? []) {
       if (text === shown || text === '') continue;
       this.#items.set(text, shown);
-      if (text.length >= min) this.#replacements.set(text, shown);
+      search(text, shown);
     }
     // After the strings: where a value is also a whole string, it is hidden entirely.
     for (const value of secrets.values ?? []) {
       if (value === '') continue;
       this.#items.set(value, MASK);
-      for (const spelling of spellings(value)) {
-        if (spelling.length >= min) this.#replacements.set(spelling, MASK);
-      }
+      for (const spelling of spellings(value)) search(spelling, MASK);
     }
     this.#pattern = undefined;
     return this;
   }
 
-  /** `text` with every known secret replaced and every URL redacted (see {@link redactUrl}). */
+  /** `text` with every URL redacted (see {@link redactUrl}) and every known secret replaced. */
   text(text: string): string {
+    // URLs first: a secret that happens to be part of a scheme (`http`) must not hide the URL
+    // from being found, and with it its query.
+    const redacted = redactUrls(text);
     const pattern = this.#compiled();
     // One pass, so that nothing is searched for again inside what replaced a secret.
-    const hidden =
-      pattern === null ? text : text.replace(pattern, (match) => this.#replacements.get(match) ?? MASK);
-    return redactUrls(hidden);
+    return pattern === null
+      ? redacted
+      : redacted.replace(pattern, (match) => this.#replacements.get(match) ?? MASK);
   }
 
   /**

@@ -46,6 +46,13 @@ test('a Redactor hides known values in any spelling, the longest first', () => {
   assert.equal(new Redactor().text('p@ss word http://u:p@h/'), 'p@ss word http://***@h/');
 });
 
+test('a secret that is part of a URL does not keep the URL from being redacted', () => {
+  const redactor = new Redactor({ values: ['http', 'Zq7 http://h/?t=x'] });
+  assert.equal(redactor.text('GET http://h/p?token=t0k'), 'GET ***://h/p?token=***');
+  // A secret holding a URL is found whole, although its URL was redacted first.
+  assert.equal(redactor.text('said Zq7 http://h/?t=x'), 'said ***');
+});
+
 test('strings are shown as given, also inside longer text; short ones only as whole list items', () => {
   const redactor = new Redactor({
     values: ['hunter2', 'ab'],
