@@ -50,7 +50,7 @@ export class PostgresElector implements LeaderElector {
     this.#lease = new Lease(this.#s, `${this.#s.identity}#${randomUUID().slice(0, 8)}`);
   }
 
-  /** The connection string with its credentials, query and fragment as `***`: safe for logs and metric labels. */
+  /** The connection string, its credentials, query and fragment as `***`: safe for logs and metric labels. */
   get target(): string {
     return this.#s.target;
   }

@@ -17,9 +17,10 @@ export interface ProbeTiming {
 
 /**
  * One of: `{ http: url, status? }` a GET answered with `status` (default: any 2xx; credentials in
- * the URL are sent as Basic auth; they, the query and the fragment are never shown); `{ tcp: "host:port" }` a connection accepted
- * (`[::1]:5432` for IPv6); `{ exec: argv }` a command, run without a shell, that exits 0; `{ log:
- * regex }` an output line of the component matching the regular expression.
+ * the URL are sent as Basic auth; they, the query and the fragment are never shown); `{ tcp:
+ * "host:port" }` a connection accepted (`[::1]:5432` for IPv6); `{ exec: argv }` a command, run
+ * without a shell, that exits 0; `{ log: regex }` an output line of the component matching the
+ * regular expression.
  */
 export type ReadinessProbe = ProbeTiming &
   (

@@ -1,8 +1,8 @@
 import { type Clock, systemClock } from '../runtime/clock.js';
 import { CorralError, formatMs } from '../runtime/errors.js';
+import { redactUrls } from '../util/redact.js';
 import type { LineTap } from './output.js';
 import type { Check, ExecContext } from './probe-checks.js';
-import { redactUrls } from '../util/redact.js';
 import { InvalidProbeError, prepare, type ReadinessProbe } from './probe-spec.js';
 
 export { type ExecContext, ProbeCommandError } from './probe-checks.js';

@@ -68,7 +68,10 @@ export function redactUrls(text: string): string {
 
 /** Known secrets, as a {@link Redactor} learns them. */
 export interface Secrets {
-  /** Values hidden as `***` wherever they occur, in any spelling (raw, URL-encoded or -decoded, JSON-escaped). */
+  /**
+   * Values hidden as `***` wherever they occur, in any spelling: raw, URL-encoded or -decoded,
+   * JSON-escaped.
+   */
   readonly values?: Iterable<string>;
   /**
    * Whole strings that contain secrets, each with how it is shown instead:
@@ -93,7 +96,7 @@ export class Redactor {
   readonly #replacements = new Map<string, string>();
   /** Whole list items, and how each is shown. */
   readonly #items = new Map<string, string>();
-  /** One pattern matching every key of #replacements, longest first; rebuilt after `add`, `null` when empty. */
+  /** Matches every key of #replacements, longest first; `undefined` until built, `null` when empty. */
   #pattern: RegExp | null | undefined;
 
   constructor(secrets: Secrets = {}) {
