@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { waitUntil } from '../process/support.js';
-import { type Corral, FIXTURES, freePort, get, scratch, session } from './support.js';
+import { type Corral, FIXTURES, freePort, get, runCorral, scratch, session } from './support.js';
 
 /*
  * A value from the environment, used as `${SECRET_PW}` in the stack file, must not appear in
@@ -204,6 +204,33 @@ components:
     },
     { env: { SERVICE: 'frontend' } },
   );
+});
+
+test('corral check and a stack-file error do not show the secret either', T, async () => {
+  const s = scratch();
+  try {
+    const stack = `leaderElection: { postgres: { url: "\${DATABASE_URL}", name: "\${SECRET_PW}" } }
+components:
+  app:
+    command: [${FIXTURES}forever, "--password=\${SECRET_PW}"]
+    leader: true
+`;
+    const env = { ...ENV, DATABASE_URL: `postgres://corral:${SECRET}@127.0.0.1:1/corral` };
+    const check = await runCorral(['check', '-f', s.write('corral.yaml', stack)], { env });
+    assert.equal(check.code, 0, check.stderr);
+    assertNoSecret({ stdout: check.stdout, stderr: check.stderr });
+    assert.match(check.stdout, /elected on PostgreSQL, election "\*\*\*"/);
+
+    const broken = await runCorral(
+      ['check', '-f', s.write('broken.yaml', `${stack}    stopTimeout: "\${SECRET_PW}"\n`)],
+      { env },
+    );
+    assert.equal(broken.code, 2);
+    assertNoSecret({ stdout: broken.stdout, stderr: broken.stderr });
+    assert.match(broken.stderr, /components\.app\.stopTimeout/);
+  } finally {
+    s.cleanup();
+  }
 });
 
 test('negative control: the same stack without redaction would show the secret', T, async () => {
