@@ -1,3 +1,5 @@
+import { MASK, type Secrets } from '../util/redact.js';
+
 /**
  * `${VAR}` and `${VAR:-default}` in string values of a stack file, read from a given environment.
  *
@@ -16,19 +18,31 @@ export type Environment = Readonly<Record<string, string | undefined>>;
 
 /** A substituted string, or why it could not be substituted (the message never contains a value). */
 export type Interpolation =
-  | { ok: true; value: string; /** Whether a variable was read (not only an escape). */ read: boolean }
+  | {
+      ok: true;
+      value: string;
+      /** Whether a variable was read (not only an escape). */
+      read: boolean;
+      /** `value` with each variable's value written as `***` (defaults, which the file shows, kept). */
+      shown: string;
+      /** The values taken from the environment (not defaults). */
+      values: string[];
+    }
   | { ok: false; message: string };
 
 /** Substitutes every expression in `text`. Stops at the first problem. */
 export function interpolate(text: string, env: Environment): Interpolation {
   // Fast path: most strings contain no expression at all.
-  if (!text.includes('${')) return { ok: true, value: text, read: false };
+  if (!text.includes('${')) return { ok: true, value: text, read: false, shown: text, values: [] };
   let value = '';
+  let shown = '';
+  const values: string[] = [];
   let read = false;
   let i = 0;
   while (i < text.length) {
     if (text.startsWith('$${', i)) {
       value += '${';
+      shown += '${';
       i += 3;
     } else if (text.startsWith('${', i)) {
       const match = EXPRESSION.exec(text.slice(i));
@@ -45,20 +59,25 @@ export function interpolate(text: string, env: Environment): Interpolation {
       }
       read = true;
       const set = env[name];
-      if (fallback !== undefined) {
-        value += set === undefined || set === '' ? fallback : set;
-      } else if (set === undefined) {
+      if (set === undefined && fallback === undefined) {
         return { ok: false, message: `environment variable ${name} is not set (use \${${name}:-default})` };
+      }
+      if (set === undefined || (set === '' && fallback !== undefined)) {
+        value += fallback ?? '';
+        shown += fallback ?? '';
       } else {
         value += set;
+        shown += set === '' ? '' : MASK;
+        if (set !== '') values.push(set);
       }
       i += whole.length;
     } else {
       value += text.charAt(i);
+      shown += text.charAt(i);
       i += 1;
     }
   }
-  return { ok: true, value, read };
+  return { ok: true, value, read, shown, values };
 }
 
 /** Where a problem was found: the path of the value in the document. */
@@ -76,7 +95,18 @@ export interface InterpolatedDocument {
    * Messages show the written text instead: a variable may hold a secret.
    */
   readonly substituted: ReadonlyMap<string, string>;
+  /** What the run must never show (see {@link MIN_SEARCHED_SECRET}). */
+  readonly secrets: Required<Secrets>;
 }
+
+/**
+ * Every value read from the environment is a secret, and so is every string it went into
+ * (`--password=${PW}`, shown as `--password=***`). Values and strings shorter than this are not
+ * searched for in what Corral says, where they would blank out innocent text (a `PORT` of `80`
+ * in every address); they are still hidden where they stand whole as an argument of a command,
+ * and inside any longer string they were substituted into.
+ */
+export const MIN_SEARCHED_SECRET = 4;
 
 /**
  * Returns a copy of a parsed document with every string value substituted, and the problems found.
@@ -87,6 +117,11 @@ export interface InterpolatedDocument {
 export function interpolateDocument(root: unknown, env: Environment): InterpolatedDocument {
   const problems: InterpolationProblem[] = [];
   const substituted = new Map<string, string>();
+  const secrets = {
+    values: new Set<string>(),
+    strings: new Map<string, string>(),
+    minSearchLength: MIN_SEARCHED_SECRET,
+  };
   const ancestors = new Set<object>();
 
   const walk = (value: unknown, path: readonly (string | number)[]): unknown => {
@@ -97,6 +132,8 @@ export function interpolateDocument(root: unknown, env: Environment): Interpolat
         return value;
       }
       if (result.read && !substituted.has(result.value)) substituted.set(result.value, value);
+      for (const secret of result.values) secrets.values.add(secret);
+      if (result.shown !== result.value) secrets.strings.set(result.value, result.shown);
       return result.value;
     }
     if (value === null || typeof value !== 'object') return value;
@@ -125,5 +162,5 @@ export function interpolateDocument(root: unknown, env: Environment): Interpolat
     }
   };
 
-  return { document: walk(root, []), problems, substituted };
+  return { document: walk(root, []), problems, substituted, secrets };
 }

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { describe } from '../runtime/errors.js';
+import { Redactor } from '../util/redact.js';
 import { loadStack, StackFileError } from './stack-file.js';
 import { describeStartFailure } from './start-failure.js';
 import type { LogFormat, LogLevel } from './render.js';
@@ -81,14 +82,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   const file = values.file ?? 'corral.yaml';
+  // Learns every value the stack file takes from the environment: nothing Corral prints shows one.
+  const redactor = new Redactor();
   let stack;
   try {
-    stack = await loadStack(file, { env: process.env });
+    stack = await loadStack(file, { env: process.env, redactor });
   } catch (error) {
-    await print(
-      process.stderr,
-      `corral: ${error instanceof StackFileError ? error.message : describe(error)}\n`,
-    );
+    const message = error instanceof StackFileError ? error.message : describe(error);
+    await print(process.stderr, `corral: ${redactor.text(message)}\n`);
     return EXIT.usage;
   }
   // Each command imports its own modules: `check` needs none of the runtime, and a long-running
@@ -96,7 +97,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     if (command === 'check') {
       const { checkCommand } = await import('./check.js');
-      await print(process.stdout, checkCommand(stack, file));
+      await print(process.stdout, redactor.text(checkCommand(stack, file)));
       return EXIT.ok;
     }
     const { runCommand } = await import('./run.js');
@@ -104,12 +105,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       stack,
       file,
       argv,
+      redactor,
       ...(format !== undefined && { format: format as LogFormat }),
       ...(level !== undefined && { level: level as LogLevel }),
     });
   } catch (error) {
     // A module that would not load, or a set-up step that failed: nothing was started.
-    await print(process.stderr, `corral: ${describeStartFailure(error)}\n`);
+    await print(process.stderr, `corral: ${redactor.text(describeStartFailure(error))}\n`);
     return EXIT.usage;
   }
 }

@@ -7,6 +7,7 @@ import { checkNamespaceSupport, insideNamespace, runInNamespace } from '../proce
 import { ComponentFailedError, describe, ShutdownTimeoutError } from '../runtime/errors.js';
 import type { CorralEvent } from '../runtime/events.js';
 import { Manager } from '../runtime/manager.js';
+import { Redactor } from '../util/redact.js';
 import { buildElector, buildStack, type BuiltStack } from './build.js';
 import type { Endpoint, Readiness } from './endpoints.js';
 import { createRenderer, type LogFormat, type LogLevel, type Renderer } from './render.js';
@@ -16,12 +17,29 @@ import type { Stack } from './stack-schema.js';
 import { resumeOptimization, stopOptimizing } from './v8-flags.js';
 import { openWorkDir, type WorkDir } from './workdir.js';
 
+/**
+ * Fields of events and errors that Corral sets from names and enumerations, never from a value
+ * (component names are keys in the stack file, which are not substituted): shown as they are, so
+ * that a secret which happens to equal one cannot garble them.
+ */
+const STRUCTURAL: ReadonlySet<string> = new Set([
+  'type',
+  'component',
+  'reason',
+  'phase',
+  'signal',
+  'code',
+  'name',
+]);
+
 export interface RunOptions {
   readonly stack: Stack;
   /** The stack file, for relative paths and the PID-namespace re-exec. */
   readonly file: string;
   /** The CLI's own arguments, to run the same command inside a PID namespace. */
   readonly argv: readonly string[];
+  /** Hides the stack's secrets in every event and message. @default URL credentials only */
+  readonly redactor?: Redactor;
   readonly format?: LogFormat;
   readonly level?: LogLevel;
 }
@@ -39,6 +57,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
 
   const format = options.format ?? stack.log.format ?? (isatty(1) ? 'pretty' : 'json');
   const level = options.level ?? stack.log.level ?? 'info';
+  const redactor = options.redactor ?? new Redactor();
   const manager = new Manager({
     shutdownTimeout: stack.shutdown.timeout,
     elector: await buildElector(stack, emit),
@@ -55,14 +74,14 @@ export async function runCommand(options: RunOptions): Promise<number> {
     onLost: (stream, error) => {
       lostStdio.push(stream);
       terminating = true;
-      renderer.alert(`${stream} was closed (${describe(error)}); stopping the stack`);
+      renderer.alert(redactor.text(`${stream} was closed (${describe(error)}); stopping the stack`));
       stop.abort();
     },
     onOutputEvent: (event) => emit(event),
   });
   const report = new StopReport(stack.components.map((c) => c.name));
   // prom-client is imported only for a stack that serves /metrics: a run keeps whatever it imported
-  // in memory for as long as it runs (issue 3).
+  // in memory for as long as it runs.
   const metrics = stack.metrics && {
     address: stack.metrics.address,
     ...(await import('./metrics.js')).createMetrics(manager, {
@@ -73,18 +92,24 @@ export async function runCommand(options: RunOptions): Promise<number> {
   const pids = new Set<number>();
   /** When the shutdown began: its budget also bounds the wait for the output to be delivered. */
   let shutdownAt: number | undefined;
+  /** Every event passes here, redacted once before anything shows, reports, counts or logs it. */
   function emit(event: CorralEvent): void {
-    const stamped = { ...event, time: Date.now() };
     if (event.type === 'process.spawned') pids.add(event.pid);
     if (event.type === 'shutdown.started') shutdownAt ??= performance.now();
+    const shown = redactor.value(event, STRUCTURAL);
+    const stamped = { ...shown, time: Date.now() };
     renderer.event(stamped);
     report.observe(stamped);
-    metrics?.observe(event);
+    metrics?.observe(shown);
     // Start-up is over once every component is ready (see deferOptimization in bin/corral.js).
     if (event.type === 'component.ready' && manager.ready()) resumeOptimization();
     else if (event.type === 'shutdown.started') stopOptimizing();
   }
   manager.on((event) => emit(event));
+  /** Every message of Corral's own passes here, redacted like the events. */
+  const say: Renderer['say'] = (messageLevel, message, fields) => {
+    renderer.say(messageLevel, redactor.text(message), fields && redactor.value(fields, STRUCTURAL));
+  };
 
   // Handlers first: from here on a signal is ours to handle, even while we are still setting up
   // (Node's default would kill us and orphan whatever had started).
@@ -96,24 +121,21 @@ export async function runCommand(options: RunOptions): Promise<number> {
     {
       shutdown: (signal) => {
         terminating = true;
-        renderer.say(
-          'info',
-          `${signal}: shutting down (again to skip the drain, a third time to kill everything)`,
-        );
+        say('info', `${signal}: shutting down (again to skip the drain, a third time to kill everything)`);
         stop.abort();
       },
       hurry: (signal) => {
-        renderer.say('warn', `${signal}: skipping the rest of the drain`);
+        say('warn', `${signal}: skipping the rest of the drain`);
         manager.skipDrain();
       },
       kill: (signal) => {
-        renderer.say('error', `${signal}: killing every process now`);
+        say('error', `${signal}: killing every process now`);
         killEverything(pids, held.isolation);
         process.exit(1);
       },
       drain: () => {
         terminating = true;
-        renderer.say('info', 'SIGUSR2: draining every drainable component; not ready from now on');
+        say('info', 'SIGUSR2: draining every drainable component; not ready from now on');
         void manager.drain();
       },
     },
@@ -145,7 +167,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
         if (metrics) endpoints.push(await serveMetrics(metrics.address, metrics.registry));
       }
     } catch (error) {
-      renderer.say('error', describe(error));
+      say('error', describe(error));
       return 2;
     }
 
@@ -165,7 +187,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
       });
       await checkBinaries(built.processes.map((p) => p.binary));
     } catch (error) {
-      renderer.say('error', describe(error));
+      say('error', describe(error));
       return 2;
     }
     for (const component of built.components) manager.add(component);
@@ -174,7 +196,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
       started = true;
       await manager.run(stop.signal);
       if (isolation.lost.aborted) {
-        renderer.say('error', `stopped the stack: ${describe(isolation.lost.reason)}`);
+        say('error', `stopped the stack: ${describe(isolation.lost.reason)}`);
         return 1;
       }
       return lostStdio.length > 0 ? 1 : 0;
@@ -183,9 +205,9 @@ export async function runCommand(options: RunOptions): Promise<number> {
         // The shutdown.stuck event has said who; the budget is spent: nothing may outlive us, whatever its own timeouts say.
         killEverything(pids, isolation);
       } else if (error instanceof ComponentFailedError) {
-        renderer.say('error', error.message, { component: error.component });
+        say('error', error.message, { component: error.component });
       } else {
-        renderer.say('error', describe(error));
+        say('error', describe(error));
       }
       return 1;
     }

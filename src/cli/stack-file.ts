@@ -3,17 +3,11 @@ import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { fsProblem } from './fs-problem.js';
+import { type Redactor, redactUrls } from '../util/redact.js';
 import { interpolateDocument, type Environment } from './interpolate.js';
 import { StackFileError, type StackIssue } from './stack-error.js';
 import { checkDependencies } from './stack-graph.js';
-import {
-  formatPath,
-  issueMessage,
-  printable,
-  redactUrls,
-  withSubstitutions,
-  type PathSegments,
-} from './stack-issues.js';
+import { formatPath, issueMessage, printable, withSubstitutions, type PathSegments } from './stack-issues.js';
 import { stackSchema, type Stack } from './stack-schema.js';
 import { MAX_STACK_DEPTH, tooDeepAt } from './yaml-depth.js';
 import { collectionKeyOffsets, lineOfPath, pathAtOffset } from './yaml-paths.js';
@@ -27,6 +21,8 @@ export interface ParseStackOptions {
   readonly sourceName?: string;
   /** What relative paths in the file are resolved against. @default process.cwd() */
   readonly baseDir?: string;
+  /** Learns what `${VAR}` substitution read from `env`, so that whoever prints for the stack hides it. */
+  readonly redactor?: Redactor;
 }
 
 /** Larger than any sensible stack file; a guard against reading a log file or a device by mistake. */
@@ -121,7 +117,11 @@ export function parseStack(text: string, options: ParseStackOptions = {}): Stack
     ]);
   }
 
-  const { document, problems, substituted } = interpolateDocument(raw.value, options.env ?? process.env);
+  const { document, problems, substituted, secrets } = interpolateDocument(
+    raw.value,
+    options.env ?? process.env,
+  );
+  options.redactor?.add(secrets);
   const substitutionFailed = new Set(problems.map((p) => formatPath(p.path)));
 
   const issues: StackIssue[] = problems.map((p) => located(p.path, p.message));

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { redactUrls } from '../util/redact.js';
 
 /**
  * Turning problems into messages that name the place: the path formatting, the one message style
@@ -9,7 +10,7 @@ export type PathSegments = readonly PropertyKey[];
 
 /**
  * `['components', 'app', 'dependsOn', 0]` → `components.app.dependsOn[0]`. Unusual keys are quoted,
- * cut and stripped of URL passwords: in a broken document, a key may be a value in disguise.
+ * cut and stripped of URL credentials: in a broken document, a key may be a value in disguise.
  */
 export function formatPath(segments: PathSegments): string {
   let text = '';
@@ -46,11 +47,6 @@ export function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
 }
 
-/** Replaces the password of anything URL-shaped (`scheme://user:password@`) with `***`. */
-export function redactUrls(text: string): string {
-  return text.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/\s:@]*:)[^@\s]*@/g, '$1***@');
-}
-
 const ECHO_LIMIT = 60;
 
 /**
@@ -81,7 +77,7 @@ export function substitutedFrom(value: unknown): string | undefined {
 
 /**
  * How a message shows the offending value: `10`, `"abc"`, `a list`. Strings are cut to a readable
- * length and stripped of URL passwords; with `secret`, a value is only named by its type ("a string");
+ * length and stripped of URL credentials; with `secret`, a value is only named by its type ("a string");
  * a value that came from `${VAR}` is shown as written, never as substituted.
  */
 export function describeValue(value: unknown, secret = false): string {

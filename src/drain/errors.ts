@@ -2,7 +2,7 @@ import { CorralError } from '../runtime/errors.js';
 
 /**
  * The drain could not be started: the drain signal could not be sent or the drain call failed.
- * Messages never contain URL credentials or header values (see {@link redactUrl}).
+ * Messages never contain URL credentials, queries or header values (see `redactUrl` in util/redact.ts).
  */
 export class DrainTriggerError extends CorralError {
   constructor(message: string, code = 'DRAIN_TRIGGER_FAILED') {

@@ -1,13 +1,13 @@
 import http from 'node:http';
 import https from 'node:https';
+import { redactUrl } from '../util/redact.js';
 import { HttpCallError } from './errors.js';
-import { redactUrl } from './redact.js';
 
 /** One HTTP request, as the drain trigger, the connections probe and the Envoy admin client make it. */
 export interface HttpRequest {
   /** @default 'GET' */
   readonly method?: string;
-  /** `http:` or `https:`; credentials in it are sent as basic auth but never appear in errors. */
+  /** `http:` or `https:`; credentials in it are sent as basic auth; errors show it redacted (see redactUrl). */
   readonly url: string;
   /** Sent as given; their values never appear in errors. */
   readonly headers?: Readonly<Record<string, string>>;

@@ -1,6 +1,6 @@
+import { redactUrl } from '../util/redact.js';
 import { DrainTriggerError } from './errors.js';
 import { httpRequest } from './http.js';
-import { redactUrl } from './redact.js';
 
 /** An HTTP call that starts a drain; any 2xx status counts as success. */
 export interface HttpCall {

@@ -2,8 +2,9 @@ import { hostname } from 'node:os';
 import type { ClientConfig } from 'pg';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import type { CorralEvent } from '../runtime/events.js';
+import type { Redactor } from '../util/redact.js';
 import { LeaderConfigError } from './errors.js';
-import { Redactor } from './redact.js';
+import { connectionRedaction } from './redact.js';
 
 /** Options of {@link PostgresElector}. Durations are milliseconds. */
 export interface PostgresElectorOptions {
@@ -69,6 +70,9 @@ export interface ElectorSettings {
   readonly clock: Clock;
   readonly emit: (event: CorralEvent) => void;
   readonly client: Omit<ClientConfig, 'connectionString' | 'stream'>;
+  /** The connection string as shown: redacted, safe for logs and metric labels. */
+  readonly target: string;
+  /** Hides the connection string and its password in every message that leaves the elector. */
   readonly redactor: Redactor;
 }
 
@@ -86,9 +90,9 @@ export function settle(options: PostgresElectorOptions): ElectorSettings {
       'expected a postgres:// URL (the value is not shown: it may hold a password)',
     );
   }
-  const redactor = new Redactor(url, options.url);
+  const { target, redactor } = connectionRedaction(url, options.url);
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new LeaderConfigError('url', `expected a postgres:// URL, got ${redactor.target}`);
+    throw new LeaderConfigError('url', `expected a postgres:// URL, got ${target}`);
   }
   if (typeof options.name !== 'string' || options.name === '' || options.name.length > 200) {
     throw new LeaderConfigError('name', 'expected a non-empty election name of at most 200 characters');
@@ -149,6 +153,7 @@ export function settle(options: PostgresElectorOptions): ElectorSettings {
       }
     },
     client: options.client ?? {},
+    target,
     redactor,
   };
 }

@@ -50,9 +50,9 @@ export class PostgresElector implements LeaderElector {
     this.#lease = new Lease(this.#s, `${this.#s.identity}#${randomUUID().slice(0, 8)}`);
   }
 
-  /** The connection string with its password replaced by `***`: safe for logs and metric labels. */
+  /** The connection string, its credentials, query and fragment as `***`: safe for logs and metric labels. */
   get target(): string {
-    return this.#s.redactor.target;
+    return this.#s.target;
   }
 
   /** The election's name. */
@@ -183,32 +183,32 @@ export class PostgresElector implements LeaderElector {
   }
 
   #warnFailure(error: unknown, delay: number): void {
-    const { name, redactor } = this.#s;
+    const { name, target, redactor } = this.#s;
     const reason = redactor.describe(error);
     const retrying = `retrying in ${formatMs(delay)}`;
     switch (classify(error)) {
       case 'auth':
         this.#warn(
           'LEADER_AUTH_FAILED',
-          `leader election \`${name}\`: the database at ${redactor.target} refused the credentials (${reason}); ${retrying}`,
+          `leader election \`${name}\`: the database at ${target} refused the credentials (${reason}); ${retrying}`,
         );
         break;
       case 'unavailable':
         this.#warn(
           'LEADER_DB_UNAVAILABLE',
-          `leader election \`${name}\`: cannot use the database at ${redactor.target} (${reason}); ${retrying}`,
+          `leader election \`${name}\`: cannot use the database at ${target} (${reason}); ${retrying}`,
         );
         break;
       case 'query':
         this.#warn(
           'LEADER_QUERY_FAILED',
-          `leader election \`${name}\`: a query on ${redactor.target} failed (${reason}); ${retrying}`,
+          `leader election \`${name}\`: a query on ${target} failed (${reason}); ${retrying}`,
         );
         break;
     }
   }
 
   #warn(code: string, message: string): void {
-    this.#s.emit({ type: 'warning', code, message: this.#s.redactor.scrub(message) });
+    this.#s.emit({ type: 'warning', code, message: this.#s.redactor.text(message) });
   }
 }

@@ -1,56 +1,25 @@
+import { Redactor, redactUrl } from '../util/redact.js';
+
 /**
  * Keeping the connection string's password out of every event, error and metric label. The elector
- * never shows the connection string itself, only {@link Redactor.target}, and passes every foreign
- * message (a driver error, a server error) through {@link Redactor.scrub} before it leaves.
+ * never shows the connection string itself, only `target` (redacted, see `redactUrl`), and passes
+ * every foreign message (a driver error, a server error) through `redactor` before it leaves.
+ * `url` must already be known to parse (see `settle`).
  */
-export class Redactor {
-  /** The connection string with its password replaced by `***`: safe for logs and metric labels. */
-  readonly target: string;
-  readonly #secrets: string[];
-
-  /** `url` must already be known to parse (see `parsePostgresUrl`). */
-  constructor(url: URL, raw: string) {
-    const shown = new URL(url.href);
-    if (shown.password) shown.password = '***';
+export function connectionRedaction(url: URL, raw: string): { target: string; redactor: Redactor } {
+  const target = redactUrl(url.href);
+  const redactor = new Redactor({
+    strings: [
+      [raw, target],
+      [url.href, target],
+    ],
     // A password can also travel as a query parameter (`?password=…`), which pg honours.
-    if (shown.searchParams.has('password')) shown.searchParams.set('password', '***');
-    this.target = shown.href;
-    const passwords = [url.password, url.searchParams.get('password') ?? ''].filter((p) => p !== '');
-    this.#secrets = [
-      raw,
-      url.href,
-      ...passwords.flatMap((p) => [p, safeDecode(p), encodeURIComponent(safeDecode(p))]),
-    ]
-      .filter((s) => s !== '')
-      // Longest first, so the whole URL is replaced before the password inside it.
-      .sort((a, b) => b.length - a.length);
-  }
-
-  /**
-   * Replaces every occurrence of the connection string or its password in `text`. A very short
-   * password may also blank out innocent words; a garbled message is the price of never leaking.
-   */
-  scrub(text: string): string {
-    let result = text;
-    for (const secret of this.#secrets) {
-      result = result.split(secret).join(secret.includes('://') ? this.target : '***');
-    }
-    return result;
-  }
-
-  /** A thrown value as a one-line message, scrubbed. */
-  describe(error: unknown): string {
-    const message = error instanceof Error ? error.message : String(error);
-    return this.scrub(message.replace(/\s+/g, ' ').trim());
-  }
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
+    values: [url.password, url.searchParams.get('password') ?? ''],
+    // A very short password may also blank out innocent words; a garbled message is the price of
+    // never leaking.
+    minSearchLength: 1,
+  });
+  return { target, redactor };
 }
 
 /** What went wrong talking to the database, as far as the elector's retry policy cares. */

@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { CorralError } from '../runtime/errors.js';
 import { type HelperCommandOptions, runHelperCommand } from './helper-command.js';
+import { redactUrls } from '../util/redact.js';
 
 /**
  * One attempt of each polling probe kind. An attempt resolves with `undefined` when it passed
@@ -15,7 +16,7 @@ export type Check = (signal: AbortSignal) => Promise<string | undefined>;
 export function httpCheck(url: URL, status: number | undefined, redact: (text: string) => string): Check {
   return async (signal) => {
     // Imported on first use: Node's HTTP client (and for https its TLS and crypto) would otherwise
-    // stay in memory for the whole run of every stack, with an HTTP probe or not (issue 3).
+    // stay in memory for the whole run of every stack, with an HTTP probe or not.
     const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
     return new Promise((resolve) => {
       // agent: false: one connection per attempt, closed after it, so no idle socket lingers.
@@ -60,19 +61,21 @@ export function tcpCheck(host: string, port: number): Check {
 /** How much of an exec probe's stderr is kept for the failure message. */
 const STDERR_TAIL = 200;
 
-/** The probe command could not be run at all (not found, not executable): retrying cannot help. */
+/**
+ * The probe command could not be run at all (not found, not executable): retrying cannot help.
+ * The message names only the program, since arguments may carry tokens.
+ */
 export class ProbeCommandError extends CorralError {
+  /** The command and its arguments, URLs in them redacted. */
   readonly command: readonly string[];
 
   constructor(command: readonly string[], cause: Error) {
     super(
       'PROBE_COMMAND',
-      `readiness probe command \`${command.join(' ')}\` could not be started: ${cause.message}`,
-      {
-        cause,
-      },
+      `readiness probe command \`${redactUrls(command[0] ?? '')}\` could not be started: ${redactUrls(cause.message)}`,
+      { cause },
     );
-    this.command = command;
+    this.command = command.map(redactUrls);
   }
 }
 

@@ -1,4 +1,5 @@
 import { CorralError } from '../runtime/errors.js';
+import { Redactor, redactUrl, redactUrls } from '../util/redact.js';
 import { type Check, type ExecContext, execCheck, httpCheck, tcpCheck } from './probe-checks.js';
 
 /**
@@ -16,9 +17,10 @@ export interface ProbeTiming {
 
 /**
  * One of: `{ http: url, status? }` a GET answered with `status` (default: any 2xx; credentials in
- * the URL are sent as Basic auth and never shown); `{ tcp: "host:port" }` a connection accepted
- * (`[::1]:5432` for IPv6, or `{ host, port }`); `{ exec: argv }` a command, run without a shell, that
- * exits 0; `{ log: regex }` an output line of the component matching the regular expression.
+ * the URL are sent as Basic auth; they, the query and the fragment are never shown); `{ tcp:
+ * "host:port" }` a connection accepted (`[::1]:5432` for IPv6, or `{ host, port }`); `{ exec: argv }`
+ * a command, run without a shell, that exits 0; `{ log: regex }` an output line of the component
+ * matching the regular expression.
  */
 export type ReadinessProbe = ProbeTiming &
   (
@@ -39,7 +41,7 @@ export class InvalidProbeError extends CorralError {
   }
 }
 
-/** A validated probe: its redacted description and how to run one attempt of it. */
+/** A validated probe: its description (URLs redacted) and how to run one attempt of it. */
 export interface Prepared {
   readonly description: string;
   readonly check: Check | undefined; // undefined for `log`, which watches instead of polling
@@ -55,7 +57,7 @@ export function validateProbe(probe: ReadinessProbe): void {
   prepare(probe, {});
 }
 
-/** `probe` described for people, URL credentials redacted: `GET http://***@db:8080/health`. */
+/** `probe` described for people, URLs redacted: `GET http://***@db:8080/health?token=***`. */
 export function describeProbe(probe: ReadinessProbe): string {
   return prepare(probe, {}).description;
 }
@@ -94,7 +96,7 @@ export function prepare(probe: ReadinessProbe, options: ExecContext): Prepared {
       );
     }
     const check = execCheck(argv, options);
-    return { description: redactCredentials(`\`${argv.join(' ')}\``), check, pattern: undefined };
+    return { description: redactUrls(`\`${argv.join(' ')}\``), check, pattern: undefined };
   }
   const pattern = compile(probe.log);
   return { description: `output matching ${String(pattern)}`, check: undefined, pattern };
@@ -114,35 +116,13 @@ function prepareHttp(text: string, status: number | undefined): Prepared {
   if (status !== undefined && !(Number.isInteger(status) && status >= 100 && status <= 599)) {
     throw new InvalidProbeError('status', `expected an HTTP status code (100–599), got ${String(status)}`);
   }
-  const shown = new URL(url);
-  const secrets = [url.username, url.password, safeDecode(url.username), safeDecode(url.password)];
-  if (shown.username || shown.password) {
-    shown.username = '***';
-    shown.password = '';
-  }
-  // Messages from the network stack should not contain credentials; strip them anyway, in case.
-  const redact = (message: string): string =>
-    secrets
-      .filter((secret) => secret.length >= 3)
-      .reduce((out, secret) => out.replaceAll(secret, '***'), message);
-  return { description: `GET ${shown.href}`, check: httpCheck(url, status, redact), pattern: undefined };
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
-
-/**
- * Replaces the user information of every URL in `text` (`postgres://user:secret@db/x` becomes
- * `postgres://***@db/x`), for descriptions and messages that may quote a URL: exec probe
- * arguments, a probe command's stderr.
- */
-export function redactCredentials(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*@/gi, '$1***@');
+  // Messages from the network stack should not contain credentials; hide them anyway, in case.
+  const redactor = new Redactor({ values: [url.username, url.password], minSearchLength: 3 });
+  return {
+    description: `GET ${redactUrl(url.href)}`,
+    check: httpCheck(url, status, (message) => redactor.text(message)),
+    pattern: undefined,
+  };
 }
 
 /** `host:port`, `[v6]:port` or `{ host, port }`; the port must be an integer in 1–65535. */

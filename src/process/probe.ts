@@ -1,8 +1,9 @@
 import { type Clock, systemClock } from '../runtime/clock.js';
 import { CorralError, formatMs } from '../runtime/errors.js';
+import { redactUrls } from '../util/redact.js';
 import type { LineTap } from './output.js';
 import type { Check, ExecContext } from './probe-checks.js';
-import { InvalidProbeError, prepare, type ReadinessProbe, redactCredentials } from './probe-spec.js';
+import { InvalidProbeError, prepare, type ReadinessProbe } from './probe-spec.js';
 
 export { type ExecContext, ProbeCommandError } from './probe-checks.js';
 export {
@@ -10,7 +11,6 @@ export {
   InvalidProbeError,
   type ProbeTiming,
   type ReadinessProbe,
-  redactCredentials,
   validateProbe,
 } from './probe-spec.js';
 
@@ -24,7 +24,7 @@ export {
 /** The start-up deadline passed before the probe passed. */
 export class ProbeTimeoutError extends CorralError {
   readonly component: string;
-  /** What was probed, credentials redacted: `GET http://127.0.0.1:8080/healthz`. */
+  /** What was probed, URLs redacted: `GET http://127.0.0.1:8080/healthz?token=***`. */
   readonly probe: string;
   readonly timeoutMs: number;
   /** How the last finished attempt failed (`answered 503`); `undefined` when none finished. */
@@ -121,7 +121,7 @@ async function attempt(
   );
   try {
     const failure = await check(controller.signal);
-    return failure === undefined ? undefined : { reason: redactCredentials(failure), timedOut };
+    return failure === undefined ? undefined : { reason: redactUrls(failure), timedOut };
   } finally {
     done.abort();
     signal?.removeEventListener('abort', onAbort);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { interpolate, interpolateDocument } from '../../src/cli/interpolate.js';
+import { interpolate, interpolateDocument, MIN_SEARCHED_SECRET } from '../../src/cli/interpolate.js';
 
 const env = { HOST: 'db', PORT: '5432', EMPTY: '' };
 
@@ -25,9 +25,40 @@ test('references, defaults and escapes', { timeout: 10_000 }, () => {
     assert.ok(result.ok, text);
     assert.equal(result.value, value, text);
   }
-  assert.deepEqual(interpolate('$${HOST}', env), { ok: true, value: '${HOST}', read: false });
-  assert.deepEqual(interpolate('${HOST}', env), { ok: true, value: 'db', read: true });
+  assert.deepEqual(interpolate('$${HOST}', env), {
+    ok: true,
+    value: '${HOST}',
+    read: false,
+    shown: '${HOST}',
+    values: [],
+  });
+  assert.deepEqual(interpolate('${HOST}', env), {
+    ok: true,
+    value: 'db',
+    read: true,
+    shown: '***',
+    values: ['db'],
+  });
 });
+
+test(
+  'what a substitution shows: values read from the environment masked, defaults kept',
+  { timeout: 10_000 },
+  () => {
+    const cases: [string, string, string[]][] = [
+      ['--password=${PW}', '--password=***', ['hunter2']],
+      ['${HOST}:${PORT}/${MISSING:-x}', '***:***/x', ['db', '5432']],
+      ['${EMPTY}|${EMPTY:-dflt}', '|dflt', []],
+      ['$${PW} ${PW}', '${PW} ***', ['hunter2']],
+    ];
+    for (const [text, shown, values] of cases) {
+      const result = interpolate(text, { ...env, PW: 'hunter2' });
+      assert.ok(result.ok, text);
+      assert.equal(result.shown, shown, text);
+      assert.deepEqual(result.values, values, text);
+    }
+  },
+);
 
 test('an unset variable without a default names the variable', { timeout: 10_000 }, () => {
   assert.deepEqual(interpolate('x${MISSING}y', env), {
@@ -74,6 +105,14 @@ test(
         ['db', '${HOST}'],
       ],
     );
+    assert.deepEqual(result.secrets, {
+      values: new Set(['db', '5432']),
+      strings: new Map([
+        ['postgres://db:5432', 'postgres://***:***'],
+        ['db', '***'],
+      ]),
+      minSearchLength: MIN_SEARCHED_SECRET,
+    });
   },
 );
 

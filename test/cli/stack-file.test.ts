@@ -683,10 +683,10 @@ describe('secrets stay out of messages', () => {
     );
   });
 
-  test('URL passwords are masked wherever a URL is echoed', TIMEOUT, () => {
+  test('URL credentials and queries are masked wherever a URL is echoed', TIMEOUT, () => {
     const error = stackError(() =>
       parseStack(
-        `components:\n  app:\n    command: [x]\n    ready: { http: "ftp://probe:${SECRET}@127.0.0.1/healthz" }\n`,
+        `components:\n  app:\n    command: [x]\n    ready: { http: "ftp://probe:${SECRET}@127.0.0.1/healthz?token=${SECRET}" }\n`,
         {
           env: {},
         },
@@ -694,7 +694,7 @@ describe('secrets stay out of messages', () => {
     );
     assert.equal(
       at(error, 'components.app.ready.http').message,
-      'expected an http:// or https:// URL, got "ftp://probe:***@127.0.0.1/healthz"',
+      'expected an http:// or https:// URL, got "ftp://***@127.0.0.1/healthz?token=***"',
     );
     assertNoSecret(error);
   });

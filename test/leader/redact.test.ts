@@ -1,27 +1,27 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classify, Redactor } from '../../src/leader/redact.js';
+import { classify, connectionRedaction } from '../../src/leader/redact.js';
 
 const raw = 'postgres://app:s3cr%2Ft%40x@db.example:5432/app?sslmode=require';
-const redactor = new Redactor(new URL(raw), raw);
+const { target, redactor } = connectionRedaction(new URL(raw), raw);
 
-test('the target shows the connection string with the password replaced', () => {
-  assert.equal(redactor.target, 'postgres://app:***@db.example:5432/app?sslmode=require');
+test('the target shows the connection string with its credentials and query redacted', () => {
+  assert.equal(target, 'postgres://***@db.example:5432/app?sslmode=***');
 });
 
-test('scrub removes the URL and the password in every spelling', () => {
+test('text removes the URL and the password in every spelling', () => {
   const text = `connect ${raw} failed; password s3cr/t@x, encoded s3cr%2Ft%40x`;
-  const scrubbed = redactor.scrub(text);
-  assert.equal(scrubbed, `connect ${redactor.target} failed; password ***, encoded ***`);
+  const scrubbed = redactor.text(text);
+  assert.equal(scrubbed, `connect ${target} failed; password ***, encoded ***`);
   // Negative control: the raw text does contain it.
   assert.ok(text.includes('s3cr/t@x'));
 });
 
 test('a password given as a query parameter is redacted too', () => {
   const url = 'postgres://app@db/app?password=hunter22';
-  const r = new Redactor(new URL(url), url);
-  assert.equal(r.target, 'postgres://app@db/app?password=***');
-  assert.equal(r.scrub('x hunter22 y'), 'x *** y');
+  const r = connectionRedaction(new URL(url), url);
+  assert.equal(r.target, 'postgres://***@db/app?password=***');
+  assert.equal(r.redactor.text('x hunter22 y'), 'x *** y');
 });
 
 test('classify tells refused credentials from an unreachable server from a failed query', () => {

@@ -200,7 +200,7 @@ test('a wrong password: a coded warning without the password; other components k
     warning.message,
     /refused the credentials \(password authentication failed for user "corral"\)/,
   );
-  assert.match(warning.message, /postgres:\/\/corral:\*\*\*@127\.0\.0\.1/);
+  assert.match(warning.message, /postgres:\/\/\*\*\*@127\.0\.0\.1/);
   assert.equal(r.leadingToken, undefined);
   r.kill('SIGTERM');
   assert.deepEqual(await r.exited, { code: 0, signal: null });
