@@ -1,51 +1,16 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import {
-  closeSync,
-  existsSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { waitUntil } from '../process/support.js';
+import { fillFileSystem, withTmpfs } from '../helpers/tmpfs.js';
 import { CORRAL, freePort, get, scratch, session } from './support.js';
 
 /** Output files and Corral's own stdout on a full disk: errors said, lines counted, nothing hangs. */
 
 const T = { timeout: 90_000 };
-
-/** Runs `body` with a fresh tmpfs of `size` mounted on a private directory. */
-async function withTmpfs(size: string, body: (mount: string) => Promise<void>): Promise<void> {
-  const mount = mkdtempSync(join(tmpdir(), 'corral-tmpfs-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mount]);
-  try {
-    await body(mount);
-  } finally {
-    execFileSync('umount', ['-l', mount]);
-    rmSync(mount, { recursive: true, force: true });
-  }
-}
-
-/** Writes to `path` until the file system is full. */
-function fill(path: string): void {
-  const fd = openSync(path, 'w');
-  const block = Buffer.alloc(4096, 0x2e);
-  try {
-    for (;;) writeSync(fd, block);
-  } catch (error) {
-    assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
-  } finally {
-    closeSync(fd);
-  }
-}
 
 test(
   'an output file on a full disk: an error names component and file, a metric counts, writing resumes with every loss counted',
@@ -69,7 +34,7 @@ components:
           () => existsSync(log) && readFileSync(log, 'utf8').includes('line 10\n'),
           'the first lines',
         );
-        fill(join(mount, 'filler'));
+        fillFileSystem(join(mount, 'filler'));
         await corral.waitForRecord(
           (r) => r.event === 'output.dropping' && r.component === 'm' && r.destination === log,
           'the error naming the component and the file',

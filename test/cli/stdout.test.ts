@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -173,25 +173,76 @@ for (const format of ['json', 'pretty'] as const) {
   );
 }
 
-/** A stack whose component writes for ever, and notes when it is asked to stop. */
-function endlessStack(s: ReturnType<typeof scratch>, timeout = '60s'): string {
-  return s.write(
-    'corral.yaml',
-    `shutdown: { timeout: ${timeout} }
-components:
-  m:
-    shell: "trap ': > ${s.dir}/stopped; exit 0' TERM; echo $$ > ${s.dir}/pid; while :; do seq 1 10000; done"
-`,
-  );
+/** Corral running a component that writes for ever and notes when it is asked to stop. */
+interface Endless {
+  readonly s: ReturnType<typeof scratch>;
+  readonly child: ChildProcessByStdio<null, Readable, Readable>;
+  readonly exited: Promise<unknown[]>;
+  readonly stderr: () => string;
+  /** Resolves once the component has made no progress for a second: held back by the reader. */
+  readonly stalled: () => Promise<void>;
+  /** Corral's exit code, or `hung` when it has not exited within `ms`. */
+  readonly exitCode: (ms: number) => Promise<number | null | 'hung'>;
 }
 
-/** After a test of {@link endlessStack}: its component must be gone; kills it if not. */
-async function assertComponentGone(s: ReturnType<typeof scratch>): Promise<void> {
-  const pid = Number(readFileSync(`${s.dir}/pid`, 'utf8'));
+/**
+ * Runs `body` against such a run, whose stdout is a pipe this test reads only when it chooses;
+ * afterwards the component must be gone, and whatever is left is killed.
+ */
+async function endless(format: Format, budget: string, body: (run: Endless) => Promise<void>): Promise<void> {
+  const s = scratch();
+  const file = s.write(
+    'corral.yaml',
+    `shutdown: { timeout: ${budget} }
+components:
+  m:
+    shell: "trap ': > ${s.dir}/stopped; exit 0' TERM; echo $$ > ${s.dir}/pid; i=0; while :; do seq 1 1000; i=$((i+1)); echo $i > ${s.dir}/progress; done"
+`,
+  );
+  const child = spawn(process.execPath, [CORRAL, 'run', '-f', file, '--log-format', format], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const exited = once(child, 'exit');
+  const progress = (): string =>
+    existsSync(`${s.dir}/progress`) ? readFileSync(`${s.dir}/progress`, 'utf8') : '';
+  const run: Endless = {
+    s,
+    child,
+    exited,
+    stderr: () => stderr,
+    stalled: async () => {
+      let last = '';
+      let since = performance.now();
+      await waitUntil(
+        () => {
+          const now = progress();
+          if (now !== last || now === '') [last, since] = [now, performance.now()];
+          return performance.now() - since > 1_000;
+        },
+        'the component to be held back by the reader',
+        20_000,
+      );
+    },
+    exitCode: async (ms) => {
+      const [code] = (await Promise.race([exited, sleep(ms).then(() => ['hung'])])) as [
+        number | null | 'hung',
+      ];
+      return code;
+    },
+  };
   try {
-    await waitUntil(() => !isAlive(pid), `component pid ${pid} to be gone`);
+    await body(run);
+    const pid = Number(readFileSync(`${s.dir}/pid`, 'utf8'));
+    try {
+      await waitUntil(() => !isAlive(pid), `component pid ${pid} to be gone`);
+    } finally {
+      killPids([pid]);
+    }
   } finally {
-    killPids([pid]);
+    if (child.pid !== undefined && isAlive(child.pid)) killPids([child.pid]);
+    s.cleanup();
   }
 }
 
@@ -199,85 +250,41 @@ for (const format of ['json', 'pretty'] as const) {
   test(
     `${format}: with a reader that never reads, signals still work, and the third kills everything`,
     T,
-    async () => {
-      const s = scratch();
-      const file = endlessStack(s);
-      const child = spawn(process.execPath, [CORRAL, 'run', '-f', file, '--log-format', format], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const exited = once(child, 'exit');
-      try {
-        // Let the pipe fill: the component is then held back by a reader that never reads.
-        await sleep(2_000);
+    () =>
+      endless(format, '60s', async ({ s, child, stalled, exitCode }) => {
+        await stalled();
         child.kill('SIGTERM');
         await waitUntil(() => existsSync(`${s.dir}/stopped`), 'the component to get its stop signal', 10_000);
         // Three different stop signals: the kernel would merge a second SIGTERM still pending.
         child.kill('SIGINT');
         child.kill('SIGHUP');
-        const [code] = (await Promise.race([exited, sleep(10_000).then(() => ['hung'])])) as [
-          number | string,
-        ];
-        assert.equal(code, 1, 'the third signal ends Corral at once');
-        await assertComponentGone(s);
-      } finally {
-        if (child.pid !== undefined && isAlive(child.pid)) killPids([child.pid]);
-        s.cleanup();
-      }
-    },
+        assert.equal(await exitCode(10_000), 1, 'the third signal ends Corral at once');
+      }),
   );
 
-  test(`${format}: with a reader that never reads, the stop ends within the shutdown budget`, T, async () => {
-    const s = scratch();
-    const file = endlessStack(s, '3s');
-    const child = spawn(process.execPath, [CORRAL, 'run', '-f', file, '--log-format', format], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    const exited = once(child, 'exit');
-    try {
-      await sleep(2_000);
+  test(`${format}: with a reader that never reads, the stop ends within the shutdown budget`, T, () =>
+    endless(format, '3s', async ({ s, child, stalled, exitCode, stderr }) => {
+      await stalled();
       child.kill('SIGTERM');
-      const [code] = (await Promise.race([exited, sleep(30_000).then(() => ['hung'])])) as [number | string];
-      assert.notEqual(code, 'hung', 'Corral exited though nobody read its output');
+      assert.notEqual(await exitCode(30_000), 'hung', 'Corral exited though nobody read its output');
       assert.ok(existsSync(`${s.dir}/stopped`), 'the component was stopped gracefully');
-      assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
-      await assertComponentGone(s);
-    } finally {
-      if (child.pid !== undefined && isAlive(child.pid)) killPids([child.pid]);
-      s.cleanup();
-    }
-  });
+      assert.doesNotMatch(stderr(), /\n\s+at /, 'no stack trace');
+    }),
+  );
 
   test(
     `${format}: a reader that goes away (| head -1) stops the stack gracefully, exit 1, no stack trace`,
     T,
-    async () => {
-      const s = scratch();
-      const file = endlessStack(s);
-      const child = spawn(process.execPath, [CORRAL, 'run', '-f', file, '--log-format', format], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stderr = '';
-      child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-      const exited = once(child, 'exit');
-      try {
+    () =>
+      endless(format, '60s', async ({ s, child, exitCode, stderr }) => {
         await once(child.stdout, 'data');
         // Once the component is set to stop gracefully (its trap is set before it writes its pid).
         await waitUntil(() => existsSync(`${s.dir}/pid`), 'the component to start', 10_000);
         child.stdout.destroy();
-        const [code] = (await Promise.race([exited, sleep(30_000).then(() => ['hung'])])) as [
-          number | string,
-        ];
-        assert.equal(code, 1, stderr);
+        assert.equal(await exitCode(30_000), 1, stderr());
         assert.ok(existsSync(`${s.dir}/stopped`), 'the component was stopped gracefully');
-        assert.match(stderr, /stdout was closed/);
-        assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
-        await assertComponentGone(s);
-      } finally {
-        if (child.pid !== undefined && isAlive(child.pid)) killPids([child.pid]);
-        s.cleanup();
-      }
-    },
+        assert.match(stderr(), /stdout was closed/);
+        assert.doesNotMatch(stderr(), /\n\s+at /, 'no stack trace');
+      }),
   );
 }

@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import {
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  unlinkSync,
-  writeFileSync,
-  writeSync,
-  closeSync,
-} from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { type OutputEvent, OutputSink } from '../../src/process/output.js';
+import { fillFileSystem, withTmpfs } from '../helpers/tmpfs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'corral-sink-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -89,9 +80,7 @@ test(
   'a full disk: a torn line is ended, writing resumes when space returns, and every dropped line is counted',
   { timeout: 30_000 },
   async () => {
-    const mount = mkdtempSync(join(tmpdir(), 'corral-full-'));
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mount]);
-    try {
+    await withTmpfs('64k', async (mount) => {
       const path = join(mount, 'app.log');
       const filler = join(mount, 'filler');
       const { sink, events } = open(path);
@@ -101,7 +90,7 @@ test(
       // A few lines first: the file's last page then has room left, and the line that crosses
       // into the next page is written in part (55 bytes a line do not divide 4096).
       for (let i = 0; i < 10; i++) sink.write(line(), 'app');
-      fill(filler);
+      fillFileSystem(filler);
       while (events.length === 0) sink.write(line(), 'app');
       for (let i = 0; i < 100; i++) sink.write(line(), 'app');
       const dropped = sink.droppedLines().get('app') ?? 0;
@@ -133,22 +122,6 @@ test(
       );
       assert.equal(whole.at(-1), n, 'the last line arrived after space returned');
       assert.equal(n - whole.length, dropped, 'every line that did not arrive was counted');
-    } finally {
-      execFileSync('umount', [mount]);
-      rmSync(mount, { recursive: true, force: true });
-    }
+    });
   },
 );
-
-/** Writes to `path` until the file system is full. */
-function fill(path: string): void {
-  const fd = openSync(path, 'w');
-  const block = Buffer.alloc(4096, 0x2e);
-  try {
-    for (;;) writeSync(fd, block);
-  } catch (error) {
-    assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
-  } finally {
-    closeSync(fd);
-  }
-}
