@@ -145,9 +145,7 @@ export class LineFormatter {
     time: number,
     onLine: ((line: string) => void) | undefined,
   ): Buffer {
-    // Only a run longer than the cap can hold a line that needs cutting.
-    if (lines.length > this.#maxLineBytes)
-      return this.#formatPieces(this.#split(lines, continues), time, onLine);
+    if (this.#hasLongLine(lines)) return this.#formatPieces(this.#split(lines, continues), time, onLine);
     const text = onLine || this.#format !== 'raw' ? lines.toString('utf8') : '';
     if (onLine) for (const line of text.split('\n')) onLine(withoutCR(line));
     if (this.#format === 'raw') return Buffer.concat([lines, NEWLINE_BYTE]);
@@ -160,6 +158,20 @@ export class LineFormatter {
       out += this.#formatText(line, continues && i === 0, false, time);
     }
     return Buffer.from(out, 'utf8');
+  }
+
+  /**
+   * Whether a line of `lines` is longer than the cap: whether some stretch of cap + 1 bytes holds
+   * no newline. Found a cap's length at a time, from newline to newline, not line by line.
+   */
+  #hasLongLine(lines: Buffer): boolean {
+    const cap = this.#maxLineBytes;
+    for (let from = 0; lines.length - from > cap;) {
+      const newline = lines.lastIndexOf(NEWLINE, from + cap);
+      if (newline < from) return true;
+      from = newline + 1;
+    }
+    return false;
   }
 
   /** `lines` (as for {@link #formatLines}) as pieces, over-long lines cut. */
