@@ -247,8 +247,7 @@ median of ${fmtMs(median(startups))} here). Output sizes are checked against the
 ${rows.join('\n')}
 
 Peak RSS as the volume grows. Corral's process starts at about ${fmtRss(startRss)} (Node with the tsx loader's
-worker); forwarding adds a few MB whatever the volume: reads, formatting and writes reuse their buffers, so
-no garbage grows with the output:
+worker); what forwarding adds does not grow with the volume, since nothing is kept once written:
 
 | volume | Corral (OutputPipe), peak | Corral, growth while forwarding | concurrently, peak |
 |---|---|---|---|
