@@ -20,7 +20,7 @@ import http from 'node:http';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { listProcesses } from '../src/process/liveness.js';
+import { listProcesses } from '../src/containment/liveness.js';
 import { freePort, killAll, live, pause, started, tree } from './support.js';
 
 const RUNS = Number(process.argv[2] ?? 10);

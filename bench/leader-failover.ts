@@ -15,7 +15,7 @@
  *   node --import tsx bench/leader-failover.ts [runs=20] [lease-only runs=5]
  */
 import { startPostgres, type PostgresCluster } from '../test/helpers/postgres.js';
-import { createTermLog, killAll, lockHolders, Replica, waitUntil } from '../test/leader/support.js';
+import { createTermLog, killAll, lockHolders, Replica, waitUntil } from '../test/postgres/support.js';
 
 const RUNS = Number(process.argv[2] ?? 20);
 const LEASE_ONLY_RUNS = Number(process.argv[3] ?? 5);

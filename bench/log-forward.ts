@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { forwardOutput, type OutputFormat, OutputPipe, OutputSink } from '../src/process/output.js';
+import { forwardOutput, type OutputFormat, OutputPipe, OutputSink } from '../src/output/forward.js';
 
 const LINE = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN'; // 50 characters
 

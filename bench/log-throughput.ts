@@ -33,7 +33,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { LineFormatter } from '../src/process/line-format.js';
+import { LineFormatter } from '../src/output/line-format.js';
 
 const LINE = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN'; // 50 characters, 51 with the newline
 const root = new URL('..', import.meta.url).pathname;

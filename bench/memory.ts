@@ -24,7 +24,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { listProcesses } from '../src/process/liveness.js';
+import { listProcesses } from '../src/containment/liveness.js';
 import { killAll, live, pause, started, tree } from './support.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo } from 'node:net';
-import { listProcesses, type ProcStat } from '../src/process/liveness.js';
+import { listProcesses, type ProcStat } from '../src/containment/liveness.js';
 
 /** What the benchmarks share: waiting, walking a process tree, and cleaning up after themselves. */
 

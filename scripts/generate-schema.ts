@@ -1,12 +1,12 @@
 /**
- * Writes schema/corral.schema.json from the stack-file schema (src/cli/stack-schema.ts), so that
+ * Writes schema/corral.schema.json from the stack-file schema (src/stackfile/schema.ts), so that
  * editors validate and complete stack files. Run after changing the schema:
  *   node --import tsx scripts/generate-schema.ts
  * test/cli/stack-file.test.ts fails while the committed file is out of date.
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { renderStackJsonSchema } from '../src/cli/stack-json-schema.js';
+import { renderStackJsonSchema } from '../src/stackfile/json-schema.js';
 
 const target = fileURLToPath(new URL('../schema/corral.schema.json', import.meta.url));
 writeFileSync(target, renderStackJsonSchema());

@@ -15,6 +15,6 @@ test('the package exposes what src/index.ts re-exports, and nothing else', async
     assert.equal(typeof corral[name], 'function', name);
   }
   // A specifier in a variable: the type-checker must not resolve it either.
-  const internal = 'corral/dist/runtime/manager.js';
+  const internal = 'corral/dist/core/manager.js';
   await assert.rejects(import(internal), { code: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
 });

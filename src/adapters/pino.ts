@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { describe, formatMs } from '../runtime/errors.js';
-import type { CorralEvent, EventListener } from '../runtime/events.js';
+import { describe, formatMs } from '../core/errors.js';
+import type { CorralEvent, EventListener } from '../core/events.js';
 
 type Level = 'info' | 'warn' | 'error' | 'debug';
 

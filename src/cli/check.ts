@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
-import type { Component } from '../runtime/component.js';
-import { formatMs } from '../runtime/errors.js';
-import { startWaves } from '../runtime/graph.js';
-import type { ComponentSpec, Stack } from './stack-schema.js';
+import type { Component } from '../core/component.js';
+import { formatMs } from '../core/errors.js';
+import { startWaves } from '../core/graph.js';
+import type { ComponentSpec, Stack } from '../stackfile/schema.js';
 
 /**
  * `corral check`: the stack as Corral will run it. The start order in waves (a wave starts

@@ -2,8 +2,8 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
-import { CorralError } from '../runtime/errors.js';
-import { formatHostPort, type HostPort } from './address.js';
+import { CorralError } from '../core/errors.js';
+import { formatHostPort, type HostPort } from '../util/address.js';
 
 /** What `/ready` answers, as kuma-dp does: 200 READY, or 503 NOT_READY / TERMINATING. */
 export type Readiness = 'READY' | 'NOT_READY' | 'TERMINATING';

@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { describe } from '../runtime/errors.js';
+import { describe } from '../core/errors.js';
 import { Redactor } from '../util/redact.js';
-import { loadStack, StackFileError } from './stack-file.js';
+import { loadStack, StackFileError } from '../stackfile/load.js';
 import { describeStartFailure } from './start-failure.js';
 import type { LogFormat, LogLevel } from './render.js';
 

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CorralEvent } from '../runtime/events.js';
-import type { Manager } from '../runtime/manager.js';
-import type { OutputSink } from '../process/output.js';
+import type { CorralEvent } from '../core/events.js';
+import type { Manager } from '../core/manager.js';
+import type { OutputSink } from '../output/forward.js';
 import { exitStatusOf } from '../process/terminate.js';
 
 const PHASES = ['running', 'draining', 'stopping', 'stopped'] as const;

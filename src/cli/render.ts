@@ -3,10 +3,10 @@ import { isatty } from 'node:tty';
 import { Writable } from 'node:stream';
 import type { Logger, pino as createPino } from 'pino';
 import { describeEvent, eventLevel, pinoEventLogger } from '../adapters/pino.js';
-import { formatMs } from '../runtime/errors.js';
-import type { CorralEvent } from '../runtime/events.js';
-import type { ComponentStatus } from '../runtime/entry.js';
-import { type OutputEvent, OutputSink } from '../process/output.js';
+import { formatMs } from '../core/errors.js';
+import type { CorralEvent } from '../core/events.js';
+import type { ComponentStatus } from '../core/entry.js';
+import { type OutputEvent, OutputSink } from '../output/forward.js';
 import type { StopReport } from './report.js';
 
 export type LogFormat = 'pretty' | 'json';

@@ -1,19 +1,19 @@
 import { writeFileSync, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { dirname, join, resolve } from 'node:path';
-import { Isolation } from '../process/isolation.js';
+import { Isolation } from '../containment/isolation.js';
 import { checkBinaries } from '../process/lookup.js';
-import { checkNamespaceSupport, insideNamespace, runInNamespace } from '../process/namespace.js';
-import { ComponentFailedError, describe, ShutdownTimeoutError } from '../runtime/errors.js';
-import type { CorralEvent } from '../runtime/events.js';
-import { Manager } from '../runtime/manager.js';
+import { checkNamespaceSupport, insideNamespace, runInNamespace } from '../containment/namespace.js';
+import { ComponentFailedError, describe, ShutdownTimeoutError } from '../core/errors.js';
+import type { CorralEvent } from '../core/events.js';
+import { Manager } from '../core/manager.js';
 import { Redactor } from '../util/redact.js';
-import { buildElector, buildStack, type BuiltStack } from './build.js';
+import { buildElector, buildStack, type BuiltStack } from '../stackfile/build.js';
 import type { Endpoint, Readiness } from './endpoints.js';
 import { createRenderer, type LogFormat, type LogLevel, type Renderer } from './render.js';
 import { StopReport } from './report.js';
 import { handleSignals } from './signals.js';
-import type { Stack } from './stack-schema.js';
+import type { Stack } from '../stackfile/schema.js';
 import { resumeOptimization, stopOptimizing } from './v8-flags.js';
 import { openWorkDir, type WorkDir } from './workdir.js';
 

@@ -1,5 +1,5 @@
 import { describeOutOfFiles, isOutOfFiles } from '../process/open-files.js';
-import { describe } from '../runtime/errors.js';
+import { describe } from '../core/errors.js';
 
 /**
  * One line for what kept `corral` from starting (a module it could not load, a set-up step that

@@ -2,9 +2,9 @@ import { constants, rmSync } from 'node:fs';
 import { access, mkdir, mkdtemp, realpath, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { insideNamespace } from '../process/namespace.js';
-import { CorralError } from '../runtime/errors.js';
-import { fsProblem } from './fs-problem.js';
+import { insideNamespace } from '../containment/namespace.js';
+import { CorralError } from '../core/errors.js';
+import { fsProblem } from '../util/fs-problem.js';
 
 /** The directory generated files (Envoy's bootstrap copy, the Corefile) are written to. */
 export interface WorkDir {

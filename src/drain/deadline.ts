@@ -1,4 +1,4 @@
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 
 /** Why a {@link Deadline} signal aborted when its own time ran out (not a parent's abort). */
 export class DeadlineReached extends Error {

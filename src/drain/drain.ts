@@ -1,5 +1,5 @@
-import type { Clock } from '../runtime/clock.js';
-import { CorralError, describe } from '../runtime/errors.js';
+import type { Clock } from '../core/clock.js';
+import { CorralError, describe } from '../core/errors.js';
 import { deadline, isAborted, raceAbort } from './deadline.js';
 import { waitUntilIdle } from './idle.js';
 import type { ConnectionCounter, DrainWarning, IdleOutcome } from './idle.js';

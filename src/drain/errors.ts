@@ -1,4 +1,4 @@
-import { CorralError } from '../runtime/errors.js';
+import { CorralError } from '../core/errors.js';
 
 /**
  * The drain could not be started: the drain signal could not be sent or the drain call failed.

@@ -1,5 +1,5 @@
 import type { ProcessOptions } from '../process/component.js';
-import type { ComponentContext } from '../runtime/component.js';
+import type { ComponentContext } from '../core/component.js';
 import { runDrain } from './drain.js';
 import type { DrainPlan, DrainResult, DrainWarning } from './drain.js';
 import { planDrain } from './spec.js';

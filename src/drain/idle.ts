@@ -1,5 +1,5 @@
-import type { Clock } from '../runtime/clock.js';
-import { describe } from '../runtime/errors.js';
+import type { Clock } from '../core/clock.js';
+import { describe } from '../core/errors.js';
 import { deadline, isAborted, raceAbort } from './deadline.js';
 
 /** Reads the number of active connections; rejects when it cannot tell. Must honour `signal`. */

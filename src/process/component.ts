@@ -1,11 +1,11 @@
 import { constants } from 'node:os';
-import type { Component, ComponentContext, DrainMode } from '../runtime/component.js';
+import type { Component, ComponentContext, DrainMode } from '../core/component.js';
 import type { CommandContainment } from './helper-command.js';
-import { defaultIsolation, type Isolation } from './isolation.js';
+import { defaultIsolation, type Isolation } from '../containment/isolation.js';
 import { lookupBinary, type BinarySpec, type LookupOptions } from './lookup.js';
-import { connectOutput, defaultOutput, flush, forward, type OutputTarget } from './component-output.js';
-import { LineTap } from './output.js';
-import { validateProbe, waitUntilReady, InvalidProbeError, type ReadinessProbe } from './probe.js';
+import { connectOutput, defaultOutput, flush, forward, type OutputTarget } from './output.js';
+import { LineTap } from '../output/forward.js';
+import { validateProbe, waitUntilReady, InvalidProbeError, type ReadinessProbe } from './probe/probe.js';
 import { childEnv, spawnChild } from './spawn.js';
 import { ProcessExitError, terminate, type Termination } from './terminate.js';
 
@@ -17,7 +17,7 @@ import { ProcessExitError, terminate, type Termination } from './terminate.js';
  * nothing of it is left and its output is flushed, and only then settle.
  */
 
-export type { OutputTarget } from './component-output.js';
+export type { OutputTarget } from './output.js';
 
 /** What a drain hook learns about the running child. */
 export interface RunningProcess {

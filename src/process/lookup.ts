@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { access, realpath, stat } from 'node:fs/promises';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
-import { CorralError } from '../runtime/errors.js';
+import { CorralError } from '../core/errors.js';
 
 /**
  * Finding a component's binary, in kuma-dp's order: the configured path (or the name on PATH),

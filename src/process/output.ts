@@ -1,185 +1,178 @@
+import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { LineFormatter, type OutputFormat, type OutputStream } from './line-format.js';
-import type { LineTap } from './line-tap.js';
-import { OutputPipe, type PipeControl } from './output-pipe.js';
-import type { OutputSink } from './output-sink.js';
-
-export { DEFAULT_MAX_LINE_BYTES, type OutputFormat, type OutputStream } from './line-format.js';
-export { LineTap, type LineListener } from './line-tap.js';
-export { OutputPipe, type PipeControl } from './output-pipe.js';
-export { type OutputEvent, OutputSink, type OutputSinkOptions } from './output-sink.js';
-
-/**
- * Forwarding a child's stdout or stderr to a destination, line by line:
- *
- *     const sink = new OutputSink(process.stdout);      // one per destination, shared by components
- *     const lines = new LineTap();                      // for a `log` readiness probe
- *     const [out, err] = await OutputPipe.open(2);      // or stdio 'pipe' and child.stdout/stderr
- *     const child = spawn(cmd, args, { stdio: ['ignore', out.childEnd, err.childEnd] });
- *     out.releaseChildEnd();
- *     err.releaseChildEnd();
- *     const common = { component: 'app', format: 'prefixed', prefixWidth, sink, lines } as const;
- *     const forwarded = Promise.all([
- *       forwardOutput(out, { ...common, stream: 'stdout' }),
- *       forwardOutput(err, { ...common, stream: 'stderr' }),
- *     ]);
- *
- * Guarantees: lines keep their order within a stream and none is lost, including the last one
- * when it has no newline (it is terminated at the end of the stream, except in `raw`, where the
- * sink terminates it before anything else follows it). Each write to the sink holds whole lines,
- * so components sharing a sink interleave only between lines. When the sink's buffer is full the
- * forwarder stops reading until it drains, so the child's pipe fills and the child blocks in
- * `write`: memory stays bounded by the sink's buffer, the stream's buffer and one line of at most
- * `maxLineBytes` (see {@link DEFAULT_MAX_LINE_BYTES}).
- */
-export interface ForwardOptions {
-  /** The component's name: the prefix in `prefixed`, the `component` field in `json`. */
-  readonly component: string;
-  readonly stream: OutputStream;
-  /**
-   * `prefixed`: `<name padded to prefixWidth> | <line>`. `json`: one pino-style record per line,
-   * `{"level":30,"time":<ms since epoch>,"component":…,"stream":…,"line":…}` (`time` is when the
-   * chunk holding the line was read; invalid UTF-8 becomes U+FFFD). `raw`: the bytes unchanged.
-   * Writing to a file is the same with a file sink ({@link OutputSink.openFile}).
-   */
-  readonly format: OutputFormat;
-  readonly sink: OutputSink;
-  /** Width the name is padded to, so that columns align across components. @default name length */
-  readonly prefixWidth?: number;
-  /** ANSI colour code for the name in `prefixed` (see {@link prefixColor}); plain when unset. */
-  readonly color?: number;
-  /** Lines are also published here, for the `log` readiness probe; free while nobody watches. */
-  readonly lines?: LineTap;
-  /** @default DEFAULT_MAX_LINE_BYTES */
-  readonly maxLineBytes?: number;
-  /** Wall-clock time for JSON records. @default Date.now */
-  readonly now?: () => number;
-  /**
-   * Stops forwarding: the forwarder stops reading, writes what it already read (the unfinished
-   * line included), destroys `source` and resolves. For a child whose descendants keep the pipe
-   * open after the process group was stopped; abort only once the child is gone.
-   */
-  readonly signal?: AbortSignal;
-  /** Kept up to date by the forwarder, for a caller that must tell a starved source from a full sink. */
-  readonly progress?: ForwardProgress;
-}
-
-/** How a forwarder is getting on; see {@link ForwardOptions.progress}. */
-export interface ForwardProgress {
-  /** `performance.now()` when it last read a chunk, or resumed reading after the sink drained. */
-  lastActivity: number;
-  /** It is waiting for the sink to drain: a wait that is the destination's doing, not the source's. */
-  waitingForSink: boolean;
-}
+import type { ComponentContext } from '../core/component.js';
+import {
+  forwardOutput,
+  type ForwardProgress,
+  type LineTap,
+  OutputPipe,
+  OutputSink,
+  type OutputFormat,
+  type OutputStream,
+} from '../output/forward.js';
+import type { StdioTarget } from './spawn.js';
 
 /**
- * Forwards `source` (an OutputPipe, or any Readable such as a child's `stdout`) to
- * `options.sink` until it ends. Resolves once the stream ended (or
- * `options.signal` aborted) and everything read was written to the destination; rejects with
- * the source's error after writing what was read before it. A failing sink does not reject:
- * the sink reports its error and discards, and the forwarder keeps draining the child.
+ * How a process component's output is wired: where it goes ({@link OutputTarget}), forwarding
+ * both streams while the child runs, and the wait at the end until everything was forwarded.
  */
-export function forwardOutput(source: Readable | OutputPipe, options: ForwardOptions): Promise<void> {
-  const { sink, stream, lines, signal, component, progress } = options;
-  // Only JSON records carry a time: other formats skip the clock on every chunk.
-  const now = options.format === 'json' ? (options.now ?? Date.now) : () => 0;
-  const formatter = new LineFormatter(options);
-  const publish = (line: string): void => {
-    lines?.publish(line, stream);
-  };
-  const input = source instanceof OutputPipe ? pipeInput(source) : readableInput(source);
 
-  return new Promise<void>((resolve, reject) => {
-    let finished = false;
-    const finish = (error?: Error): void => {
-      if (finished) return;
-      finished = true;
-      signal?.removeEventListener('abort', onAbort);
-      sink.write(formatter.end(now(), lines?.watched ? publish : undefined), component);
-      sink.sourceEnded(component);
-      void sink.flushed().then(() => {
-        if (error === undefined) resolve();
-        else reject(error);
-      });
-    };
-    const onChunk = (chunk: Buffer): boolean => {
-      if (progress) progress.lastActivity = performance.now();
-      // The formatter copies what it keeps: the chunk's memory may be reused after this call.
-      const out = formatter.push(chunk, now(), lines?.watched ? publish : undefined);
-      if (sink.write(out, component)) return true;
-      // Back-pressure: stop reading until the destination drains; the child's pipe fills meanwhile.
-      if (progress) progress.waitingForSink = true;
-      void sink.drained().then(() => {
-        if (progress) {
-          progress.waitingForSink = false;
-          progress.lastActivity = performance.now();
-        }
-        if (!finished) input.resume();
-      });
-      return false;
-    };
-    const onAbort = (): void => {
-      finish();
-      input.destroy();
-    };
-    if (signal?.aborted) {
-      onAbort();
-      return;
+/** Where a component's output goes. */
+export type OutputTarget =
+  /** Forwarded line by line to sinks (shared by components), in a format. */
+  | {
+      readonly stdout: OutputSink;
+      /** @default the stdout sink */
+      readonly stderr?: OutputSink;
+      /** @default 'prefixed' */
+      readonly format?: OutputFormat;
+      readonly prefixWidth?: number;
+      readonly color?: number;
     }
-    signal?.addEventListener('abort', onAbort, { once: true });
-    input.start(onChunk, (error) => {
-      finish(error);
-    });
-  });
+  /** The child writes straight to Corral's own stdout and stderr: no prefix, no cost. */
+  | 'inherit'
+  /** Discarded. */
+  | 'ignore';
+
+/**
+ * How long a pipe may stay open without anything to read once the process group (and cgroup) is
+ * empty. Only a process that escaped both, and still holds the pipe, keeps it open that long;
+ * then reading stops. Time spent waiting for a slow destination does not count.
+ */
+const OUTPUT_GRACE_MS = 2_000;
+
+let defaultSinks: { stdout: OutputSink; stderr: OutputSink } | undefined;
+
+/** The target of components given none: prefixed lines, stdout to Corral's stdout, stderr to its stderr. */
+export function defaultOutput(): OutputTarget {
+  defaultSinks ??= { stdout: OutputSink.stdio(1), stderr: OutputSink.stdio(2) };
+  return defaultSinks;
 }
 
-/** A source of chunks, whichever kind of stream it reads. */
-interface Input {
-  /** `onChunk` returns false to pause until `resume`; `onEnd` is called once. */
-  start(onChunk: (chunk: Buffer) => boolean, onEnd: (error?: Error) => void): void;
-  resume(): void;
-  destroy(): void;
+/** What a child writes to, and what Corral then reads: an OutputPipe, or the child's Readable. */
+type Source = Readable | OutputPipe | null;
+
+/** How a child's stdout and stderr are connected, for one run (see {@link connectOutput}). */
+export interface OutputConnection {
+  /** For the spawn's stdio. */
+  readonly stdout: StdioTarget;
+  readonly stderr: StdioTarget;
+  /** Closes Corral's copies of the child's ends; call once the spawn settled, failed or not. */
+  release(): void;
+  /** What to forward once the child runs. */
+  sources(child: ChildProcess): readonly [Source, Source];
 }
 
-function readableInput(source: Readable): Input {
+/**
+ * Connects a child's output for `target`. Forwarded output goes through OutputPipes, which
+ * Corral reads with less CPU and memory than `stdio: 'pipe'` (see output-pipe.ts); where they
+ * cannot be made (no writable temp directory), through `stdio: 'pipe'`. 'inherit' and 'ignore'
+ * are passed to the spawn as they are.
+ */
+export async function connectOutput(target: OutputTarget): Promise<OutputConnection> {
+  const [stdout, stderr] = typeof target === 'string' ? [] : await OutputPipe.open(2).catch(() => []);
+  if (stdout && stderr) {
+    return {
+      stdout: stdout.childEnd,
+      stderr: stderr.childEnd,
+      release: () => {
+        // The child has its own copies now (or none, if it did not start): the pipes then end
+        // when the child's side closes them.
+        stdout.releaseChildEnd();
+        stderr.releaseChildEnd();
+      },
+      sources: () => [stdout, stderr],
+    };
+  }
+  const stdio = typeof target === 'string' ? target : 'pipe';
   return {
-    start(onChunk, onEnd) {
-      let ended = false;
-      const end = (error?: Error): void => {
-        if (ended) return;
-        ended = true;
-        source.off('data', onData);
-        onEnd(error);
-      };
-      const onData = (chunk: Buffer | string): void => {
-        if (!onChunk(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)) source.pause();
-      };
-      source.on('data', onData);
-      source.once('end', () => {
-        end();
+    stdout: stdio,
+    stderr: stdio,
+    release: () => undefined,
+    sources: (child) => [child.stdout, child.stderr],
+  };
+}
+
+/** Both streams being forwarded: see {@link forward}. */
+export interface Forwarding {
+  /** Resolves when both ended; never rejects. */
+  readonly done: Promise<unknown>;
+  readonly progress: readonly ForwardProgress[];
+}
+
+/** Starts forwarding both streams (when piped). */
+export function forward(
+  [stdout, stderr]: readonly [Source, Source],
+  target: OutputTarget,
+  common: { component: string; lines: LineTap; signal: AbortSignal },
+): Forwarding {
+  if (typeof target === 'string') return { done: Promise.resolve(), progress: [] };
+  const progress: ForwardProgress[] = [];
+  const one = (source: Source, stream: OutputStream, sink: OutputSink): Promise<unknown> => {
+    if (!source) return Promise.resolve();
+    const state = { lastActivity: performance.now(), waitingForSink: false };
+    progress.push(state);
+    return forwardOutput(source, {
+      ...common,
+      stream,
+      sink,
+      progress: state,
+      format: target.format ?? 'prefixed',
+      ...(target.prefixWidth === undefined ? {} : { prefixWidth: target.prefixWidth }),
+      ...(target.color === undefined ? {} : { color: target.color }),
+    }).catch((error: unknown) => error);
+  };
+  const done = Promise.all([
+    one(stdout, 'stdout', target.stdout),
+    one(stderr, 'stderr', target.stderr ?? target.stdout),
+  ]);
+  return { done, progress };
+}
+
+/**
+ * Waits for the output to be forwarded to the end. The process group is empty by now, so the
+ * pipes end as soon as the destination has taken what they hold, unless a process that escaped
+ * the group (and any cgroup) still holds one: once a pipe has had nothing to read for
+ * {@link OUTPUT_GRACE_MS}, reading stops and a warning says so. A destination that takes long
+ * (a stalled reader of Corral's stdout) is waited for, and said so once.
+ */
+export async function flush(
+  forwarding: Forwarding,
+  stopReading: AbortController,
+  component: string,
+  ctx: ComponentContext,
+): Promise<void> {
+  const finished = forwarding.done.then(() => true);
+  const start = performance.now();
+  let blockedReported = false;
+  for (;;) {
+    const now = performance.now();
+    const waitingForSink = forwarding.progress.some((p) => p.waitingForSink);
+    const lastActivity = Math.max(start, ...forwarding.progress.map((p) => p.lastActivity));
+    if (!waitingForSink && now - lastActivity >= OUTPUT_GRACE_MS) break;
+    if (waitingForSink && now - lastActivity >= OUTPUT_GRACE_MS && !blockedReported) {
+      blockedReported = true;
+      ctx.emit({
+        type: 'warning',
+        code: 'OUTPUT_BLOCKED',
+        component,
+        message: `component \`${component}\` has exited, but the rest of its output waits for its destination to take it`,
       });
-      source.once('error', end);
-    },
-    resume: () => source.resume(),
-    destroy: () => source.destroy(),
-  };
+    }
+    const wait = waitingForSink ? OUTPUT_GRACE_MS : lastActivity + OUTPUT_GRACE_MS - now;
+    if (await Promise.race([finished, sleep(wait)])) return;
+  }
+  ctx.emit({
+    type: 'warning',
+    code: 'OUTPUT_HELD',
+    component,
+    message: `a process of component \`${component}\` outside its process group still holds its output; stopped reading it`,
+  });
+  stopReading.abort();
+  await forwarding.done;
 }
 
-function pipeInput(pipe: OutputPipe): Input {
-  let control: PipeControl | undefined;
-  return {
-    start(onChunk, onEnd) {
-      control = pipe.consume(onChunk, onEnd);
-    },
-    resume: () => control?.resume(),
-    destroy: () => (control ? control.destroy() : pipe.releaseChildEnd()),
-  };
-}
-
-/** A palette of distinguishable ANSI colours for prefixes; `prefixColor(i)` cycles through it. */
-const PREFIX_COLORS = [36, 33, 32, 35, 34, 96, 93, 92, 95, 94] as const;
-
-/** The prefix colour for the `index`-th component, cycling through a fixed palette. */
-export function prefixColor(index: number): number {
-  return PREFIX_COLORS[Math.abs(index) % PREFIX_COLORS.length] ?? 36;
+/** Resolves to false after `ms`, without keeping the process alive for it. */
+function sleep(ms: number): Promise<false> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(1, ms), false).unref());
 }

@@ -1,8 +1,8 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import type { Socket } from 'node:net';
-import { CorralError } from '../runtime/errors.js';
-import { systemTool } from './system-tools.js';
+import { CorralError } from '../core/errors.js';
+import { systemTool } from '../util/system-tools.js';
 import { describeOutOfFiles, isOutOfFiles } from './open-files.js';
 
 /**

@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
-import { systemClock, type Clock } from '../runtime/clock.js';
-import { CorralError, formatMs } from '../runtime/errors.js';
-import { listProcesses, type ProcStat } from './liveness.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { CorralError, formatMs } from '../core/errors.js';
+import { listProcesses, type ProcStat } from '../containment/liveness.js';
 import type { ExitStatus } from './spawn.js';
 
 /**

@@ -3,8 +3,8 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { pinoEventLogger } from '../../src/adapters/pino.js';
-import { fromFunction } from '../../src/runtime/component.js';
-import { Manager } from '../../src/runtime/manager.js';
+import { fromFunction } from '../../src/core/component.js';
+import { Manager } from '../../src/core/manager.js';
 
 test('runtime events become pino records with a level, the event type, fields and a message', async () => {
   const lines: Record<string, unknown>[] = [];

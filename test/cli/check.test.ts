@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runCorral, scratch } from './support.js';
+import { runCorral, scratch } from '../helpers/cli.js';
 
 test(
   'corral check prints the start order, the stop order, every timeout and the leader components',

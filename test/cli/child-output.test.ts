@@ -3,9 +3,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { isAlive } from '../../src/process/liveness.js';
-import { killPids, waitUntil } from '../process/support.js';
-import { CORRAL, scratch, session } from './support.js';
+import { isAlive } from '../../src/containment/liveness.js';
+import { killPids, waitUntil } from '../helpers/process.js';
+import { CORRAL, scratch, session } from '../helpers/cli.js';
 
 /** What a child does with its output must not disturb Corral: endless lines, closed streams. */
 

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { descendants, isAlive } from '../../src/process/liveness.js';
-import { systemTool } from '../../src/process/system-tools.js';
-import { killPids, waitUntil } from '../process/support.js';
-import { type Corral, FIXTURES, scratch, session } from './support.js';
+import { descendants, isAlive } from '../../src/containment/liveness.js';
+import { systemTool } from '../../src/util/system-tools.js';
+import { killPids, waitUntil } from '../helpers/process.js';
+import { type Corral, FIXTURES, scratch, session } from '../helpers/cli.js';
 
 /**
  * `corral run` SIGKILLed through the CLI, at ordinary and awkward moments: whatever Corral
@@ -28,7 +28,7 @@ function commandLine(pid: number): string {
   }
 }
 
-/** Corral's watchdog among `pids`, told by its command line (set in src/process/watchdog.ts). */
+/** Corral's watchdog among `pids`, told by its command line (set in src/containment/watchdog.ts). */
 function findWatchdog(pids: readonly number[]): number | undefined {
   return pids.find((pid) => commandLine(pid).includes('corral-watchdog'));
 }

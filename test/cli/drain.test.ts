@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
-import { waitUntil } from '../process/support.js';
-import { DEMO, FIXTURES, freePort, get, proxiedDemo, scratch, session } from './support.js';
+import { waitUntil } from '../helpers/process.js';
+import { DEMO, FIXTURES, freePort, get, proxiedDemo, scratch, session } from '../helpers/cli.js';
 
 const T = { timeout: 90_000 };
 /** The proxy drains on SIGUSR1 and reports its open connections over HTTP. */

@@ -3,8 +3,8 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { test } from 'node:test';
-import { waitUntil } from '../process/support.js';
-import { type Corral, FIXTURES, freePort, get, runCorral, scratch, session } from './support.js';
+import { waitUntil } from '../helpers/process.js';
+import { type Corral, FIXTURES, freePort, get, runCorral, scratch, session } from '../helpers/cli.js';
 
 /** /ready and /metrics through the CLI: binding before anything starts, and clients that stall. */
 

@@ -4,9 +4,9 @@ import { once } from 'node:events';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { waitUntil } from '../process/support.js';
+import { waitUntil } from '../helpers/process.js';
 import { fillFileSystem, withTmpfs } from '../helpers/tmpfs.js';
-import { CORRAL, freePort, get, scratch, session } from './support.js';
+import { CORRAL, freePort, get, scratch, session } from '../helpers/cli.js';
 
 /** Output files and Corral's own stdout on a full disk: errors said, lines counted, nothing hangs. */
 

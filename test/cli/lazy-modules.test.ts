@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CORRAL, freePort, scratch } from './support.js';
+import { CORRAL, freePort, scratch } from '../helpers/cli.js';
 
 /**
  * A run keeps in memory every module it imported (issue 3), so Node's HTTP and TLS stacks are

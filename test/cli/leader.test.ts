@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
-import { waitUntil } from '../process/support.js';
+import { waitUntil } from '../helpers/process.js';
 import {
   assertNothingLeft,
   FIXTURES,
@@ -11,7 +11,7 @@ import {
   scratch,
   startCorral,
   type Corral,
-} from './support.js';
+} from '../helpers/cli.js';
 
 /**
  * `corral run` with `leaderElection.postgres`: two replicas against a real PostgreSQL, one leader

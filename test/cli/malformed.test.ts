@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { runCorral, scratch } from './support.js';
+import { runCorral, scratch } from '../helpers/cli.js';
 
 /**
  * Black-box: `corral run` on a malformed stack file exits 2, names the YAML path (and line) of the

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { waitUntil } from '../process/support.js';
+import { waitUntil } from '../helpers/process.js';
 import {
   assertNothingLeft,
   type CorralOptions,
@@ -8,7 +8,7 @@ import {
   runCorral,
   scratch,
   startCorral,
-} from './support.js';
+} from '../helpers/cli.js';
 
 /**
  * Corral under a low open-file limit (`prlimit --nofile=N:N`, hard and soft, since Node raises the

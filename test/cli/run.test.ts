@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { waitUntil } from '../process/support.js';
+import { waitUntil } from '../helpers/process.js';
 import {
   assertNothingLeft,
   FIXTURES,
@@ -10,7 +10,7 @@ import {
   runCorral,
   scratch,
   session,
-} from './support.js';
+} from '../helpers/cli.js';
 
 const T = { timeout: 60_000 };
 const event = (name: string) => (r: Record<string, unknown>) => r.event === name;

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { waitUntil } from '../process/support.js';
-import { type Corral, FIXTURES, freePort, get, runCorral, scratch, session } from './support.js';
+import { waitUntil } from '../helpers/process.js';
+import { type Corral, FIXTURES, freePort, get, runCorral, scratch, session } from '../helpers/cli.js';
 
 /*
  * A value from the environment, used as `${SECRET_PW}` in the stack file, must not appear in

@@ -4,9 +4,9 @@ import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { test } from 'node:test';
-import { isAlive } from '../../src/process/liveness.js';
-import { killPids, waitUntil } from '../process/support.js';
-import { CORRAL, scratch } from './support.js';
+import { isAlive } from '../../src/containment/liveness.js';
+import { killPids, waitUntil } from '../helpers/process.js';
+import { CORRAL, scratch } from '../helpers/cli.js';
 
 /**
  * Corral's own stdout as containers and `| tee` give it: a pipe, read slowly, late, with a stall,

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
-import { CORRAL, scratch } from './support.js';
+import { CORRAL, scratch } from '../helpers/cli.js';
 
 /**
  * `corral run` on a real terminal (a pty from util-linux's `script`): prefixes coloured, a child's

@@ -3,9 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { checkNamespaceSupport } from '../../src/process/namespace.js';
-import { waitUntil } from '../process/support.js';
-import { assertNothingLeft, FIXTURES, scratch, startCorral } from './support.js';
+import { checkNamespaceSupport } from '../../src/containment/namespace.js';
+import { waitUntil } from '../helpers/process.js';
+import { assertNothingLeft, FIXTURES, scratch, startCorral } from '../helpers/cli.js';
 
 /**
  * Black-box: a `workDir` that cannot be used fails before anything starts with exit 2, naming the

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { runDrain } from '../../src/drain/drain.js';
 import type { DrainWarning } from '../../src/drain/drain.js';
 import { planDrain } from '../../src/drain/spec.js';
-import { systemClock } from '../../src/runtime/clock.js';
+import { systemClock } from '../../src/core/clock.js';
 import { isGone, waitFor } from './helpers.js';
 
 // The declared drain end to end, against a real drainable process and the real clock. Timing

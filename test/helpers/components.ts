@@ -1,6 +1,6 @@
-import type { Component, ComponentContext, ComponentOptions } from '../../src/runtime/component.js';
-import type { CorralEvent } from '../../src/runtime/events.js';
-import type { Manager } from '../../src/runtime/manager.js';
+import type { Component, ComponentContext, ComponentOptions } from '../../src/core/component.js';
+import type { CorralEvent } from '../../src/core/events.js';
+import type { Manager } from '../../src/core/manager.js';
 
 /** Resolves when `signal` aborts. */
 export function aborted(signal: AbortSignal): Promise<void> {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { httpRequest } from '../../src/drain/http.js';
-import type { EnvoyAdmin } from '../../src/presets/envoy-admin.js';
+import type { EnvoyAdmin } from '../../src/presets/envoy/admin.js';
 import { isGone, waitFor } from '../drain/helpers.js';
 
 /** Shared by the preset tests: the doubles, their bootstraps and Corefiles, and what they record. */

@@ -2,14 +2,22 @@ import assert from 'node:assert/strict';
 import { realpath } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { processComponent, type ProcessOptions } from '../../src/process/component.js';
-import { Isolation } from '../../src/process/isolation.js';
-import { groupMembers, isAlive } from '../../src/process/liveness.js';
+import { Isolation } from '../../src/containment/isolation.js';
+import { groupMembers, isAlive } from '../../src/containment/liveness.js';
 import { BinaryLookupError } from '../../src/process/lookup.js';
-import { InvalidProbeError, ProbeTimeoutError } from '../../src/process/probe.js';
+import { InvalidProbeError, ProbeTimeoutError } from '../../src/process/probe/probe.js';
 import { ProcessExitError } from '../../src/process/terminate.js';
-import { ComponentFailedError } from '../../src/runtime/errors.js';
-import { Manager } from '../../src/runtime/manager.js';
-import { captureOutput, fixture, freePort, killPids, testContext, waitGone, waitUntil } from './support.js';
+import { ComponentFailedError } from '../../src/core/errors.js';
+import { Manager } from '../../src/core/manager.js';
+import {
+  captureOutput,
+  fixture,
+  freePort,
+  killPids,
+  testContext,
+  waitGone,
+  waitUntil,
+} from '../helpers/process.js';
 
 let isolation: Isolation;
 /** Every pid a test saw; whatever is still alive after a test is killed (and fails it). */

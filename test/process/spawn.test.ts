@@ -4,10 +4,10 @@ import { mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readStat } from '../../src/process/liveness.js';
+import { readStat } from '../../src/containment/liveness.js';
 import { findSetpriv, SpawnError, spawnChild, type SpawnOptions } from '../../src/process/spawn.js';
 import { copyForUser } from '../helpers/other-user.js';
-import { fixture, killPids, LineReader, waitGone } from './support.js';
+import { fixture, killPids, LineReader, waitGone } from '../helpers/process.js';
 
 const hasSetpriv = findSetpriv() !== undefined;
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ManualClock } from '../../src/runtime/clock.js';
-import { groupMembers, isAlive } from '../../src/process/liveness.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { groupMembers, isAlive } from '../../src/containment/liveness.js';
 import { spawnChild, type SpawnedChild } from '../../src/process/spawn.js';
 import {
   exitStatusOf,
@@ -10,7 +10,7 @@ import {
   terminate,
   waitForGroupEmpty,
 } from '../../src/process/terminate.js';
-import { fixture, killPids, LineReader, waitGone, waitUntil } from './support.js';
+import { fixture, killPids, LineReader, waitGone, waitUntil } from '../helpers/process.js';
 
 /** Spawns `argv` and waits for its `ready` line; returns the child and every pid it printed. */
 async function start(argv: string[]): Promise<{ child: SpawnedChild; lines: LineReader }> {

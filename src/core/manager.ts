@@ -1,0 +1,583 @@
+import { AlwaysLeader, type LeaderElector, type Term } from './leadership.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Component, ComponentContext, DrainMode } from './component.js';
+import { Deadlines } from './deadlines.js';
+import { Entry, type ComponentStatus } from './entry.js';
+import {
+  ComponentFailedError,
+  CorralError,
+  InvalidStackError,
+  ShutdownTimeoutError,
+  type ComponentFailure,
+  type StuckComponent,
+} from './errors.js';
+import {
+  EventHub,
+  type CorralEvent,
+  type EventListener,
+  type ShutdownPhase,
+  type StopReason,
+} from './events.js';
+import { validateGraph } from './graph.js';
+
+export interface ManagerOptions {
+  /** Decides when `leader` components run. @default new AlwaysLeader() */
+  elector?: LeaderElector;
+  /** @default systemClock */
+  clock?: Clock;
+  /** Budget for the whole shutdown, drain included, from the first stop request. @default 60_000 */
+  shutdownTimeout?: number;
+  /** `stopTimeout` for components that do not set one. @default 10_000 */
+  defaultStopTimeout?: number;
+}
+
+/** The value a component's signal aborts with; `reason` says why it is being stopped. */
+export class StopRequest extends CorralError {
+  readonly reason: StopReason;
+
+  constructor(reason: StopReason) {
+    super('STOP_REQUESTED', `stop requested (${reason})`);
+    this.reason = reason;
+  }
+}
+
+/** The reason internal timers are cancelled with; a constant, since a DOMException per timer is costly. */
+const FINISHED = Symbol('finished');
+
+/** The pseudo-component a fatal leader-election error is reported under. */
+const ELECTION = 'leader-election';
+
+/**
+ * Runs components as one unit. Policy lives here and only here: dependency order, failure
+ * propagation, drain before stop, reverse-order stop, deadlines, readiness and leader gating.
+ *
+ * Starting: a component starts once every dependency is ready (a one-shot dependency: finished
+ * successfully); independent components start concurrently.
+ * Stopping: a component is asked to stop only after every component that depends on it, directly
+ * or through any chain, has finished, so the app stops before its proxy and the proxy before DNS,
+ * even when the proxy in between has crashed or a one-shot step in between finished long ago.
+ */
+export class Manager {
+  readonly #clock: Clock;
+  readonly #elector: LeaderElector;
+  readonly #shutdownTimeout: number;
+  readonly #defaultStopTimeout: number;
+  readonly #hub = new EventHub();
+  /** Every added component by name, in the order added. */
+  readonly #entries = new Map<string, Entry>();
+  /** Conditions `#until` waits for; re-checked on every state change. */
+  readonly #waiters = new Set<{ done: () => boolean; resolve: () => void }>();
+  /** Aborted when `run` returns: cancels every deadline timer the manager armed. */
+  readonly #finished = new AbortController();
+  /** Stop-timeout reports, all on one timer; dropped when `run` returns. */
+  readonly #deadlines: Deadlines;
+  /** Aborted to cut the drain phase short (a second signal, or a failure during the drain). */
+  readonly #skipDrain = new AbortController();
+  /** Aborted when the stop phase begins: the elector stops campaigning. */
+  readonly #electorStop = new AbortController();
+  #started = false;
+  /** Why the shutdown began; set once, never cleared. */
+  #shutdown: StopReason | undefined;
+  #phase: ShutdownPhase = 'running';
+  /** A drain-only request (SIGUSR2) turned readiness off without stopping. */
+  #drainOnly = false;
+  #failure: ComponentFailure | undefined;
+  readonly #laterFailures: ComponentFailure[] = [];
+  #timedOut: ((error: ShutdownTimeoutError) => void) | undefined;
+  /** The current leadership term; `ending` once its leader components are being stopped. */
+  #term: { token: number; ending: boolean } | undefined;
+  #electorRunning = false;
+  /** How many entries are between `run` and its settling. */
+  #running = 0;
+  #updating = false;
+  /** Entries to re-check on the next pass, or `all` after a change that concerns every entry. */
+  #queued: Set<Entry> | 'all' = new Set();
+  /** One stop reason object per cause, shared by every component (building an Error is not free). */
+  readonly #stopRequests = new Map<StopReason, StopRequest>();
+
+  constructor(options: ManagerOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+    this.#elector = options.elector ?? new AlwaysLeader();
+    this.#shutdownTimeout = options.shutdownTimeout ?? 60_000;
+    this.#defaultStopTimeout = options.defaultStopTimeout ?? 10_000;
+    this.#deadlines = new Deadlines(this.#clock, this.#finished.signal);
+  }
+
+  /** Subscribes to every event; returns the unsubscribe function. Safe at any time. */
+  on(listener: EventListener): () => void {
+    return this.#hub.on(listener);
+  }
+
+  /**
+   * Adds a component. Before `run` it is only recorded (the graph is checked when `run` starts);
+   * after `run` started it is checked at once and started when its dependencies are ready, and is
+   * stopped and awaited like the others. Throws once the shutdown has begun.
+   */
+  add(component: Component): void {
+    if (this.#entries.has(component.name)) {
+      throw new InvalidStackError(
+        'DUPLICATE_COMPONENT',
+        `component \`${component.name}\` was added twice`,
+        component.name,
+      );
+    }
+    if (this.#shutdown) {
+      throw new InvalidStackError(
+        'MANAGER_STOPPED',
+        `cannot add component \`${component.name}\`: the manager is shutting down`,
+        component.name,
+      );
+    }
+    if (this.#started) {
+      validateGraph(new Map([...this.components(), [component.name, component]]));
+    }
+    const entry = new Entry(component);
+    this.#entries.set(component.name, entry);
+    if (this.#started) {
+      this.#link(entry);
+      if (component.leader) this.#startElector();
+      this.#update();
+    }
+  }
+
+  /** The added components by name, in the order added. */
+  components(): Map<string, Component> {
+    return new Map([...this.#entries].map(([name, entry]) => [name, entry.component]));
+  }
+
+  /**
+   * Runs every component until `signal` aborts (a graceful shutdown: drain, then stop in reverse
+   * order), a component fails, or a non-one-shot component ends on its own. Resolves when the stop
+   * was requested or a component ended successfully, and every component has finished. Rejects
+   * with {@link ComponentFailedError} naming the first failure (later ones are kept on it), with
+   * {@link ShutdownTimeoutError} when the shutdown exceeds its budget (components still running
+   * then are left to their own stop timeouts), or with {@link InvalidStackError} before anything
+   * starts. Call it once.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    if (this.#started) throw new InvalidStackError('ALREADY_RUNNING', 'run() was already called');
+    validateGraph(this.components());
+    this.#started = true;
+    for (const entry of this.#entries.values()) this.#link(entry);
+    const timedOut = new Promise<never>((_, reject) => {
+      this.#timedOut = reject;
+    });
+    const onAbort = (): void => this.#beginShutdown('requested');
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (signal.aborted) this.#beginShutdown('requested');
+      if ([...this.#entries.values()].some((e) => e.component.leader)) this.#startElector();
+      this.#update();
+      await Promise.race([this.#until(() => this.#allFinished()), timedOut]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      this.#finished.abort(FINISHED);
+    }
+    this.#setPhase('stopped');
+    if (this.#failure) throw new ComponentFailedError(this.#failure, this.#laterFailures);
+  }
+
+  /**
+   * True when every component that should be running is ready (a finished one-shot counts as
+   * ready) and no stop or drain is in progress. False before `run`; true for an empty manager.
+   */
+  ready(): boolean {
+    if (!this.#started || this.#shutdown || this.#drainOnly) return false;
+    return [...this.#entries.values()].every(
+      (e) => !this.#shouldRun(e) || e.state === 'ready' || e.completed,
+    );
+  }
+
+  /** Each component's state with the time it entered it. */
+  status(): ComponentStatus[] {
+    return [...this.#entries.values()].map((e) => e.status());
+  }
+
+  /** `running`, then `draining` (graceful stops only), `stopping` and `stopped`. */
+  phase(): ShutdownPhase {
+    return this.#phase;
+  }
+
+  /**
+   * Starts draining every running component that can drain, without stopping anything, and turns
+   * readiness off (kuma-dp's drain-forever for a preStop hook). Idempotent: each component drains
+   * at most once per run, and a later shutdown does not drain it again. Resolves when all drained.
+   */
+  async drain(): Promise<void> {
+    if (!this.#started || this.#shutdown) return;
+    this.#drainOnly = true;
+    await this.#drainAll('drain-only');
+  }
+
+  /** Cuts whatever is left of the drain short and goes on to stopping (the second Ctrl-C). */
+  skipDrain(): void {
+    this.#skipDrain.abort();
+  }
+
+  /**
+   * Starts every component that is due and asks every component that is due to stop; then wakes
+   * waiters. `affected` narrows the check to the entries a change can concern (a component that
+   * became ready can only unblock its dependents), which keeps a 1,000-component stack linear.
+   * Not re-entrant: a change made while updating (a component that marks itself ready inside
+   * `run`) only queues another pass, so the stack never grows with the component count.
+   */
+  #update(affected?: Iterable<Entry>): void {
+    if (affected === undefined || this.#queued === 'all') this.#queued = 'all';
+    else for (const entry of affected) this.#queued.add(entry);
+    if (this.#updating) return;
+    this.#updating = true;
+    try {
+      // At least one pass, even with nothing to re-check: waiters must see every change.
+      do {
+        const entries = this.#queued === 'all' ? [...this.#entries.values()] : [...this.#queued];
+        this.#queued = new Set();
+        this.#pass(entries);
+      } while (this.#hasQueued());
+    } finally {
+      this.#updating = false;
+    }
+  }
+
+  #hasQueued(): boolean {
+    return this.#queued === 'all' || this.#queued.size > 0;
+  }
+
+  #pass(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      if (
+        !this.#shutdown &&
+        entry.state === 'pending' &&
+        this.#shouldRun(entry) &&
+        this.#dependenciesMet(entry)
+      ) {
+        this.#start(entry);
+      }
+      // Reverse order: nothing stops while something that depends on it is still running.
+      if (entry.running && !entry.stopRequested && this.#stopDue(entry) && entry.busyDependents === 0) {
+        this.#requestStop(entry);
+      }
+    }
+    for (const waiter of this.#waiters) {
+      if (waiter.done()) {
+        this.#waiters.delete(waiter);
+        waiter.resolve();
+      }
+    }
+  }
+
+  /** Resolves once `done()` holds; it is re-checked on every state change. */
+  #until(done: () => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      if (done()) resolve();
+      else this.#waiters.add({ done, resolve });
+    });
+  }
+
+  /** Leader components run only during a term that is not ending; the others always. */
+  #shouldRun(entry: Entry): boolean {
+    return !entry.component.leader || (this.#term !== undefined && !this.#term.ending);
+  }
+
+  /** Resolves an entry's dependency names to entries, both ways; the graph was validated. */
+  #link(entry: Entry): void {
+    for (const name of entry.component.dependsOn ?? []) {
+      const dependency = this.#entries.get(name);
+      if (!dependency) continue;
+      entry.dependencies.push(dependency);
+      dependency.dependents.push(entry);
+    }
+  }
+
+  #dependenciesMet(entry: Entry): boolean {
+    // A one-shot dependency is an init step: its dependents wait for it to finish successfully.
+    return entry.dependencies.every((dep) => (dep.component.oneShot ? dep.completed : dep.state === 'ready'));
+  }
+
+  #stopDue(entry: Entry): boolean {
+    return this.#phase === 'stopping' || (entry.component.leader === true && this.#term?.ending === true);
+  }
+
+  /**
+   * Marks an entry running or not, and keeps every entry's count of busy dependents exact (see
+   * {@link Entry.busyDependents}). A change travels down the dependencies only as far as it
+   * changes whether they are busy, so a whole start or stop costs time linear in the graph.
+   * Returns the entries whose last busy dependent has just finished: they may stop now.
+   */
+  #setRunning(entry: Entry, running: boolean): Entry[] {
+    const freed: Entry[] = [];
+    const wasBusy = entry.busy;
+    entry.running = running;
+    if (entry.busy === wasBusy) return freed;
+    const changed = [entry];
+    for (let current = changed.pop(); current; current = changed.pop()) {
+      const delta = current.busy ? 1 : -1;
+      for (const dependency of current.dependencies) {
+        const dependencyWasBusy = dependency.busy;
+        dependency.busyDependents += delta;
+        if (dependency.busyDependents === 0) freed.push(dependency);
+        if (dependency.busy !== dependencyWasBusy) changed.push(dependency);
+      }
+    }
+    return freed;
+  }
+
+  #allFinished(): boolean {
+    return this.#phase === 'stopping' && !this.#electorRunning && this.#running === 0;
+  }
+
+  #start(entry: Entry): void {
+    const controller = new AbortController();
+    const runId = ++entry.runId;
+    entry.controller = controller;
+    this.#setRunning(entry, true);
+    this.#running++;
+    entry.stopRequested = false;
+    entry.term = entry.component.leader ? this.#term?.token : undefined;
+    entry.set('starting');
+    this.#hub.emit({
+      type: 'component.starting',
+      component: entry.name,
+      ...(entry.term !== undefined && { term: entry.term }),
+    });
+    const ctx: ComponentContext = {
+      name: entry.name,
+      term: entry.term === undefined ? undefined : { token: entry.term },
+      clock: this.#clock,
+      ready: () => this.#markReady(entry, runId),
+      emit: (event) => this.#fromComponent(entry, runId, event),
+    };
+    let running: Promise<void>;
+    try {
+      running = entry.component.run(controller.signal, ctx);
+    } catch (error) {
+      // A synchronous throw from `run` is a failure like any rejection, reported as thrown.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      running = Promise.reject(error);
+    }
+    running.then(
+      () => this.#settle(entry, runId, undefined),
+      (error: unknown) => this.#settle(entry, runId, { error }),
+    );
+  }
+
+  #markReady(entry: Entry, runId: number): void {
+    if (entry.runId !== runId || !entry.running || entry.stopRequested || entry.state === 'ready') return;
+    entry.set('ready');
+    this.#hub.emit({ type: 'component.ready', component: entry.name });
+    this.#update(entry.dependents);
+  }
+
+  /** Events a component publishes go out as they are; a restart also changes its state. */
+  #fromComponent(entry: Entry, runId: number, event: CorralEvent): void {
+    if (
+      event.type === 'component.restarting' &&
+      entry.runId === runId &&
+      entry.running &&
+      !entry.stopRequested
+    ) {
+      entry.restarts++;
+      entry.set('restarting');
+    }
+    this.#hub.emit(event);
+    this.#update([]);
+  }
+
+  #settle(entry: Entry, runId: number, outcome: { error: unknown } | undefined): void {
+    if (entry.runId !== runId) return;
+    const freed = this.#setRunning(entry, false);
+    this.#running--;
+    const stopped = entry.stopRequested;
+    if (outcome && !(stopped && isAbortOf(outcome.error, entry.controller?.signal))) {
+      entry.set('failed');
+      this.#hub.emit({ type: 'component.failed', component: entry.name, error: outcome.error });
+      this.#fail({ component: entry.name, error: outcome.error });
+    } else if (stopped) {
+      entry.set('stopped');
+      this.#hub.emit({
+        type: 'component.stopped',
+        component: entry.name,
+        durationMs: this.#clock.now() - entry.stoppingSince,
+      });
+    } else {
+      entry.set('stopped');
+      entry.completed = true;
+      this.#hub.emit({ type: 'component.completed', component: entry.name });
+      // A long-running component that ends on its own ends the run, successfully (as kuma-dp
+      // does when Envoy exits 0); a one-shot one has merely finished its step.
+      if (!entry.component.oneShot) this.#beginShutdown('completed');
+    }
+    // Its dependents may start (a finished one-shot); what it held back may now stop.
+    this.#update([...entry.dependents, ...freed]);
+  }
+
+  #fail(failure: ComponentFailure): void {
+    if (this.#failure) this.#laterFailures.push(failure);
+    else this.#failure = failure;
+    this.#beginShutdown('failure');
+  }
+
+  #requestStop(entry: Entry): void {
+    entry.stopRequested = true;
+    entry.stoppingSince = this.#clock.now();
+    entry.set('stopping');
+    const reason: StopReason = this.#shutdown ?? 'term-ended';
+    this.#hub.emit({ type: 'component.stopping', component: entry.name, reason });
+    let request = this.#stopRequests.get(reason);
+    if (!request) this.#stopRequests.set(reason, (request = new StopRequest(reason)));
+    entry.controller?.abort(request);
+    const stopTimeout = entry.component.stopTimeout ?? this.#defaultStopTimeout;
+    const runId = entry.runId;
+    // Report, don't kill: the component owns its forced stop (a process component SIGKILLs here).
+    this.#deadlines.after(stopTimeout, () => {
+      if (entry.runId !== runId || !entry.running) return;
+      this.#hub.emit({
+        type: 'component.stop-timeout',
+        component: entry.name,
+        stoppingForMs: this.#clock.now() - entry.stoppingSince,
+        stopTimeoutMs: stopTimeout,
+      });
+    });
+  }
+
+  #beginShutdown(reason: StopReason): void {
+    if (this.#shutdown) {
+      // A failure during the drain makes the rest of the drain pointless.
+      if (reason === 'failure') this.#skipDrain.abort();
+      return;
+    }
+    this.#shutdown = reason;
+    this.#hub.emit({ type: 'shutdown.started', reason });
+    this.#armShutdownDeadline();
+    // Only a requested stop drains: after a failure or a component's exit the stack is already broken.
+    if (reason === 'requested' && [...this.#entries.values()].some((e) => e.running && e.component.drain)) {
+      this.#setPhase('draining');
+      void this.#drainAll('before-stop').then(() => this.#beginStopping());
+    } else {
+      this.#beginStopping();
+    }
+    this.#update();
+  }
+
+  #beginStopping(): void {
+    this.#setPhase('stopping');
+    this.#electorStop.abort();
+    this.#update();
+  }
+
+  #setPhase(phase: ShutdownPhase): void {
+    if (this.#phase === phase) return;
+    this.#phase = phase;
+    this.#hub.emit({ type: 'shutdown.phase', phase });
+  }
+
+  /** Drains every running drainable component (each once), concurrently; resolves when all did or the drain is skipped. */
+  async #drainAll(mode: DrainMode): Promise<void> {
+    const drains = [...this.#entries.values()]
+      .filter((e) => e.running && !e.stopRequested && e.component.drain)
+      .map((e) => (e.drain ??= this.#drainOne(e, mode)));
+    const skipped = new Promise<void>((resolve) => {
+      if (this.#skipDrain.signal.aborted) resolve();
+      this.#skipDrain.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    await Promise.race([Promise.all(drains), skipped]);
+  }
+
+  async #drainOne(entry: Entry, mode: DrainMode): Promise<void> {
+    const startedAt = this.#clock.now();
+    entry.draining = true;
+    entry.drainingSince = startedAt;
+    this.#hub.emit({ type: 'component.draining', component: entry.name });
+    const ctx: ComponentContext = {
+      name: entry.name,
+      term: entry.term === undefined ? undefined : { token: entry.term },
+      clock: this.#clock,
+      ready: () => undefined,
+      emit: (event) => this.#hub.emit(event),
+    };
+    try {
+      await entry.component.drain?.(this.#skipDrain.signal, ctx, mode);
+    } catch (error) {
+      // A drain that fails must not block the stop; the stop itself is what matters.
+      if (!isAbortOf(error, this.#skipDrain.signal)) {
+        this.#hub.emit({
+          type: 'warning',
+          code: 'DRAIN_FAILED',
+          component: entry.name,
+          message: `drain of component \`${entry.name}\` failed: ${error instanceof Error ? error.message : String(error)}`,
+        });
+      }
+    } finally {
+      entry.draining = false;
+      this.#hub.emit({
+        type: 'component.drained',
+        component: entry.name,
+        durationMs: this.#clock.now() - startedAt,
+        skipped: this.#skipDrain.signal.aborted,
+      });
+    }
+  }
+
+  #armShutdownDeadline(): void {
+    const shutdownSince = this.#clock.now();
+    this.#clock.sleep(this.#shutdownTimeout, this.#finished.signal).then(
+      () => {
+        const now = this.#clock.now();
+        const stuck: StuckComponent[] = [...this.#entries.values()]
+          .filter((e) => e.running)
+          .map((e) => {
+            if (e.stopRequested)
+              return { component: e.name, phase: 'stopping', forMs: now - e.stoppingSince };
+            if (e.draining) return { component: e.name, phase: 'draining', forMs: now - e.drainingSince };
+            // Still held back by a dependent that has not finished.
+            return { component: e.name, phase: 'waiting', forMs: now - shutdownSince };
+          });
+        this.#hub.emit({ type: 'shutdown.stuck', timeoutMs: this.#shutdownTimeout, stuck });
+        const failure = this.#failure && new ComponentFailedError(this.#failure, this.#laterFailures);
+        this.#timedOut?.(new ShutdownTimeoutError(this.#shutdownTimeout, stuck, failure));
+      },
+      () => undefined,
+    );
+  }
+
+  /**
+   * Runs the elector once leader components exist. Each term: start the leader components with
+   * the term's token, keep them until the term or the run ends, then stop them in reverse order
+   * and await them before handing leadership back, so terms never overlap inside this process.
+   */
+  #startElector(): void {
+    if (this.#electorRunning || this.#electorStop.signal.aborted) return;
+    this.#electorRunning = true;
+    this.#elector
+      .run(this.#electorStop.signal, (term) => this.#lead(term))
+      .catch((error: unknown) => this.#fail({ component: ELECTION, error }))
+      .finally(() => {
+        this.#electorRunning = false;
+        this.#update();
+      });
+  }
+
+  async #lead(term: Term): Promise<void> {
+    if (this.#shutdown) return;
+    const leaders = [...this.#entries.values()].filter((e) => e.component.leader);
+    for (const entry of leaders) entry.reset();
+    this.#term = { token: term.token, ending: false };
+    this.#hub.emit({ type: 'leader.elected', term: term.token });
+    const onLost = (): void => this.#update();
+    term.signal.addEventListener('abort', onLost, { once: true });
+    this.#update();
+    await this.#until(() => term.signal.aborted || this.#phase === 'stopping');
+    term.signal.removeEventListener('abort', onLost);
+    this.#term.ending = true;
+    this.#update();
+    await this.#until(() => [...this.#entries.values()].every((e) => !e.component.leader || !e.running));
+    this.#term = undefined;
+    this.#hub.emit({ type: 'leader.lost', term: term.token });
+    this.#update();
+  }
+}
+
+/** Rejecting with the stop's own reason (or an AbortError) after a requested stop is a clean stop. */
+function isAbortOf(error: unknown, signal: AbortSignal | undefined): boolean {
+  if (!signal?.aborted) return false;
+  return error === signal.reason || (error instanceof Error && error.name === 'AbortError');
+}

@@ -1,0 +1,185 @@
+import type { Readable } from 'node:stream';
+import { LineFormatter, type OutputFormat, type OutputStream } from './line-format.js';
+import type { LineTap } from './line-tap.js';
+import { OutputPipe, type PipeControl } from './pipe.js';
+import type { OutputSink } from './sink.js';
+
+export { DEFAULT_MAX_LINE_BYTES, type OutputFormat, type OutputStream } from './line-format.js';
+export { LineTap, type LineListener } from './line-tap.js';
+export { OutputPipe, type PipeControl } from './pipe.js';
+export { type OutputEvent, OutputSink, type OutputSinkOptions } from './sink.js';
+
+/**
+ * Forwarding a child's stdout or stderr to a destination, line by line:
+ *
+ *     const sink = new OutputSink(process.stdout);      // one per destination, shared by components
+ *     const lines = new LineTap();                      // for a `log` readiness probe
+ *     const [out, err] = await OutputPipe.open(2);      // or stdio 'pipe' and child.stdout/stderr
+ *     const child = spawn(cmd, args, { stdio: ['ignore', out.childEnd, err.childEnd] });
+ *     out.releaseChildEnd();
+ *     err.releaseChildEnd();
+ *     const common = { component: 'app', format: 'prefixed', prefixWidth, sink, lines } as const;
+ *     const forwarded = Promise.all([
+ *       forwardOutput(out, { ...common, stream: 'stdout' }),
+ *       forwardOutput(err, { ...common, stream: 'stderr' }),
+ *     ]);
+ *
+ * Guarantees: lines keep their order within a stream and none is lost, including the last one
+ * when it has no newline (it is terminated at the end of the stream, except in `raw`, where the
+ * sink terminates it before anything else follows it). Each write to the sink holds whole lines,
+ * so components sharing a sink interleave only between lines. When the sink's buffer is full the
+ * forwarder stops reading until it drains, so the child's pipe fills and the child blocks in
+ * `write`: memory stays bounded by the sink's buffer, the stream's buffer and one line of at most
+ * `maxLineBytes` (see {@link DEFAULT_MAX_LINE_BYTES}).
+ */
+export interface ForwardOptions {
+  /** The component's name: the prefix in `prefixed`, the `component` field in `json`. */
+  readonly component: string;
+  readonly stream: OutputStream;
+  /**
+   * `prefixed`: `<name padded to prefixWidth> | <line>`. `json`: one pino-style record per line,
+   * `{"level":30,"time":<ms since epoch>,"component":…,"stream":…,"line":…}` (`time` is when the
+   * chunk holding the line was read; invalid UTF-8 becomes U+FFFD). `raw`: the bytes unchanged.
+   * Writing to a file is the same with a file sink ({@link OutputSink.openFile}).
+   */
+  readonly format: OutputFormat;
+  readonly sink: OutputSink;
+  /** Width the name is padded to, so that columns align across components. @default name length */
+  readonly prefixWidth?: number;
+  /** ANSI colour code for the name in `prefixed` (see {@link prefixColor}); plain when unset. */
+  readonly color?: number;
+  /** Lines are also published here, for the `log` readiness probe; free while nobody watches. */
+  readonly lines?: LineTap;
+  /** @default DEFAULT_MAX_LINE_BYTES */
+  readonly maxLineBytes?: number;
+  /** Wall-clock time for JSON records. @default Date.now */
+  readonly now?: () => number;
+  /**
+   * Stops forwarding: the forwarder stops reading, writes what it already read (the unfinished
+   * line included), destroys `source` and resolves. For a child whose descendants keep the pipe
+   * open after the process group was stopped; abort only once the child is gone.
+   */
+  readonly signal?: AbortSignal;
+  /** Kept up to date by the forwarder, for a caller that must tell a starved source from a full sink. */
+  readonly progress?: ForwardProgress;
+}
+
+/** How a forwarder is getting on; see {@link ForwardOptions.progress}. */
+export interface ForwardProgress {
+  /** `performance.now()` when it last read a chunk, or resumed reading after the sink drained. */
+  lastActivity: number;
+  /** It is waiting for the sink to drain: a wait that is the destination's doing, not the source's. */
+  waitingForSink: boolean;
+}
+
+/**
+ * Forwards `source` (an OutputPipe, or any Readable such as a child's `stdout`) to
+ * `options.sink` until it ends. Resolves once the stream ended (or
+ * `options.signal` aborted) and everything read was written to the destination; rejects with
+ * the source's error after writing what was read before it. A failing sink does not reject:
+ * the sink reports its error and discards, and the forwarder keeps draining the child.
+ */
+export function forwardOutput(source: Readable | OutputPipe, options: ForwardOptions): Promise<void> {
+  const { sink, stream, lines, signal, component, progress } = options;
+  // Only JSON records carry a time: other formats skip the clock on every chunk.
+  const now = options.format === 'json' ? (options.now ?? Date.now) : () => 0;
+  const formatter = new LineFormatter(options);
+  const publish = (line: string): void => {
+    lines?.publish(line, stream);
+  };
+  const input = source instanceof OutputPipe ? pipeInput(source) : readableInput(source);
+
+  return new Promise<void>((resolve, reject) => {
+    let finished = false;
+    const finish = (error?: Error): void => {
+      if (finished) return;
+      finished = true;
+      signal?.removeEventListener('abort', onAbort);
+      sink.write(formatter.end(now(), lines?.watched ? publish : undefined), component);
+      sink.sourceEnded(component);
+      void sink.flushed().then(() => {
+        if (error === undefined) resolve();
+        else reject(error);
+      });
+    };
+    const onChunk = (chunk: Buffer): boolean => {
+      if (progress) progress.lastActivity = performance.now();
+      // The formatter copies what it keeps: the chunk's memory may be reused after this call.
+      const out = formatter.push(chunk, now(), lines?.watched ? publish : undefined);
+      if (sink.write(out, component)) return true;
+      // Back-pressure: stop reading until the destination drains; the child's pipe fills meanwhile.
+      if (progress) progress.waitingForSink = true;
+      void sink.drained().then(() => {
+        if (progress) {
+          progress.waitingForSink = false;
+          progress.lastActivity = performance.now();
+        }
+        if (!finished) input.resume();
+      });
+      return false;
+    };
+    const onAbort = (): void => {
+      finish();
+      input.destroy();
+    };
+    if (signal?.aborted) {
+      onAbort();
+      return;
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    input.start(onChunk, (error) => {
+      finish(error);
+    });
+  });
+}
+
+/** A source of chunks, whichever kind of stream it reads. */
+interface Input {
+  /** `onChunk` returns false to pause until `resume`; `onEnd` is called once. */
+  start(onChunk: (chunk: Buffer) => boolean, onEnd: (error?: Error) => void): void;
+  resume(): void;
+  destroy(): void;
+}
+
+function readableInput(source: Readable): Input {
+  return {
+    start(onChunk, onEnd) {
+      let ended = false;
+      const end = (error?: Error): void => {
+        if (ended) return;
+        ended = true;
+        source.off('data', onData);
+        onEnd(error);
+      };
+      const onData = (chunk: Buffer | string): void => {
+        if (!onChunk(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)) source.pause();
+      };
+      source.on('data', onData);
+      source.once('end', () => {
+        end();
+      });
+      source.once('error', end);
+    },
+    resume: () => source.resume(),
+    destroy: () => source.destroy(),
+  };
+}
+
+function pipeInput(pipe: OutputPipe): Input {
+  let control: PipeControl | undefined;
+  return {
+    start(onChunk, onEnd) {
+      control = pipe.consume(onChunk, onEnd);
+    },
+    resume: () => control?.resume(),
+    destroy: () => (control ? control.destroy() : pipe.releaseChildEnd()),
+  };
+}
+
+/** A palette of distinguishable ANSI colours for prefixes; `prefixColor(i)` cycles through it. */
+const PREFIX_COLORS = [36, 33, 32, 35, 34, 96, 93, 92, 95, 94] as const;
+
+/** The prefix colour for the `index`-th component, cycling through a fixed palette. */
+export function prefixColor(index: number): number {
+  return PREFIX_COLORS[Math.abs(index) % PREFIX_COLORS.length] ?? 36;
+}

@@ -1,0 +1,162 @@
+import { readFile } from 'node:fs/promises';
+import type { DrainResult, DrainWarning } from '../../drain/drain.js';
+import { reportResult, warnAs } from '../../drain/hook.js';
+import { processComponent } from '../../process/component.js';
+import type { ProcessComponent, ProcessOptions, ReadyCheck } from '../../process/component.js';
+import { EnvoyAdmin, parseAdminAddress } from './admin.js';
+import type { AdminAddress } from './admin.js';
+import { envoyArguments } from './args.js';
+import { checkAdminAddress, copyBootstrap } from './bootstrap.js';
+import { EnvoyDrainer } from './drain.js';
+import type { DrainForeverOutcome } from './drain.js';
+import { waitUntilLive } from './ready.js';
+import { checkEnvoyVersion } from './version.js';
+
+/**
+ * `kind: envoy`: Envoy run the way kuma-dp runs it, with a drain that ends as soon as the
+ * connections are gone. {@link prepareEnvoy} does the work that must happen before anything starts
+ * (the bootstrap copy) and returns what `processComponent` needs plus the SIGUSR2 entry point.
+ */
+
+/** The admin address as a string (`127.0.0.1:9901`, `unix:/p`), as parsed, or as the stack-file loader gives it. */
+export type AdminAddressInput =
+  | string
+  | AdminAddress
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
+  | { readonly kind: 'unix'; readonly path: string };
+
+/** An envoy component's settings (durations in milliseconds), as the stack-file loader produces them. */
+export interface EnvoyPresetConfig {
+  /** The component's name. */
+  readonly name: string;
+  /** Where the bootstrap copy goes (in a directory named after the component). */
+  readonly workDir: string;
+  /** @default 'envoy' */
+  readonly binary?: string;
+  /** The user's bootstrap file. */
+  readonly bootstrap: string;
+  readonly admin: AdminAddressInput;
+  /** @default 'info' */
+  readonly logLevel?: string;
+  readonly componentLogLevel?: string;
+  readonly concurrency?: number;
+  /** @default { min: 0, timeout: 30_000 } */
+  readonly drain?: { readonly min?: number; readonly timeout?: number };
+  /** SIGTERM to SIGKILL. @default 5_000 (kuma-dp's kill delay) */
+  readonly stopTimeout?: number;
+  /** Fail the start if /ready is not LIVE by then; without it, wait as long as Envoy takes. */
+  readonly readyTimeout?: number;
+}
+
+/** The options of `processComponent` that the preset decides. */
+export type EnvoyProcessOptions = Required<
+  Pick<ProcessOptions, 'name' | 'command' | 'stopSignal' | 'stopTimeout' | 'ready' | 'drain'>
+>;
+
+export interface EnvoyPreset {
+  readonly name: string;
+  /** The 0600 copy Envoy is started with. */
+  readonly bootstrapPath: string;
+  readonly admin: EnvoyAdmin;
+  /** Envoy's arguments (without the binary). */
+  readonly args: readonly string[];
+  /** Spread into `processComponent`, adding env, cwd, output, dependsOn and the like. */
+  readonly processOptions: EnvoyProcessOptions;
+  /** Problems found while preparing (the bootstrap's admin address differs); for the CLI to show. */
+  readonly warnings: readonly DrainWarning[];
+  /** Every shutdown drain's result, latest last (for the stop report). */
+  readonly drains: readonly DrainResult[];
+  /**
+   * kuma-dp's drain-forever for SIGUSR2: POST /drain_listeners?inboundonly&graceful&skip_exit at
+   * most once, however often called; a later shutdown then stops without draining again. The
+   * component's drain hook calls it for `drain-only` (Manager.drain()), so the CLI need not; it
+   * is shared state, so calling both is harmless. Never rejects.
+   */
+  drainForever(warn?: (warning: DrainWarning) => void): Promise<DrainForeverOutcome>;
+}
+
+/** Copies the bootstrap into the work dir (mode 0600) and assembles the preset. Rejects if the bootstrap cannot be read. */
+export async function prepareEnvoy(
+  config: EnvoyPresetConfig,
+  options: { readonly platform?: NodeJS.Platform; readonly requestTimeout?: number } = {},
+): Promise<EnvoyPreset> {
+  const { name } = config;
+  const address = toAdminAddress(config.admin);
+  const admin = new EnvoyAdmin(address, { requestTimeout: options.requestTimeout ?? 2000 });
+  const drainTimeout = config.drain?.timeout ?? 30_000;
+  const bootstrapPath = await copyBootstrap(config.bootstrap, config.workDir, name);
+  const mismatch = checkAdminAddress(await readFile(bootstrapPath, 'utf8'), address);
+  const args = envoyArguments({
+    configPath: bootstrapPath,
+    drainTimeout,
+    logLevel: config.logLevel ?? 'info',
+    ...(config.componentLogLevel === undefined ? {} : { componentLogLevel: config.componentLogLevel }),
+    ...(config.concurrency === undefined ? {} : { concurrency: config.concurrency }),
+    ...(options.platform === undefined ? {} : { platform: options.platform }),
+  });
+  const drainer = new EnvoyDrainer(admin, { min: config.drain?.min ?? 0, timeout: drainTimeout });
+  const drains: DrainResult[] = [];
+
+  let versionChecked = false;
+  const ready: ReadyCheck = async (signal, child, ctx) => {
+    if (!versionChecked) {
+      // Once per preset, alongside the start rather than before it: a warning, never a delay.
+      versionChecked = true;
+      const binary = child.command[0] ?? config.binary ?? 'envoy';
+      void checkEnvoyVersion(binary).then(({ warning }) => {
+        if (warning) warnAs(ctx)(warning);
+      });
+    }
+    await waitUntilLive(admin, {
+      clock: ctx.clock,
+      signal,
+      ...(config.readyTimeout === undefined ? {} : { timeout: config.readyTimeout }),
+    });
+  };
+
+  return {
+    name,
+    bootstrapPath,
+    admin,
+    args,
+    warnings: mismatch ? [mismatch] : [],
+    drains,
+    processOptions: {
+      name,
+      command: [config.binary ?? 'envoy', ...args],
+      // Envoy exits at once on SIGTERM without draining: the drain above is done by then.
+      stopSignal: 'SIGTERM',
+      stopTimeout: config.stopTimeout ?? 5_000,
+      ready,
+      drain: async (signal, ctx, _child, mode) => {
+        const warn = warnAs(ctx);
+        if (mode === 'drain-only') {
+          // SIGUSR2 (Manager.drain()): kuma-dp's drain-forever, nothing to wait for.
+          await drainer.drainForever(warn);
+          return;
+        }
+        const result = await drainer.drain(signal, { clock: ctx.clock, warn });
+        reportResult(result, warn);
+        drains.push(result);
+      },
+    },
+    drainForever: (warn) => drainer.drainForever(warn),
+  };
+}
+
+/** The envoy component itself: {@link EnvoyPreset.processOptions} plus the caller's settings. */
+export function envoyComponent(
+  preset: EnvoyPreset,
+  extra: Omit<ProcessOptions, keyof EnvoyProcessOptions> = {},
+): ProcessComponent {
+  return processComponent({ ...extra, ...preset.processOptions });
+}
+
+/** Normalises the accepted shapes of an admin address. */
+export function toAdminAddress(input: AdminAddressInput): AdminAddress {
+  if (typeof input === 'string') return parseAdminAddress(input);
+  if ('kind' in input) {
+    return input.kind === 'unix' ? { socketPath: input.path } : { host: input.host, port: input.port };
+  }
+  return input;
+}

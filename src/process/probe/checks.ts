@@ -1,0 +1,116 @@
+import { connect } from 'node:net';
+import { CorralError } from '../../core/errors.js';
+import { type HelperCommandOptions, runHelperCommand } from '../helper-command.js';
+import { redactUrls } from '../../util/redact.js';
+
+/**
+ * One attempt of each polling probe kind. An attempt resolves with `undefined` when it passed
+ * and with a short phrase saying how it failed otherwise (`answered 503`, `failed: connect
+ * ECONNREFUSED 127.0.0.1:8080`), which the caller puts after the probe's description. It settles
+ * promptly once `signal` aborts (the caller's attempt timeout or the whole wait's signal), and
+ * leaves nothing behind: sockets are destroyed, an exec probe's process group is killed.
+ */
+export type Check = (signal: AbortSignal) => Promise<string | undefined>;
+
+/** GET `url`; passes on `status`, or on any 2xx when `status` is unset. */
+export function httpCheck(url: URL, status: number | undefined, redact: (text: string) => string): Check {
+  return async (signal) => {
+    // Imported on first use: Node's HTTP client (and for https its TLS and crypto) would otherwise
+    // stay in memory for the whole run of every stack, with an HTTP probe or not.
+    const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+    return new Promise((resolve) => {
+      // agent: false: one connection per attempt, closed after it, so no idle socket lingers.
+      const req = request(url, { method: 'GET', agent: false, signal }, (response) => {
+        const code = response.statusCode ?? 0;
+        response.destroy();
+        const passed = status === undefined ? code >= 200 && code < 300 : code === status;
+        resolve(
+          passed ? undefined : `answered ${code}${status === undefined ? '' : ` (expected ${status})`}`,
+        );
+      });
+      req.on('error', (error) => {
+        resolve(`failed: ${redact(reasonOf(error, signal))}`);
+      });
+      req.end();
+    });
+  };
+}
+
+/** A TCP connection to host:port is accepted (then closed at once). */
+export function tcpCheck(host: string, port: number): Check {
+  return (signal) =>
+    new Promise((resolve) => {
+      const socket = connect({ host, port });
+      const onAbort = (): void => {
+        socket.destroy();
+        resolve(`failed: ${reasonOf(undefined, signal)}`);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      socket.once('connect', () => {
+        signal.removeEventListener('abort', onAbort);
+        socket.destroy();
+        resolve(undefined);
+      });
+      socket.once('error', (error) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(`failed: ${reasonOf(error, signal)}`);
+      });
+    });
+}
+
+/** How much of an exec probe's stderr is kept for the failure message. */
+const STDERR_TAIL = 200;
+
+/**
+ * The probe command could not be run at all (not found, not executable): retrying cannot help.
+ * The message names only the program, since arguments may carry tokens.
+ */
+export class ProbeCommandError extends CorralError {
+  /** The command and its arguments, URLs in them redacted. */
+  readonly command: readonly string[];
+
+  constructor(command: readonly string[], cause: Error) {
+    super(
+      'PROBE_COMMAND',
+      `readiness probe command \`${redactUrls(command[0] ?? '')}\` could not be started: ${redactUrls(cause.message)}`,
+      { cause },
+    );
+    this.command = command.map(redactUrls);
+  }
+}
+
+/** Where and how `exec` probe commands run: the component's directory, environment and layers. */
+export type ExecContext = Pick<HelperCommandOptions, 'cwd' | 'env' | 'containment'>;
+
+/**
+ * Runs `argv` (no shell) as a helper command of the component (see helper-command.ts: its own
+ * process group, contained like the component, SIGKILLed with everything it started once it
+ * exits or the attempt is aborted); passes when it exits 0. Settles once the command is gone.
+ * Rejects with {@link ProbeCommandError} when the command cannot be started.
+ */
+export function execCheck(argv: readonly string[], context: ExecContext): Check {
+  return async (signal) => {
+    let result;
+    try {
+      result = await runHelperCommand(argv, { ...context, signal, stderrTail: STDERR_TAIL });
+    } catch (error) {
+      if (signal.aborted) return `failed: ${reasonOf(undefined, signal)}`;
+      throw new ProbeCommandError(argv, error as Error);
+    }
+    if (result.exitCode === 0) return undefined;
+    const last = result.stderr.trim().split('\n').at(-1);
+    const said = last ? ` (stderr: ${last})` : '';
+    return result.exitCode === null
+      ? `was killed by ${result.signal ?? 'a signal'}${said}`
+      : `exited with code ${result.exitCode}${said}`;
+  };
+}
+
+/** Why an attempt ended: the abort reason when it was aborted, else the error's message. */
+function reasonOf(error: Error | undefined, signal: AbortSignal): string {
+  if (signal.aborted) {
+    const reason: unknown = signal.reason;
+    return reason instanceof Error ? reason.message : String(reason);
+  }
+  return error?.message ?? 'unknown error';
+}
