@@ -8,7 +8,7 @@ export type {
   LeadershipTerm,
 } from './core/component.js';
 export { fromFunction } from './core/component.js';
-export { Manager, StopRequest } from './core/manager.js';
+export { Manager } from './core/manager.js';
 export type { ManagerOptions } from './core/manager.js';
 export type { ComponentState, ComponentStatus } from './core/entry.js';
 export { withRestarts } from './core/restart.js';
@@ -17,20 +17,25 @@ export { backoffDelay } from './core/backoff.js';
 export type { BackoffOptions } from './core/backoff.js';
 export { startWaves } from './core/graph.js';
 export type {
-  CorralEvent,
-  CorralEventType,
+  AnyEvent,
+  CoreEvent,
+  WarningEvent,
   StopReason,
   ShutdownPhase,
   EventListener,
 } from './core/events.js';
+export type { CorralEvent, CorralEventType } from './events.js';
+export type { ProcessEvent } from './process/events.js';
+export type { OutputEvent } from './output/events.js';
 export {
   CorralError,
   ComponentFailedError,
   ShutdownTimeoutError,
   InvalidStackError,
   RestartLimitError,
+  StopRequest,
 } from './core/errors.js';
-export type { ComponentFailure, StuckComponent } from './core/errors.js';
+export type { ComponentFailure, InvalidStackCode, StuckComponent } from './core/errors.js';
 export type { LeaderElector, Term } from './core/leadership.js';
 export { AlwaysLeader } from './core/leadership.js';
 export { pinoEventLogger, describeEvent } from './adapters/pino.js';
@@ -53,5 +58,14 @@ export { SpawnError } from './process/spawn.js';
 export { OutputSink } from './output/forward.js';
 export type { ReadinessProbe } from './process/probe/probe.js';
 export { ProbeTimeoutError } from './process/probe/probe.js';
+export { InvalidProbeError } from './process/probe/spec.js';
+export { ProbeCommandError } from './process/probe/checks.js';
+export { DrainTriggerError, ConnectionsProbeError, HttpCallError } from './drain/errors.js';
+export { EnvoyAdminError, AdminAddressError } from './presets/envoy/admin.js';
+export { EnvoyNotReadyError } from './presets/envoy/ready.js';
+export { StackFileError } from './stackfile/error.js';
+export { WorkDirError } from './cli/workdir.js';
+export { EndpointBindError } from './cli/endpoint-bind-error.js';
 export { PostgresElector } from './postgres/elector.js';
+export { LeaderConfigError, LeadershipLostError, SessionLostError } from './postgres/errors.js';
 export type { PostgresElectorOptions } from './postgres/elector.js';

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { describe, formatMs } from '../core/errors.js';
-import type { CorralEvent, EventListener } from '../core/events.js';
+import type { EventListener } from '../core/events.js';
+import type { CorralEvent } from '../events.js';
 
 type Level = 'info' | 'warn' | 'error' | 'debug';
 
@@ -74,7 +75,7 @@ export function describeEvent(event: CorralEvent): string {
  * Renders runtime events as pino log records: the event's fields, its `type` as `event`, and a
  * prose `msg`. An `error` field goes through pino's error serializer (as `err`).
  */
-export function pinoEventLogger(logger: Logger): EventListener {
+export function pinoEventLogger(logger: Logger): EventListener<CorralEvent> {
   return (event) => {
     const { type, time: _time, ...fields } = event;
     const level = eventLevel(event);

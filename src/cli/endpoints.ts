@@ -2,8 +2,8 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
-import { CorralError } from '../core/errors.js';
-import { formatHostPort, type HostPort } from '../util/address.js';
+import type { HostPort } from '../util/address.js';
+import { EndpointBindError } from './endpoint-bind-error.js';
 
 /** What `/ready` answers, as kuma-dp does: 200 READY, or 503 NOT_READY / TERMINATING. */
 export type Readiness = 'READY' | 'NOT_READY' | 'TERMINATING';
@@ -17,20 +17,6 @@ export interface Endpoint {
    * sent, a response not read); resolves when closed. Idempotent.
    */
   close(): Promise<void>;
-}
-
-/** The endpoint's address could not be bound (in use, not ours, no permission). */
-export class EndpointBindError extends CorralError {
-  /** The stack-file field that gave the address, e.g. `readiness.address`. */
-  readonly field: string;
-  readonly address: HostPort;
-
-  constructor(field: string, address: HostPort, cause: NodeJS.ErrnoException) {
-    const why = cause.code === 'EADDRINUSE' ? 'the address is already in use' : cause.message;
-    super('ENDPOINT_BIND_FAILED', `${field}: cannot listen on ${formatHostPort(address)}: ${why}`, { cause });
-    this.field = field;
-    this.address = address;
-  }
 }
 
 /**

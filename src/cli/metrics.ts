@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CorralEvent } from '../core/events.js';
+import type { CorralEvent } from '../events.js';
 import type { Manager } from '../core/manager.js';
 import type { OutputSink } from '../output/forward.js';
 import { exitStatusOf } from '../process/terminate.js';

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import type { Logger, pino as createPino } from 'pino';
 import { describeEvent, eventLevel, pinoEventLogger } from '../adapters/pino.js';
 import { formatMs } from '../core/errors.js';
-import type { CorralEvent } from '../core/events.js';
+import type { CorralEvent } from '../events.js';
 import type { ComponentStatus } from '../core/entry.js';
 import { type OutputEvent, OutputSink } from '../output/forward.js';
 import type { StopReport } from './report.js';

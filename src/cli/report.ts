@@ -1,5 +1,5 @@
 import { describe, formatMs } from '../core/errors.js';
-import type { CorralEvent } from '../core/events.js';
+import type { CorralEvent } from '../events.js';
 import { exitStatusOf } from '../process/terminate.js';
 
 /** How one component's shutdown went, for the stop report. */

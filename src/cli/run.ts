@@ -5,7 +5,7 @@ import { Isolation } from '../containment/isolation.js';
 import { checkBinaries } from '../process/lookup.js';
 import { checkNamespaceSupport, insideNamespace, runInNamespace } from '../containment/namespace.js';
 import { ComponentFailedError, describe, ShutdownTimeoutError } from '../core/errors.js';
-import type { CorralEvent } from '../core/events.js';
+import type { CorralEvent } from '../events.js';
 import { Manager } from '../core/manager.js';
 import { Redactor } from '../util/redact.js';
 import { buildElector, buildStack, type BuiltStack } from '../stackfile/build.js';

@@ -20,12 +20,12 @@ export interface WorkDir {
  * or `WORK_DIR_IN_USE` (another run holds it; `holder` is its pid when it said). The message names
  * the stack file's `workDir` when the directory is the configured one.
  */
-export class WorkDirError extends CorralError {
+export class WorkDirError extends CorralError<'WORK_DIR_UNUSABLE' | 'WORK_DIR_IN_USE'> {
   readonly path: string;
   readonly holder: number | undefined;
 
   constructor(
-    code: 'WORK_DIR_UNUSABLE' | 'WORK_DIR_IN_USE',
+    code: WorkDirError['code'],
     path: string,
     message: string,
     options: ErrorOptions & { holder?: number } = {},

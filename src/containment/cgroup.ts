@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, readdir, readFile, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CorralEvent } from '../core/events.js';
+import type { WarningEvent } from '../core/events.js';
 import { CgroupParent, exists, removeTree } from './cgroup-tree.js';
 
 export { CgroupParent, ComponentCgroup, killByPids } from './cgroup-tree.js';
@@ -21,7 +21,7 @@ export { CgroupParent, ComponentCgroup, killByPids } from './cgroup-tree.js';
  * cgroups needs write access to `cgroup.procs` of their common ancestor, which is our own cgroup.
  */
 
-export type WarningEvent = Extract<CorralEvent, { type: 'warning' }>;
+export type { WarningEvent };
 
 export type CgroupDetection =
   | { readonly available: true; readonly parent: CgroupParent; readonly removedStale: readonly string[] }

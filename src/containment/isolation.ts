@@ -1,5 +1,5 @@
 import { CorralError } from '../core/errors.js';
-import type { CorralEvent } from '../core/events.js';
+import type { CoreEvent } from '../core/events.js';
 import {
   detectCgroups,
   type CgroupParent,
@@ -188,7 +188,7 @@ export class Isolation {
   async contain(
     component: string,
     stopSignal: NodeJS.Signals,
-    emit: (event: CorralEvent) => void,
+    emit: (event: CoreEvent) => void,
   ): Promise<Containment> {
     if (this.#closed)
       throw new CorralError(

@@ -67,7 +67,7 @@ export const DEFAULT_GRACE_MS = 500;
  * The watchdog failed and could not be replaced (too many failures in a minute, or a replacement
  * failed to start): from now on, processes may outlive a SIGKILL of Corral.
  */
-export class WatchdogLostError extends CorralError {
+export class WatchdogLostError extends CorralError<'WATCHDOG_LOST'> {
   /** How the last watchdog failed, e.g. `it was killed by SIGKILL`. */
   readonly reason: string;
 

@@ -1,5 +1,5 @@
 import type { Clock } from './clock.js';
-import type { CorralEvent } from './events.js';
+import type { AnyEvent } from './events.js';
 
 /**
  * A component is an async function of a signal. `run` works until `signal` aborts, then cleans up
@@ -51,8 +51,11 @@ export interface ComponentContext {
   readonly term: LeadershipTerm | undefined;
   /** The manager's clock; wrappers take their delays from it. */
   readonly clock: Clock;
-  /** Publishes an event on the manager's hub (wrappers and process components use this). */
-  emit(event: CorralEvent): void;
+  /**
+   * Publishes an event on the manager's hub: one of the core's (a wrapper's `component.restarting`,
+   * a `warning`), or one of the component's own types (a process component's `process.*`).
+   */
+  emit(event: AnyEvent): void;
 }
 
 /** The part of a leadership term a component sees. */

@@ -1,11 +1,14 @@
+import type { StopReason } from './events.js';
+
 /**
  * Every error Corral raises is a {@link CorralError} with a stable `code` and structured fields.
- * Callers branch on `code` and read the fields; nobody parses messages.
+ * Callers branch on `code` and read the fields; nobody parses messages. Each subclass narrows
+ * `code` to the literal codes it can carry.
  */
-export class CorralError extends Error {
-  readonly code: string;
+export class CorralError<Code extends string = string> extends Error {
+  readonly code: Code;
 
-  constructor(code: string, message: string, options?: ErrorOptions) {
+  constructor(code: Code, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -35,7 +38,7 @@ export function describe(value: unknown): string {
  * `run` rejects with this when a component failed. `cause` is exactly what the component threw;
  * failures that came later, while everything else was being stopped, are kept in `laterFailures`.
  */
-export class ComponentFailedError extends CorralError {
+export class ComponentFailedError extends CorralError<'COMPONENT_FAILED'> {
   readonly component: string;
   readonly laterFailures: readonly ComponentFailure[];
 
@@ -65,7 +68,7 @@ export interface StuckComponent {
 }
 
 /** The whole stop exceeded `shutdownTimeout`; `stuck` lists every component still running. */
-export class ShutdownTimeoutError extends CorralError {
+export class ShutdownTimeoutError extends CorralError<'SHUTDOWN_TIMEOUT'> {
   readonly timeoutMs: number;
   readonly stuck: readonly StuckComponent[];
   /** The failure that started the shutdown, if one did. */
@@ -86,28 +89,26 @@ export class ShutdownTimeoutError extends CorralError {
   }
 }
 
+export type InvalidStackCode =
+  | 'DEPENDENCY_CYCLE'
+  | 'UNKNOWN_DEPENDENCY'
+  | 'DUPLICATE_COMPONENT'
+  | 'LEADER_DEPENDENCY'
+  | 'ALREADY_RUNNING'
+  | 'MANAGER_STOPPED';
+
 /** The component set cannot run as declared; raised before anything starts. */
-export class InvalidStackError extends CorralError {
+export class InvalidStackError extends CorralError<InvalidStackCode> {
   readonly component: string | undefined;
 
-  constructor(
-    code:
-      | 'DEPENDENCY_CYCLE'
-      | 'UNKNOWN_DEPENDENCY'
-      | 'DUPLICATE_COMPONENT'
-      | 'LEADER_DEPENDENCY'
-      | 'ALREADY_RUNNING'
-      | 'MANAGER_STOPPED',
-    message: string,
-    component?: string,
-  ) {
+  constructor(code: InvalidStackCode, message: string, component?: string) {
     super(code, message);
     this.component = component;
   }
 }
 
 /** The restart wrapper gave up: more than `maxRestarts` restarts within `windowMs`. */
-export class RestartLimitError extends CorralError {
+export class RestartLimitError extends CorralError<'RESTART_LIMIT'> {
   readonly component: string;
   readonly restarts: number;
   readonly windowMs: number;
@@ -121,6 +122,19 @@ export class RestartLimitError extends CorralError {
     this.component = component;
     this.restarts = restarts;
     this.windowMs = windowMs;
+  }
+}
+
+/**
+ * What a component's signal aborts with when it is asked to stop, `reason` saying why; also what
+ * `Manager.whenReady` rejects with when the run stopped before every component was ready.
+ */
+export class StopRequest extends CorralError<'STOP_REQUESTED'> {
+  readonly reason: StopReason;
+
+  constructor(reason: StopReason) {
+    super('STOP_REQUESTED', `stop requested (${reason})`);
+    this.reason = reason;
   }
 }
 

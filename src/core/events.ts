@@ -3,8 +3,12 @@ import type { StuckComponent } from './errors.js';
 /**
  * Everything the runtime does is announced as a typed event. The core never prints; adapters
  * (pino logs, the CLI's live view, metrics) subscribe and render.
+ *
+ * These are the core's own events. The hub is open: components publish their own through
+ * `ctx.emit` (a process component's `process.*` events, for instance), and every listener gets
+ * them too. The package root assembles the union of all of Corral's events as `CorralEvent`.
  */
-export type CorralEvent =
+export type CoreEvent =
   /** `run` was called; the component is starting and not yet ready. */
   | { type: 'component.starting'; component: string; term?: number }
   | { type: 'component.ready'; component: string }
@@ -32,45 +36,22 @@ export type CorralEvent =
       announce: boolean;
       suppressed: number;
     }
-  /** A process component's child started. */
-  | { type: 'process.spawned'; component: string; pid: number; command: readonly string[] }
-  /** A process component's process group is empty; how the direct child ended. */
-  | {
-      type: 'process.exited';
-      component: string;
-      pid: number;
-      exitCode: number | null;
-      signal: NodeJS.Signals | null;
-      forced: boolean;
-      stopDurationMs: number | undefined;
-    }
-  /**
-   * Output of `component` (`undefined`: Corral's own lines) that `destination` (a file's path, or
-   * `stdout`) did not take, a full disk for instance: the first lines of an outage. Later lines
-   * are tried again one write at a time, and counted while they fail.
-   */
-  | { type: 'output.dropping'; component: string | undefined; destination: string; error: unknown }
-  /**
-   * How many lines of `component` were lost during an outage of `destination`: reported when
-   * writing works again (`resumed`), or when Corral stops while it still does not.
-   */
-  | {
-      type: 'output.dropped';
-      component: string | undefined;
-      destination: string;
-      lines: number;
-      resumed: boolean;
-    }
   | { type: 'shutdown.started'; reason: StopReason }
   | { type: 'shutdown.phase'; phase: ShutdownPhase }
   /** The shutdown budget ran out; these components were still running. */
   | { type: 'shutdown.stuck'; timeoutMs: number; stuck: readonly StuckComponent[] }
   | { type: 'leader.elected'; term: number }
   | { type: 'leader.lost'; term: number }
-  /** Something degraded but not fatal (no cgroup v2, no parent-death signal, an admin API that did not answer). */
-  | { type: 'warning'; code: string; message: string; component?: string };
+  | WarningEvent;
 
-export type CorralEventType = CorralEvent['type'];
+/**
+ * Something degraded but not fatal (no cgroup v2, no parent-death signal, an admin API that did
+ * not answer). Open: any part of Corral, or a user's component, may raise one with a `code` of its own.
+ */
+export type WarningEvent = { type: 'warning'; code: string; message: string; component?: string };
+
+/** Any event the hub carries: a `type` and its fields. */
+export type AnyEvent = { readonly type: string; readonly [field: string]: unknown };
 
 /** Why a component is being stopped. */
 export type StopReason =
@@ -82,19 +63,22 @@ export type StopReason =
 /** Where the manager is in its life; `running` until the first stop request or failure. */
 export type ShutdownPhase = 'running' | 'draining' | 'stopping' | 'stopped';
 
-/** A listener gets every event synchronously; it must not throw (a throwing listener is ignored). */
-export type EventListener = (event: CorralEvent & { time: number }) => void;
+/**
+ * A listener gets every event synchronously, stamped with the wall-clock `time` it was published;
+ * it must not throw (a throwing listener is ignored). `Event` is the union it handles.
+ */
+export type EventListener<Event extends AnyEvent = CoreEvent> = (event: Event & { time: number }) => void;
 
-/** A minimal typed fan-out. `on` returns the function that unsubscribes. */
+/** A minimal fan-out of any event with a `type`. `on` returns the function that unsubscribes. */
 export class EventHub {
-  #listeners = new Set<EventListener>();
+  #listeners = new Set<EventListener<AnyEvent>>();
 
-  on(listener: EventListener): () => void {
+  on(listener: EventListener<AnyEvent>): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
 
-  emit(event: CorralEvent): void {
+  emit(event: AnyEvent): void {
     const stamped = { ...event, time: Date.now() };
     for (const listener of this.#listeners) {
       try {

@@ -2,18 +2,19 @@ import { AlwaysLeader, type LeaderElector, type Term } from './leadership.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Component, ComponentContext, DrainMode } from './component.js';
 import { Deadlines } from './deadlines.js';
-import { Entry, type ComponentStatus } from './entry.js';
+import { Entry, isAbortOf, type ComponentStatus } from './entry.js';
 import {
   ComponentFailedError,
-  CorralError,
+  describe,
   InvalidStackError,
   ShutdownTimeoutError,
+  StopRequest,
   type ComponentFailure,
-  type StuckComponent,
 } from './errors.js';
 import {
   EventHub,
-  type CorralEvent,
+  type AnyEvent,
+  type CoreEvent,
   type EventListener,
   type ShutdownPhase,
   type StopReason,
@@ -31,25 +32,23 @@ export interface ManagerOptions {
   defaultStopTimeout?: number;
 }
 
-/** The value a component's signal aborts with; `reason` says why it is being stopped. */
-export class StopRequest extends CorralError {
-  readonly reason: StopReason;
-
-  constructor(reason: StopReason) {
-    super('STOP_REQUESTED', `stop requested (${reason})`);
-    this.reason = reason;
-  }
-}
-
 /** The reason internal timers are cancelled with; a constant, since a DOMException per timer is costly. */
 const FINISHED = Symbol('finished');
 
 /** The pseudo-component a fatal leader-election error is reported under. */
 const ELECTION = 'leader-election';
 
+/** A condition someone awaits; `done` is re-checked on every state change and may throw to reject. */
+interface Waiter {
+  readonly done: () => boolean;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /**
  * Runs components as one unit. Policy lives here and only here: dependency order, failure
- * propagation, drain before stop, reverse-order stop, deadlines, readiness and leader gating.
+ * propagation, drain before stop, reverse-order stop, deadlines, readiness and leader gating. Each
+ * component's own state, and the count that orders the stop, live in its {@link Entry}.
  *
  * Starting: a component starts once every dependency is ready (a one-shot dependency: finished
  * successfully); independent components start concurrently.
@@ -65,8 +64,7 @@ export class Manager {
   readonly #hub = new EventHub();
   /** Every added component by name, in the order added. */
   readonly #entries = new Map<string, Entry>();
-  /** Conditions `#until` waits for; re-checked on every state change. */
-  readonly #waiters = new Set<{ done: () => boolean; resolve: () => void }>();
+  readonly #waiters = new Set<Waiter>();
   /** Aborted when `run` returns: cancels every deadline timer the manager armed. */
   readonly #finished = new AbortController();
   /** Stop-timeout reports, all on one timer; dropped when `run` returns. */
@@ -76,6 +74,8 @@ export class Manager {
   /** Aborted when the stop phase begins: the elector stops campaigning. */
   readonly #electorStop = new AbortController();
   #started = false;
+  /** What `run` rejected with before starting anything. */
+  #invalid: InvalidStackError | undefined;
   /** Why the shutdown began; set once, never cleared. */
   #shutdown: StopReason | undefined;
   #phase: ShutdownPhase = 'running';
@@ -103,9 +103,15 @@ export class Manager {
     this.#deadlines = new Deadlines(this.#clock, this.#finished.signal);
   }
 
-  /** Subscribes to every event; returns the unsubscribe function. Safe at any time. */
-  on(listener: EventListener): () => void {
-    return this.#hub.on(listener);
+  /**
+   * Subscribes to every event on the manager's hub: the core's own, and whatever its components
+   * publish (a process component's `process.*` events, for instance). `Event` is the union the
+   * listener handles, the core's events by default; the package root's `CorralEvent` covers all
+   * of Corral's. A listener ignores types it does not know. Returns the unsubscribe function;
+   * safe at any time.
+   */
+  on<Event extends AnyEvent = CoreEvent>(listener: EventListener<Event>): () => void {
+    return this.#hub.on(listener as EventListener<AnyEvent>);
   }
 
   /**
@@ -156,7 +162,13 @@ export class Manager {
    */
   async run(signal: AbortSignal): Promise<void> {
     if (this.#started) throw new InvalidStackError('ALREADY_RUNNING', 'run() was already called');
-    validateGraph(this.components());
+    try {
+      validateGraph(this.components());
+    } catch (error) {
+      if (error instanceof InvalidStackError) this.#invalid = error;
+      this.#wake();
+      throw error;
+    }
     this.#started = true;
     for (const entry of this.#entries.values()) this.#link(entry);
     const timedOut = new Promise<never>((_, reject) => {
@@ -183,9 +195,24 @@ export class Manager {
    */
   ready(): boolean {
     if (!this.#started || this.#shutdown || this.#drainOnly) return false;
-    return [...this.#entries.values()].every(
-      (e) => !this.#shouldRun(e) || e.state === 'ready' || e.completed,
-    );
+    return [...this.#entries.values()].every((e) => !this.#shouldRun(e) || e.ready || e.completed);
+  }
+
+  /**
+   * Resolves the first time every component that should run is ready, as {@link ready} says: at
+   * once if it is now, else when it becomes so. Rejects if the run ends first: with
+   * {@link ComponentFailedError} when a component failed, with {@link StopRequest} when the run was
+   * stopped or a component ended it, with what `run` rejected with when the graph is invalid, and
+   * with `signal.reason` when `signal` aborts first. Safe before `run` (it waits for it).
+   */
+  whenReady(signal?: AbortSignal): Promise<void> {
+    return this.#until(() => {
+      if (this.ready()) return true;
+      if (this.#invalid) throw this.#invalid;
+      if (this.#failure) throw new ComponentFailedError(this.#failure);
+      if (this.#shutdown) throw this.#stopRequest(this.#shutdown);
+      return false;
+    }, signal);
   }
 
   /** Each component's state with the time it entered it. */
@@ -238,6 +265,7 @@ export class Manager {
     }
   }
 
+  /** A method, not an inline test: the pass may queue more, which narrowing would not see. */
   #hasQueued(): boolean {
     return this.#queued === 'all' || this.#queued.size > 0;
   }
@@ -253,23 +281,67 @@ export class Manager {
         this.#start(entry);
       }
       // Reverse order: nothing stops while something that depends on it is still running.
-      if (entry.running && !entry.stopRequested && this.#stopDue(entry) && entry.busyDependents === 0) {
-        this.#requestStop(entry);
-      }
+      if (entry.stoppable && this.#stopDue(entry)) this.#requestStop(entry);
     }
+    this.#wake();
+  }
+
+  /** Settles every waiter whose condition now holds (or throws). */
+  #wake(): void {
     for (const waiter of this.#waiters) {
-      if (waiter.done()) {
+      let done: boolean;
+      try {
+        done = waiter.done();
+      } catch (error) {
+        this.#waiters.delete(waiter);
+        waiter.reject(error);
+        continue;
+      }
+      if (done) {
         this.#waiters.delete(waiter);
         waiter.resolve();
       }
     }
   }
 
-  /** Resolves once `done()` holds; it is re-checked on every state change. */
-  #until(done: () => boolean): Promise<void> {
-    return new Promise((resolve) => {
-      if (done()) resolve();
-      else this.#waiters.add({ done, resolve });
+  /**
+   * Resolves once `done()` holds, rejects when it throws; both are re-checked on every state
+   * change. Rejects with `signal.reason` when `signal` aborts first.
+   */
+  #until(done: () => boolean, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason as Error);
+        return;
+      }
+      try {
+        if (done()) {
+          resolve();
+          return;
+        }
+      } catch (error) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+        reject(error);
+        return;
+      }
+      const onAbort = (): void => {
+        this.#waiters.delete(waiter);
+        reject(signal?.reason as Error);
+      };
+      const waiter: Waiter = {
+        done,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+          reject(error);
+        },
+      };
+      this.#waiters.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -290,124 +362,96 @@ export class Manager {
 
   #dependenciesMet(entry: Entry): boolean {
     // A one-shot dependency is an init step: its dependents wait for it to finish successfully.
-    return entry.dependencies.every((dep) => (dep.component.oneShot ? dep.completed : dep.state === 'ready'));
+    return entry.dependencies.every((dep) => (dep.component.oneShot ? dep.completed : dep.ready));
   }
 
   #stopDue(entry: Entry): boolean {
     return this.#phase === 'stopping' || (entry.component.leader === true && this.#term?.ending === true);
   }
 
-  /**
-   * Marks an entry running or not, and keeps every entry's count of busy dependents exact (see
-   * {@link Entry.busyDependents}). A change travels down the dependencies only as far as it
-   * changes whether they are busy, so a whole start or stop costs time linear in the graph.
-   * Returns the entries whose last busy dependent has just finished: they may stop now.
-   */
-  #setRunning(entry: Entry, running: boolean): Entry[] {
-    const freed: Entry[] = [];
-    const wasBusy = entry.busy;
-    entry.running = running;
-    if (entry.busy === wasBusy) return freed;
-    const changed = [entry];
-    for (let current = changed.pop(); current; current = changed.pop()) {
-      const delta = current.busy ? 1 : -1;
-      for (const dependency of current.dependencies) {
-        const dependencyWasBusy = dependency.busy;
-        dependency.busyDependents += delta;
-        if (dependency.busyDependents === 0) freed.push(dependency);
-        if (dependency.busy !== dependencyWasBusy) changed.push(dependency);
-      }
-    }
-    return freed;
-  }
-
   #allFinished(): boolean {
     return this.#phase === 'stopping' && !this.#electorRunning && this.#running === 0;
   }
 
-  #start(entry: Entry): void {
-    const controller = new AbortController();
-    const runId = ++entry.runId;
-    entry.controller = controller;
-    this.#setRunning(entry, true);
-    this.#running++;
-    entry.stopRequested = false;
-    entry.term = entry.component.leader ? this.#term?.token : undefined;
-    entry.set('starting');
-    this.#hub.emit({
-      type: 'component.starting',
-      component: entry.name,
-      ...(entry.term !== undefined && { term: entry.term }),
-    });
-    const ctx: ComponentContext = {
+  #emit(event: CoreEvent): void {
+    this.#hub.emit(event);
+  }
+
+  /** What a component gets while it runs or drains. */
+  #context(entry: Entry, ready: () => void, emit: (event: AnyEvent) => void): ComponentContext {
+    const { term } = entry;
+    return {
       name: entry.name,
-      term: entry.term === undefined ? undefined : { token: entry.term },
+      term: term === undefined ? undefined : { token: term },
       clock: this.#clock,
-      ready: () => this.#markReady(entry, runId),
-      emit: (event) => this.#fromComponent(entry, runId, event),
+      ready,
+      emit,
     };
+  }
+
+  #start(entry: Entry): void {
+    const { run, signal } = entry.start(entry.component.leader ? this.#term?.token : undefined);
+    this.#running++;
+    const { term } = entry;
+    this.#emit({ type: 'component.starting', component: entry.name, ...(term !== undefined && { term }) });
+    const ctx = this.#context(
+      entry,
+      () => this.#markReady(entry, run),
+      (event) => this.#fromComponent(entry, run, event),
+    );
     let running: Promise<void>;
     try {
-      running = entry.component.run(controller.signal, ctx);
+      running = entry.component.run(signal, ctx);
     } catch (error) {
       // A synchronous throw from `run` is a failure like any rejection, reported as thrown.
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
       running = Promise.reject(error);
     }
     running.then(
-      () => this.#settle(entry, runId, undefined),
-      (error: unknown) => this.#settle(entry, runId, { error }),
+      () => this.#settle(entry, run, undefined),
+      (error: unknown) => this.#settle(entry, run, { error }),
     );
   }
 
-  #markReady(entry: Entry, runId: number): void {
-    if (entry.runId !== runId || !entry.running || entry.stopRequested || entry.state === 'ready') return;
-    entry.set('ready');
-    this.#hub.emit({ type: 'component.ready', component: entry.name });
+  #markReady(entry: Entry, run: number): void {
+    if (!entry.markReady(run)) return;
+    this.#emit({ type: 'component.ready', component: entry.name });
     this.#update(entry.dependents);
   }
 
   /** Events a component publishes go out as they are; a restart also changes its state. */
-  #fromComponent(entry: Entry, runId: number, event: CorralEvent): void {
-    if (
-      event.type === 'component.restarting' &&
-      entry.runId === runId &&
-      entry.running &&
-      !entry.stopRequested
-    ) {
-      entry.restarts++;
-      entry.set('restarting');
-    }
+  #fromComponent(entry: Entry, run: number, event: AnyEvent): void {
+    if (event.type === 'component.restarting') entry.markRestarting(run);
     this.#hub.emit(event);
     this.#update([]);
   }
 
-  #settle(entry: Entry, runId: number, outcome: { error: unknown } | undefined): void {
-    if (entry.runId !== runId) return;
-    const freed = this.#setRunning(entry, false);
+  #settle(entry: Entry, run: number, failure: { error: unknown } | undefined): void {
+    const settled = entry.settle(run, failure);
+    if (!settled) return;
     this.#running--;
-    const stopped = entry.stopRequested;
-    if (outcome && !(stopped && isAbortOf(outcome.error, entry.controller?.signal))) {
-      entry.set('failed');
-      this.#hub.emit({ type: 'component.failed', component: entry.name, error: outcome.error });
-      this.#fail({ component: entry.name, error: outcome.error });
-    } else if (stopped) {
-      entry.set('stopped');
-      this.#hub.emit({
-        type: 'component.stopped',
-        component: entry.name,
-        durationMs: this.#clock.now() - entry.stoppingSince,
-      });
-    } else {
-      entry.set('stopped');
-      entry.completed = true;
-      this.#hub.emit({ type: 'component.completed', component: entry.name });
-      // A long-running component that ends on its own ends the run, successfully (as kuma-dp
-      // does when Envoy exits 0); a one-shot one has merely finished its step.
-      if (!entry.component.oneShot) this.#beginShutdown('completed');
+    const component = entry.name;
+    switch (settled.outcome) {
+      case 'failed':
+        this.#emit({ type: 'component.failed', component, error: failure?.error });
+        this.#fail({ component, error: failure?.error });
+        break;
+      case 'stopped':
+        this.#emit({
+          type: 'component.stopped',
+          component,
+          durationMs: this.#clock.now() - entry.stoppingSince,
+        });
+        break;
+      case 'completed':
+        this.#emit({ type: 'component.completed', component });
+        // A long-running component that ends on its own ends the run, successfully (as kuma-dp
+        // does when Envoy exits 0); a one-shot one has merely finished its step.
+        if (!entry.component.oneShot) this.#beginShutdown('completed');
+        break;
     }
     // Its dependents may start (a finished one-shot); what it held back may now stop.
-    this.#update([...entry.dependents, ...freed]);
+    this.#update([...entry.dependents, ...settled.freed]);
   }
 
   #fail(failure: ComponentFailure): void {
@@ -416,21 +460,22 @@ export class Manager {
     this.#beginShutdown('failure');
   }
 
-  #requestStop(entry: Entry): void {
-    entry.stopRequested = true;
-    entry.stoppingSince = this.#clock.now();
-    entry.set('stopping');
-    const reason: StopReason = this.#shutdown ?? 'term-ended';
-    this.#hub.emit({ type: 'component.stopping', component: entry.name, reason });
+  #stopRequest(reason: StopReason): StopRequest {
     let request = this.#stopRequests.get(reason);
     if (!request) this.#stopRequests.set(reason, (request = new StopRequest(reason)));
-    entry.controller?.abort(request);
+    return request;
+  }
+
+  #requestStop(entry: Entry): void {
+    const reason: StopReason = this.#shutdown ?? 'term-ended';
+    const run = entry.requestStop(this.#stopRequest(reason), this.#clock.now(), () =>
+      this.#emit({ type: 'component.stopping', component: entry.name, reason }),
+    );
     const stopTimeout = entry.component.stopTimeout ?? this.#defaultStopTimeout;
-    const runId = entry.runId;
     // Report, don't kill: the component owns its forced stop (a process component SIGKILLs here).
     this.#deadlines.after(stopTimeout, () => {
-      if (entry.runId !== runId || !entry.running) return;
-      this.#hub.emit({
+      if (!entry.stillStopping(run)) return;
+      this.#emit({
         type: 'component.stop-timeout',
         component: entry.name,
         stoppingForMs: this.#clock.now() - entry.stoppingSince,
@@ -446,7 +491,7 @@ export class Manager {
       return;
     }
     this.#shutdown = reason;
-    this.#hub.emit({ type: 'shutdown.started', reason });
+    this.#emit({ type: 'shutdown.started', reason });
     this.#armShutdownDeadline();
     // Only a requested stop drains: after a failure or a component's exit the stack is already broken.
     if (reason === 'requested' && [...this.#entries.values()].some((e) => e.running && e.component.drain)) {
@@ -467,14 +512,14 @@ export class Manager {
   #setPhase(phase: ShutdownPhase): void {
     if (this.#phase === phase) return;
     this.#phase = phase;
-    this.#hub.emit({ type: 'shutdown.phase', phase });
+    this.#emit({ type: 'shutdown.phase', phase });
   }
 
   /** Drains every running drainable component (each once), concurrently; resolves when all did or the drain is skipped. */
   async #drainAll(mode: DrainMode): Promise<void> {
     const drains = [...this.#entries.values()]
-      .filter((e) => e.running && !e.stopRequested && e.component.drain)
-      .map((e) => (e.drain ??= this.#drainOne(e, mode)));
+      .filter((e) => e.active && e.component.drain)
+      .map((e) => e.drainOnce(this.#clock.now(), () => this.#drainOne(e, mode)));
     const skipped = new Promise<void>((resolve) => {
       if (this.#skipDrain.signal.aborted) resolve();
       this.#skipDrain.signal.addEventListener('abort', () => resolve(), { once: true });
@@ -484,31 +529,26 @@ export class Manager {
 
   async #drainOne(entry: Entry, mode: DrainMode): Promise<void> {
     const startedAt = this.#clock.now();
-    entry.draining = true;
-    entry.drainingSince = startedAt;
-    this.#hub.emit({ type: 'component.draining', component: entry.name });
-    const ctx: ComponentContext = {
-      name: entry.name,
-      term: entry.term === undefined ? undefined : { token: entry.term },
-      clock: this.#clock,
-      ready: () => undefined,
-      emit: (event) => this.#hub.emit(event),
-    };
+    this.#emit({ type: 'component.draining', component: entry.name });
+    const ctx = this.#context(
+      entry,
+      () => undefined,
+      (event) => this.#hub.emit(event),
+    );
     try {
       await entry.component.drain?.(this.#skipDrain.signal, ctx, mode);
     } catch (error) {
       // A drain that fails must not block the stop; the stop itself is what matters.
       if (!isAbortOf(error, this.#skipDrain.signal)) {
-        this.#hub.emit({
+        this.#emit({
           type: 'warning',
           code: 'DRAIN_FAILED',
           component: entry.name,
-          message: `drain of component \`${entry.name}\` failed: ${error instanceof Error ? error.message : String(error)}`,
+          message: `drain of component \`${entry.name}\` failed: ${describe(error)}`,
         });
       }
     } finally {
-      entry.draining = false;
-      this.#hub.emit({
+      this.#emit({
         type: 'component.drained',
         component: entry.name,
         durationMs: this.#clock.now() - startedAt,
@@ -522,16 +562,8 @@ export class Manager {
     this.#clock.sleep(this.#shutdownTimeout, this.#finished.signal).then(
       () => {
         const now = this.#clock.now();
-        const stuck: StuckComponent[] = [...this.#entries.values()]
-          .filter((e) => e.running)
-          .map((e) => {
-            if (e.stopRequested)
-              return { component: e.name, phase: 'stopping', forMs: now - e.stoppingSince };
-            if (e.draining) return { component: e.name, phase: 'draining', forMs: now - e.drainingSince };
-            // Still held back by a dependent that has not finished.
-            return { component: e.name, phase: 'waiting', forMs: now - shutdownSince };
-          });
-        this.#hub.emit({ type: 'shutdown.stuck', timeoutMs: this.#shutdownTimeout, stuck });
+        const stuck = [...this.#entries.values()].flatMap((e) => e.stuck(now, shutdownSince) ?? []);
+        this.#emit({ type: 'shutdown.stuck', timeoutMs: this.#shutdownTimeout, stuck });
         const failure = this.#failure && new ComponentFailedError(this.#failure, this.#laterFailures);
         this.#timedOut?.(new ShutdownTimeoutError(this.#shutdownTimeout, stuck, failure));
       },
@@ -561,7 +593,7 @@ export class Manager {
     const leaders = [...this.#entries.values()].filter((e) => e.component.leader);
     for (const entry of leaders) entry.reset();
     this.#term = { token: term.token, ending: false };
-    this.#hub.emit({ type: 'leader.elected', term: term.token });
+    this.#emit({ type: 'leader.elected', term: term.token });
     const onLost = (): void => this.#update();
     term.signal.addEventListener('abort', onLost, { once: true });
     this.#update();
@@ -571,13 +603,7 @@ export class Manager {
     this.#update();
     await this.#until(() => [...this.#entries.values()].every((e) => !e.component.leader || !e.running));
     this.#term = undefined;
-    this.#hub.emit({ type: 'leader.lost', term: term.token });
+    this.#emit({ type: 'leader.lost', term: term.token });
     this.#update();
   }
-}
-
-/** Rejecting with the stop's own reason (or an AbortError) after a requested stop is a clean stop. */
-function isAbortOf(error: unknown, signal: AbortSignal | undefined): boolean {
-  if (!signal?.aborted) return false;
-  return error === signal.reason || (error instanceof Error && error.name === 'AbortError');
 }

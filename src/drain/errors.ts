@@ -4,21 +4,21 @@ import { CorralError } from '../core/errors.js';
  * The drain could not be started: the drain signal could not be sent or the drain call failed.
  * Messages never contain URL credentials, queries or header values (see `redactUrl` in util/redact.ts).
  */
-export class DrainTriggerError extends CorralError {
-  constructor(message: string, code = 'DRAIN_TRIGGER_FAILED') {
-    super(code, message);
+export class DrainTriggerError extends CorralError<'DRAIN_TRIGGER_FAILED'> {
+  constructor(message: string) {
+    super('DRAIN_TRIGGER_FAILED', message);
   }
 }
 
 /** A connections probe did not produce a count: no answer, a bad status, or output that is not a number. */
-export class ConnectionsProbeError extends CorralError {
-  constructor(message: string, code = 'DRAIN_PROBE_FAILED') {
-    super(code, message);
+export class ConnectionsProbeError extends CorralError<'DRAIN_PROBE_FAILED'> {
+  constructor(message: string) {
+    super('DRAIN_PROBE_FAILED', message);
   }
 }
 
 /** An HTTP call made by the drain or a preset failed; `status` is set when a response arrived. */
-export class HttpCallError extends CorralError {
+export class HttpCallError extends CorralError<'HTTP_CALL_FAILED'> {
   readonly status: number | undefined;
 
   constructor(message: string, status?: number) {

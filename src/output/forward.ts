@@ -7,7 +7,8 @@ import type { OutputSink } from './sink.js';
 export { DEFAULT_MAX_LINE_BYTES, type OutputFormat, type OutputStream } from './line-format.js';
 export { LineTap, type LineListener } from './line-tap.js';
 export { OutputPipe, type PipeControl } from './pipe.js';
-export { type OutputEvent, OutputSink, type OutputSinkOptions } from './sink.js';
+export type { OutputEvent } from './events.js';
+export { OutputSink, type OutputSinkOptions } from './sink.js';
 
 /**
  * Forwarding a child's stdout or stderr to a destination, line by line:

@@ -1,10 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import type { Writable } from 'node:stream';
-import type { CorralEvent } from '../core/events.js';
-
-/** What a sink reports about lines a file destination did not take; also runtime events. */
-export type OutputEvent = Extract<CorralEvent, { type: 'output.dropping' | 'output.dropped' }>;
+import type { OutputEvent } from './events.js';
 
 export interface OutputSinkOptions {
   /** How events name the destination: a file's path, `stdout`… @default 'output' */

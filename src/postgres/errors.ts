@@ -1,7 +1,7 @@
 import { CorralError } from '../core/errors.js';
 
 /** The elector's options cannot work; raised by the constructor, before anything connects. */
-export class LeaderConfigError extends CorralError {
+export class LeaderConfigError extends CorralError<'LEADER_CONFIG_INVALID'> {
   /** The option at fault, e.g. `renewDeadline`. */
   readonly option: string;
 
@@ -21,11 +21,9 @@ export type LeadershipLoss = 'LEADER_SESSION_LOST' | 'LEADER_DEADLINE_PASSED' | 
  * - `LEADER_DEADLINE_PASSED`: no renewal succeeded within `renewDeadline` (stall, network cut).
  * - `LEADER_LEASE_LOST`: a renewal found the lease taken over (timings or clocks are off).
  */
-export class LeadershipLostError extends CorralError {
+export class LeadershipLostError extends CorralError<LeadershipLoss> {
   readonly election: string;
   readonly term: number;
-
-  declare readonly code: LeadershipLoss;
 
   constructor(code: LeadershipLoss, election: string, term: number, message: string) {
     super(code, message);
@@ -35,7 +33,7 @@ export class LeadershipLostError extends CorralError {
 }
 
 /** The database session is gone (or was closed because a query overran its time). */
-export class SessionLostError extends CorralError {
+export class SessionLostError extends CorralError<'LEADER_SESSION_LOST'> {
   constructor(message: string, options?: ErrorOptions) {
     super('LEADER_SESSION_LOST', message, options);
   }

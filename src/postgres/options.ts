@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { ClientConfig } from 'pg';
 import { systemClock, type Clock } from '../core/clock.js';
-import type { CorralEvent } from '../core/events.js';
+import type { CoreEvent } from '../core/events.js';
 import type { Redactor } from '../util/redact.js';
 import { LeaderConfigError } from './errors.js';
 import { connectionRedaction } from './connection.js';
@@ -49,7 +49,7 @@ export interface PostgresElectorOptions {
   /** @default systemClock */
   clock?: Clock;
   /** Receives `leader.elected`, `leader.lost` and `warning` events. Must not throw. */
-  onEvent?: (event: CorralEvent) => void;
+  onEvent?: (event: CoreEvent) => void;
   /** More driver settings (TLS, a password function for rotated secrets). */
   client?: Omit<ClientConfig, 'connectionString' | 'stream'>;
 }
@@ -68,7 +68,7 @@ export interface ElectorSettings {
   readonly table: string;
   readonly identity: string;
   readonly clock: Clock;
-  readonly emit: (event: CorralEvent) => void;
+  readonly emit: (event: CoreEvent) => void;
   readonly client: Omit<ClientConfig, 'connectionString' | 'stream'>;
   /** The connection string as shown: redacted, safe for logs and metric labels. */
   readonly target: string;

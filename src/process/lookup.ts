@@ -41,7 +41,7 @@ export interface LookupCandidate {
  * No usable binary. `code` is `BINARY_NOT_FOUND`, or `BINARY_NOT_EXECUTABLE` when something was
  * found but cannot be run. `exitStatus` follows the shell: 127 not found, 126 not executable.
  */
-export class BinaryLookupError extends CorralError {
+export class BinaryLookupError extends CorralError<'BINARY_NOT_FOUND' | 'BINARY_NOT_EXECUTABLE'> {
   readonly component: string | undefined;
   readonly binary: string;
   /** Every place looked, in order. */
@@ -127,7 +127,7 @@ export interface BinarySpec extends LookupOptions {
  * Several components' binaries could not be found; `failures` has one error per component.
  * A single failure is thrown as its own {@link BinaryLookupError} instead.
  */
-export class PreflightError extends CorralError {
+export class PreflightError extends CorralError<'PREFLIGHT_FAILED'> {
   readonly failures: readonly BinaryLookupError[];
 
   constructor(failures: readonly BinaryLookupError[]) {

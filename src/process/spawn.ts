@@ -86,15 +86,10 @@ export interface SpawnedChild {
 }
 
 /** The child could not be started at all: a bad user, group or working directory, or exec failed. */
-export class SpawnError extends CorralError {
+export class SpawnError extends CorralError<'UNKNOWN_USER' | 'UNKNOWN_GROUP' | 'BAD_CWD' | 'SPAWN_FAILED'> {
   readonly argv0: string;
 
-  constructor(
-    code: 'UNKNOWN_USER' | 'UNKNOWN_GROUP' | 'BAD_CWD' | 'SPAWN_FAILED',
-    argv0: string,
-    message: string,
-    options?: ErrorOptions,
-  ) {
+  constructor(code: SpawnError['code'], argv0: string, message: string, options?: ErrorOptions) {
     super(code, message, options);
     this.argv0 = argv0;
   }

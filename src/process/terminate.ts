@@ -203,7 +203,7 @@ export function exitStatusOf(status: ExitStatus): number {
  * being stopped, with SIGKILL (`forced`) or a code other than 0. `exitStatus` is the shell's
  * (128 + n for signal n), for a CLI that exits with it.
  */
-export class ProcessExitError extends CorralError {
+export class ProcessExitError extends CorralError<'PROCESS_EXITED'> {
   readonly component: string;
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;

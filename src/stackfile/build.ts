@@ -14,7 +14,7 @@ import {
 import type { Isolation } from '../containment/isolation.js';
 import { type OutputEvent, OutputSink, prefixColor } from '../output/forward.js';
 import type { Component } from '../core/component.js';
-import type { CorralEvent } from '../core/events.js';
+import type { CorralEvent } from '../events.js';
 import { withRestarts, type RestartOptions } from '../core/restart.js';
 import type { Renderer } from '../cli/render.js';
 import type { OutputSpec, ProcessSettings } from './options.js';

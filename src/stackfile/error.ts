@@ -15,14 +15,14 @@ export interface StackIssue {
  * `STACK_INVALID` for a file that was read but is wrong, `STACK_UNREADABLE` for one that could not be
  * read. The message lists one problem per line, ready to print as it is.
  */
-export class StackFileError extends CorralError {
+export class StackFileError extends CorralError<'STACK_INVALID' | 'STACK_UNREADABLE'> {
   readonly file: string;
   readonly issues: readonly StackIssue[];
 
   constructor(
     file: string,
     issues: readonly StackIssue[],
-    options: { code?: 'STACK_INVALID' | 'STACK_UNREADABLE'; cause?: unknown } = {},
+    options: { code?: StackFileError['code']; cause?: unknown } = {},
   ) {
     super(options.code ?? 'STACK_INVALID', renderMessage(file, issues), { cause: options.cause });
     this.file = file;

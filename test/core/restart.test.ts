@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.js';
 import type { Component } from '../../src/core/component.js';
 import { RestartLimitError } from '../../src/core/errors.js';
-import type { CorralEvent } from '../../src/core/events.js';
+import type { CorralEvent } from '../../src/events.js';
 import { Manager } from '../../src/core/manager.js';
 import { withRestarts } from '../../src/core/restart.js';
 import { aborted, eventually, record } from '../helpers/components.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runDrain } from '../../src/drain/drain.js';
 import type { DrainOptions, DrainPlan, DrainResult, DrainWarning } from '../../src/drain/drain.js';
-import { DrainTriggerError } from '../../src/drain/errors.js';
+import { CorralError } from '../../src/core/errors.js';
 import { ManualClock } from '../../src/core/clock.js';
 
 // runDrain's sequencing on a ManualClock: trigger first, then the wait; failures end it early.
@@ -76,7 +76,7 @@ test(
     let counted = 0;
     const plan: DrainPlan = {
       trigger: () =>
-        Promise.reject(new DrainTriggerError('POST http://***@127.0.0.1:1/drain failed', 'ADMIN_DOWN')),
+        Promise.reject(new CorralError('ADMIN_DOWN', 'POST http://***@127.0.0.1:1/drain failed')),
       connections: () => Promise.resolve(++counted),
       min: 5000,
       timeout: 30_000,

@@ -1,5 +1,5 @@
 import type { Component, ComponentContext, ComponentOptions } from '../../src/core/component.js';
-import type { CorralEvent } from '../../src/core/events.js';
+import type { CorralEvent } from '../../src/events.js';
 import type { Manager } from '../../src/core/manager.js';
 
 /** Resolves when `signal` aborts. */

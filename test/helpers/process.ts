@@ -9,7 +9,7 @@ import { isAlive } from '../../src/containment/liveness.js';
 import { OutputSink } from '../../src/output/forward.js';
 import { systemClock, type Clock } from '../../src/core/clock.js';
 import type { ComponentContext } from '../../src/core/component.js';
-import type { CorralEvent } from '../../src/core/events.js';
+import type { CorralEvent } from '../../src/events.js';
 
 /** Shared by the process tests: fixture paths, bounded polling, line reading and cleanup by pid. */
 
@@ -128,7 +128,8 @@ export function testContext(name: string, clock: Clock = systemClock) {
       isReady = true;
       markReady();
     },
-    emit: (event) => events.push(event),
+    // The components under test are Corral's own: they publish only Corral's events.
+    emit: (event) => events.push(event as CorralEvent),
   };
   return {
     ctx,

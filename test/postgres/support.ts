@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Term } from '../../src/core/leadership.js';
 import { PostgresElector, type PostgresElectorOptions } from '../../src/postgres/elector.js';
-import type { CorralEvent } from '../../src/core/events.js';
+import type { CorralEvent } from '../../src/events.js';
 import type { PostgresCluster } from '../helpers/postgres.js';
 
 /** Polls `condition` every 20 ms until it holds; throws naming `what` after `timeoutMs`. */

@@ -9,6 +9,7 @@ import { InvalidProbeError, ProbeTimeoutError } from '../../src/process/probe/pr
 import { ProcessExitError } from '../../src/process/terminate.js';
 import { ComponentFailedError } from '../../src/core/errors.js';
 import { Manager } from '../../src/core/manager.js';
+import type { CorralEvent } from '../../src/events.js';
 import {
   captureOutput,
   fixture,
@@ -523,7 +524,7 @@ test(
       dependsOn: ['server', 'stubborn'],
     });
     const pids: number[] = [];
-    manager.on((event) => {
+    manager.on<CorralEvent>((event) => {
       if (event.type === 'process.spawned') pids.push(event.pid);
     });
     for (const c of [server, stubborn, job]) manager.add(c.component);

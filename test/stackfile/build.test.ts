@@ -14,7 +14,7 @@ import type { CorednsPresetConfig } from '../../src/presets/coredns/preset.js';
 import type { EnvoyPresetConfig } from '../../src/presets/envoy/preset.js';
 import type { ProcessOptions } from '../../src/process/component.js';
 import { Isolation } from '../../src/containment/isolation.js';
-import type { CorralEvent } from '../../src/core/events.js';
+import type { CorralEvent } from '../../src/events.js';
 import type { RestartOptions } from '../../src/core/restart.js';
 import { scratch } from '../helpers/cli.js';
 

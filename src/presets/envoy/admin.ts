@@ -9,17 +9,17 @@ export type AdminAddress = { readonly host: string; readonly port: number } | { 
  * The admin API did not answer (`ENVOY_ADMIN_UNREACHABLE`: refused, timed out, reset), or answered
  * with an unexpected status or body (`ENVOY_ADMIN_ERROR`, with `status`).
  */
-export class EnvoyAdminError extends CorralError {
+export class EnvoyAdminError extends CorralError<'ENVOY_ADMIN_UNREACHABLE' | 'ENVOY_ADMIN_ERROR'> {
   readonly status: number | undefined;
 
-  constructor(code: 'ENVOY_ADMIN_UNREACHABLE' | 'ENVOY_ADMIN_ERROR', message: string, status?: number) {
+  constructor(code: EnvoyAdminError['code'], message: string, status?: number) {
     super(code, message);
     this.status = status;
   }
 }
 
 /** The admin address is not `host:port`, `[ipv6]:port` or `unix:/path`. */
-export class AdminAddressError extends CorralError {
+export class AdminAddressError extends CorralError<'INVALID_ADMIN_ADDRESS'> {
   constructor(text: string, problem: string) {
     super('INVALID_ADMIN_ADDRESS', `invalid Envoy admin address "${text}": ${problem}`);
   }

@@ -4,7 +4,7 @@ import { formatAdminAddress } from './admin.js';
 import type { EnvoyAdmin } from './admin.js';
 
 /** Envoy's /ready did not say LIVE before the start-up deadline. */
-export class EnvoyNotReadyError extends CorralError {
+export class EnvoyNotReadyError extends CorralError<'ENVOY_NOT_READY'> {
   readonly lastAnswer: string;
 
   constructor(admin: EnvoyAdmin, timeoutMs: number, lastAnswer: string) {

@@ -65,7 +65,7 @@ const STDERR_TAIL = 200;
  * The probe command could not be run at all (not found, not executable): retrying cannot help.
  * The message names only the program, since arguments may carry tokens.
  */
-export class ProbeCommandError extends CorralError {
+export class ProbeCommandError extends CorralError<'PROBE_COMMAND'> {
   /** The command and its arguments, URLs in them redacted. */
   readonly command: readonly string[];
 

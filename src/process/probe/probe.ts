@@ -22,7 +22,7 @@ export {
  */
 
 /** The start-up deadline passed before the probe passed. */
-export class ProbeTimeoutError extends CorralError {
+export class ProbeTimeoutError extends CorralError<'READY_TIMEOUT'> {
   readonly component: string;
   /** What was probed, URLs redacted: `GET http://127.0.0.1:8080/healthz?token=***`. */
   readonly probe: string;

@@ -31,7 +31,7 @@ export type ReadinessProbe = ProbeTiming &
   );
 
 /** A probe that cannot work as written; raised by {@link validateProbe} before anything starts. */
-export class InvalidProbeError extends CorralError {
+export class InvalidProbeError extends CorralError<'INVALID_PROBE'> {
   /** The probe field at fault: `http`, `status`, `tcp`, `exec`, `log`, `interval`, `timeout`, `attemptTimeout`. */
   readonly field: string;
 

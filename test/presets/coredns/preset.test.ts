@@ -11,7 +11,7 @@ import {
   readyAddressIn,
 } from '../../../src/presets/coredns/preset.js';
 import { Isolation } from '../../../src/containment/isolation.js';
-import type { CorralEvent } from '../../../src/core/events.js';
+import type { CorralEvent } from '../../../src/events.js';
 import { Manager } from '../../../src/core/manager.js';
 import { isGone, waitFor } from '../../drain/helpers.js';
 import { captureOutput } from '../../helpers/process.js';

@@ -9,7 +9,7 @@ import { Isolation } from '../../../src/containment/isolation.js';
 import { ProcessExitError } from '../../../src/process/terminate.js';
 import { fromFunction } from '../../../src/core/component.js';
 import { ComponentFailedError } from '../../../src/core/errors.js';
-import type { CorralEvent } from '../../../src/core/events.js';
+import type { CorralEvent } from '../../../src/events.js';
 import { Manager } from '../../../src/core/manager.js';
 import { isGone, waitFor } from '../../drain/helpers.js';
 import { captureOutput } from '../../helpers/process.js';
