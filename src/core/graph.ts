@@ -31,40 +31,43 @@ export function validateGraph(components: ReadonlyMap<string, Component>): void 
       }
     }
   }
-  const cycle = findCycle(components);
-  if (cycle) {
-    throw new InvalidStackError(
-      'DEPENDENCY_CYCLE',
-      `dependency cycle: ${cycle.map((n) => `\`${n}\``).join(' → ')}`,
-      cycle[0],
-    );
-  }
+  const [cycle] = findCycles(new Map([...components].map(([name, c]) => [name, c.dependsOn ?? []])));
+  if (cycle) throw new InvalidStackError('DEPENDENCY_CYCLE', describeCycle(cycle), cycle[0]);
 }
 
-/** A cycle as a closed path (`[a, b, a]`), or undefined. Depth-first with the usual three colours. */
-function findCycle(components: ReadonlyMap<string, Component>): string[] | undefined {
-  const done = new Set<string>();
-  const path: string[] = [];
-  const onPath = new Set<string>();
-  const visit = (name: string): string[] | undefined => {
-    if (onPath.has(name)) return [...path.slice(path.indexOf(name)), name];
-    if (done.has(name)) return undefined;
-    onPath.add(name);
-    path.push(name);
-    for (const dep of components.get(name)?.dependsOn ?? []) {
-      const cycle = visit(dep);
-      if (cycle) return cycle;
+/**
+ * Every dependency cycle in `graph` (each name with the names it depends on), as a closed path
+ * that ends with the dependency closing it: `[a, b, a]` when `a` depends on `b` and `b` on `a`.
+ * One per back edge of a depth-first search, in the order of the names and their dependencies;
+ * names outside `graph` are skipped. Iterative, so a long chain cannot overflow the call stack.
+ */
+export function findCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+  const cycles: string[][] = [];
+  const state = new Map<string, 'active' | 'done'>();
+  for (const root of graph.keys()) {
+    if (state.has(root)) continue;
+    const stack: { name: string; next: number }[] = [{ name: root, next: 0 }];
+    state.set(root, 'active');
+    for (let frame = stack.at(-1); frame; frame = stack.at(-1)) {
+      const to = graph.get(frame.name)?.[frame.next++];
+      if (to === undefined) {
+        state.set(frame.name, 'done');
+        stack.pop();
+      } else if (state.get(to) === 'active') {
+        const from = stack.findIndex((f) => f.name === to);
+        cycles.push([...stack.slice(from).map((f) => f.name), to]);
+      } else if (!state.has(to) && graph.has(to)) {
+        state.set(to, 'active');
+        stack.push({ name: to, next: 0 });
+      }
     }
-    path.pop();
-    onPath.delete(name);
-    done.add(name);
-    return undefined;
-  };
-  for (const name of components.keys()) {
-    const cycle = visit(name);
-    if (cycle) return cycle;
   }
-  return undefined;
+  return cycles;
+}
+
+/** The one way a cycle is written, in the manager's errors and in a stack file's issues. */
+export function describeCycle(cycle: readonly string[]): string {
+  return `dependency cycle: ${cycle.join(' -> ')}`;
 }
 
 /**

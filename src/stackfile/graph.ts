@@ -1,3 +1,4 @@
+import { describeCycle, findCycles } from '../core/graph.js';
 import { describeValue, type PathSegments } from './issues.js';
 
 /**
@@ -52,46 +53,20 @@ export function checkDependencies(document: unknown): GraphProblem[] {
     });
     edges.set(name, valid);
   }
-  return [...problems, ...findCycles(names, edges)];
+  return [...problems, ...cycleProblems(names, edges)];
 }
 
-/**
- * Every back edge of a depth-first search closes a cycle; it is reported at that edge, naming the
- * whole cycle. Iterative, so a long chain of components cannot overflow the call stack.
- */
-function findCycles(names: readonly string[], edges: ReadonlyMap<string, readonly Edge[]>): GraphProblem[] {
-  const problems: GraphProblem[] = [];
-  const state = new Map<string, 'active' | 'done'>();
-  for (const root of names) {
-    if (state.has(root)) continue;
-    const stack: { name: string; next: number }[] = [{ name: root, next: 0 }];
-    state.set(root, 'active');
-    while (stack.length > 0) {
-      const frame = stack[stack.length - 1];
-      if (frame === undefined) break;
-      const out = edges.get(frame.name) ?? [];
-      const edge = out[frame.next];
-      if (edge === undefined) {
-        state.set(frame.name, 'done');
-        stack.pop();
-        continue;
-      }
-      frame.next += 1;
-      const seen = state.get(edge.to);
-      if (seen === 'active') {
-        const from = stack.findIndex((f) => f.name === edge.to);
-        const cycle = [...stack.slice(from).map((f) => f.name), edge.to];
-        problems.push({
-          path: ['components', frame.name, 'dependsOn', edge.index],
-          message: `dependency cycle: ${cycle.join(' -> ')}`,
-        });
-      } else if (seen === undefined) {
-        state.set(edge.to, 'active');
-        stack.push({ name: edge.to, next: 0 });
-      }
-    }
-  }
-  return problems;
+/** Each cycle is reported at the dependency that closes it, naming the whole cycle. */
+function cycleProblems(
+  names: readonly string[],
+  edges: ReadonlyMap<string, readonly Edge[]>,
+): GraphProblem[] {
+  const graph = new Map(names.map((name) => [name, (edges.get(name) ?? []).map((edge) => edge.to)]));
+  return findCycles(graph).map((cycle) => {
+    const from = cycle.at(-2) ?? '';
+    const index = edges.get(from)?.find((edge) => edge.to === cycle.at(-1))?.index ?? 0;
+    return { path: ['components', from, 'dependsOn', index], message: describeCycle(cycle) };
+  });
 }
 
 function unknownMessage(name: string, names: readonly string[]): string {
