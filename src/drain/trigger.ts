@@ -1,6 +1,6 @@
 import { redactUrl } from '../util/redact.js';
 import { DrainTriggerError } from './errors.js';
-import { httpRequest } from './http.js';
+import { httpRequest } from '../util/http.js';
 
 /** An HTTP call that starts a drain; any 2xx status counts as success. */
 export interface HttpCall {

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { httpRequest } from '../../drain/http.js';
+import { httpRequest } from '../../util/http.js';
 import { CorralError } from '../../core/errors.js';
 
 /** Where Envoy's admin API listens: a TCP address, or a unix socket (`unix:/path/admin.sock`). */
