@@ -9,7 +9,7 @@ import {
 } from './cgroup.js';
 import { insideNamespace } from './namespace.js';
 import type { CommandContainment } from '../process/helper-command.js';
-import { findSetpriv } from '../process/spawn.js';
+import { systemTool } from '../util/system-tools.js';
 import type { StopTarget } from '../process/terminate.js';
 import { startWatchdog, type Watchdog, type WatchdogLostError, type WatchdogOptions } from './watchdog.js';
 
@@ -92,7 +92,7 @@ export class Isolation {
     };
 
     const wantDeathSignal = options.parentDeathSignal ?? true;
-    if (wantDeathSignal && findSetpriv() === undefined) {
+    if (wantDeathSignal && systemTool('setpriv') === undefined) {
       deliver({
         type: 'warning',
         code: 'PARENT_DEATH_SIGNAL_UNAVAILABLE',
@@ -128,7 +128,7 @@ export class Isolation {
 
     const isolation = new Isolation(
       {
-        parentDeathSignal: wantDeathSignal && findSetpriv() !== undefined,
+        parentDeathSignal: wantDeathSignal && systemTool('setpriv') !== undefined,
         watchdog: watchdog !== undefined,
         cgroup: cgroups !== undefined,
       },

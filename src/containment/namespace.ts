@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { WarningEvent } from './cgroup.js';
+import { signalGroupUnlessGone } from '../util/process-group.js';
 import { systemTool } from '../util/system-tools.js';
 
 /**
@@ -150,11 +151,8 @@ export function runInNamespace(innerArgv: readonly string[], options: NamespaceO
   });
   const pid = child.pid ?? -1;
   const forward = (signal: NodeJS.Signals): void => {
-    try {
-      process.kill(-pid, signal);
-    } catch {
-      // The chain is already gone; its exit is on its way.
-    }
+    // A chain that is gone, or never started, has its exit on its way.
+    if (pid > 0) signalGroupUnlessGone(pid, signal);
   };
   for (const signal of FORWARDED) process.on(signal, forward);
   const exitCode = new Promise<number>((resolve) => {

@@ -2,6 +2,7 @@ import { constants } from 'node:os';
 import { systemClock, type Clock } from '../core/clock.js';
 import { CorralError, formatMs } from '../core/errors.js';
 import { listProcesses, type ProcStat } from '../containment/liveness.js';
+import { signalGroupUnlessGone } from '../util/process-group.js';
 import type { ExitStatus } from './spawn.js';
 
 /**
@@ -67,7 +68,7 @@ export async function terminate(target: StopTarget, options: TerminateOptions = 
   const stopSignal = options.stopSignal ?? 'SIGTERM';
   const stopTimeout = options.stopTimeout ?? 10_000;
   const started = clock.now();
-  signalGroup(target.pgid, stopSignal);
+  signalGroupUnlessGone(target.pgid, stopSignal);
   // Processes that left the group get the stop signal in a later turn: when a stack stops, every
   // component's group is signalled first, so that their processes all stop in parallel while
   // Corral looks for leavers (by then most cgroups are empty, and looking is one small read).
@@ -118,21 +119,8 @@ async function whenFinished(
 }
 
 async function killEverything(target: StopTarget): Promise<void> {
-  signalGroup(target.pgid, 'SIGKILL');
+  signalGroupUnlessGone(target.pgid, 'SIGKILL');
   await target.killAll?.();
-}
-
-/**
- * Sends `signal` to every member of group `pgid`. A group that is already gone is not an error.
- * The pgid cannot have been reused while any member lives, since the kernel keeps an id in use
- * as long as a group or session carries it.
- */
-export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-  }
 }
 
 /**
