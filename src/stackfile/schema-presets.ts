@@ -42,7 +42,7 @@ function adminAddress(baseDir: string) {
 }
 
 /** `kind: envoy`: Envoy with kuma-dp's arguments, readiness from its admin API, and a connection-aware drain. */
-export function envoyComponent(baseDir: string) {
+export function envoySchema(baseDir: string) {
   return z
     .strictObject({
       kind: z.literal('envoy'),
@@ -82,7 +82,7 @@ export function envoyComponent(baseDir: string) {
 }
 
 /** `kind: coredns`: CoreDNS with a generated Corefile (or a given one). */
-export function corednsComponent(baseDir: string) {
+export function corednsSchema(baseDir: string) {
   const defaults = { port: 15053, upstream: '127.0.0.1:15054', log: false };
   return z
     .strictObject({

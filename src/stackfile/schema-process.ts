@@ -112,7 +112,7 @@ function processDrain() {
 }
 
 /** `kind: process` (the default kind): any program. */
-export function processComponent(baseDir: string) {
+export function processSchema(baseDir: string) {
   return z
     .strictObject({
       kind: z.literal('process').default('process').meta({ description: 'The default kind: any program.' }),

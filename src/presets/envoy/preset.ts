@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import type { DrainResult, DrainWarning } from '../../drain/drain.js';
+import type { DrainResult } from '../../drain/drain.js';
+import type { Warning } from '../../util/warning.js';
 import { reportResult, warnAs } from '../../drain/hook.js';
 import { processComponent } from '../../process/component.js';
 import type { ProcessComponent, ProcessOptions, ReadyCheck } from '../../process/component.js';
@@ -57,7 +58,7 @@ export interface EnvoyPreset {
   /** Spread into `processComponent`, adding env, cwd, output, dependsOn and the like. */
   readonly processOptions: EnvoyProcessOptions;
   /** Problems found while preparing (the bootstrap's admin address differs); for the CLI to show. */
-  readonly warnings: readonly DrainWarning[];
+  readonly warnings: readonly Warning[];
   /** Every shutdown drain's result, latest last (for the stop report). */
   readonly drains: readonly DrainResult[];
   /**
@@ -66,7 +67,7 @@ export interface EnvoyPreset {
    * component's drain hook calls it for `drain-only` (Manager.drain()), so the CLI need not; it
    * is shared state, so calling both is harmless. Never rejects.
    */
-  drainForever(warn?: (warning: DrainWarning) => void): Promise<DrainForeverOutcome>;
+  drainForever(warn?: (warning: Warning) => void): Promise<DrainForeverOutcome>;
 }
 
 /** Copies the bootstrap into the work dir (mode 0600) and assembles the preset. Rejects if the bootstrap cannot be read. */
