@@ -42,7 +42,7 @@ export type {
   RunningProcess,
   ReadyCheck,
 } from './process/component.js';
-export { Isolation, defaultIsolation } from './containment/isolation.js';
+export { Isolation } from './containment/isolation.js';
 export type { IsolationOptions, Layers } from './containment/isolation.js';
 export { WatchdogLostError } from './containment/watchdog.js';
 export type { CommandContainment } from './process/helper-command.js';

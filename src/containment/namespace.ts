@@ -84,13 +84,15 @@ export function namespaceCommand(
   };
 }
 
+/** Whether a Corral runs as the inner Corral of isolation mode, and if so the outer pid. */
+export type NamespacePlace =
+  { readonly inside: false } | { readonly inside: true; readonly outerPid: number };
+
 /**
  * Whether this process is the inner Corral of isolation mode, and the outer pid (for names that
  * must be unique on the host, such as the cgroup directory; see detectCgroups' `ownerPid`).
  */
-export function insideNamespace(
-  env: NodeJS.ProcessEnv = process.env,
-): { readonly inside: false } | { readonly inside: true; readonly outerPid: number } {
+export function insideNamespace(env: NodeJS.ProcessEnv = process.env): NamespacePlace {
   const outerPid = Number(env[NAMESPACE_ENV]);
   return Number.isInteger(outerPid) && outerPid > 0 ? { inside: true, outerPid } : { inside: false };
 }

@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import type { Component, ComponentContext, DrainMode } from '../core/component.js';
 import type { CommandContainment } from './helper-command.js';
-import { defaultIsolation, type Isolation } from '../containment/isolation.js';
+import { processLayersOnly, type Isolation } from '../containment/isolation.js';
 import { lookupBinary, type BinarySpec, type LookupOptions } from './lookup.js';
 import { connectOutput, defaultOutput, flush, forward, type OutputTarget } from './output.js';
 import { LineTap } from '../output/forward.js';
@@ -11,7 +11,8 @@ import { ProcessExitError, terminate, type Termination } from './terminate.js';
 
 /**
  * `processComponent()`: an external program as a component. The narrative of one run:
- * find the binary, contain the run (cgroup, watchdog), spawn the child in its own session with a
+ * find the binary, contain the run (its isolation's cgroup and watchdog, if it has one), spawn the
+ * child in its own session with a
  * parent-death signal, forward its output, mark it ready (at once or when its probe passes),
  * wait until it ends or is asked to stop, stop its whole process group (and cgroup), wait until
  * nothing of it is left and its output is flushed, and only then settle.
@@ -81,8 +82,14 @@ export interface ProcessOptions {
     child: RunningProcess,
     mode: DrainMode,
   ) => Promise<void>;
-  /** The layers that keep the child from outliving Corral. @default defaultIsolation() */
-  readonly isolation?: Isolation | Promise<Isolation>;
+  /**
+   * The layers that keep the child and everything it starts from outliving Corral (a watchdog, a
+   * cgroup; see Isolation.create), shared by the components of one Corral and closed after them.
+   * Without it the child gets only what every child gets: its own session and process group, and
+   * a parent-death signal where setpriv is installed. A SIGKILL of Corral then kills the child,
+   * but not what the child started.
+   */
+  readonly isolation?: Isolation;
   /** Where `corral` itself lives, for the lookup. @default process.argv[1] */
   readonly corralPath?: LookupOptions['corralPath'];
 }
@@ -121,10 +128,11 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
   async function run(signal: AbortSignal, ctx: ComponentContext): Promise<void> {
     const binary = await preflight();
     if (signal.aborted) return;
-    const isolation = await (options.isolation ?? defaultIsolation());
-    const containment = await isolation.contain(name, stopSignal, (event) => {
-      ctx.emit(event);
-    });
+    const containment = options.isolation
+      ? await options.isolation.contain(name, stopSignal, (event) => {
+          ctx.emit(event);
+        })
+      : processLayersOnly();
     try {
       const command = options.shell
         ? [binary, '-c', options.command.join(' ')]

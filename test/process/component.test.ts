@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { realpath } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { processComponent, type ProcessOptions } from '../../src/process/component.js';
 import { Isolation } from '../../src/containment/isolation.js';
-import { groupMembers, isAlive } from '../../src/containment/liveness.js';
+import { groupMembers, isAlive, readStat } from '../../src/containment/liveness.js';
 import { BinaryLookupError } from '../../src/process/lookup.js';
 import { InvalidProbeError, ProbeTimeoutError } from '../../src/process/probe/probe.js';
 import { ProcessExitError } from '../../src/process/terminate.js';
@@ -621,6 +621,40 @@ test(
       killPids([escapee]);
     } finally {
       await bare.close();
+    }
+    await assertNothingLeft();
+  },
+);
+
+test(
+  'given no isolation, the child runs in its own session and in Corral’s cgroup: nothing is created for it',
+  { timeout: 15_000 },
+  async () => {
+    const output = captureOutput();
+    const t = testContext('plain');
+    const stop = new AbortController();
+    const running = processComponent({
+      name: 'plain',
+      command: [fixture('forever')],
+      output: output.target,
+    }).run(stop.signal, t.ctx);
+    try {
+      await output.lines.next(/^plain \| ready/);
+      const pid = t.pid ?? 0;
+      seen.add(pid);
+      assert.equal(readStat(pid)?.sid, pid, 'it leads its own session');
+      assert.equal(
+        await readFile(`/proc/${pid}/cgroup`, 'utf8'),
+        await readFile('/proc/self/cgroup', 'utf8'),
+      );
+      assert.deepEqual(
+        t.events.filter((e) => e.type === 'warning'),
+        [],
+        'no layer is missing: none was asked for',
+      );
+    } finally {
+      stop.abort();
+      await running;
     }
     await assertNothingLeft();
   },
