@@ -3,7 +3,7 @@ import type { Component, ComponentContext, DrainMode } from '../core/component.j
 import type { CommandContainment } from './helper-command.js';
 import { processLayersOnly, type Isolation } from '../containment/isolation.js';
 import { lookupBinary, type BinarySpec, type LookupOptions } from './lookup.js';
-import { connectOutput, defaultOutput, flush, forward, type OutputTarget } from './output.js';
+import { connectOutput, flush, forward, type OutputTarget } from './output.js';
 import { LineTap } from '../output/forward.js';
 import { validateProbe, waitUntilReady, InvalidProbeError, type ReadinessProbe } from './probe/probe.js';
 import { childEnv, spawnChild } from './spawn.js';
@@ -73,7 +73,12 @@ export interface ProcessOptions {
    * component is ready as soon as the child has started.
    */
   readonly ready?: ReadinessProbe | ReadyCheck;
-  /** @default prefixed lines, stdout to Corral's stdout and stderr to its stderr */
+  /**
+   * Where the child's output goes. For prefixed lines, give sinks shared by the components that
+   * write to the same place (`OutputSink.stdio(1)`…); a `log` probe needs them, as it reads the
+   * forwarded lines.
+   * @default 'inherit': the child writes straight to Corral's own stdout and stderr
+   */
   readonly output?: OutputTarget;
   /** Passed through as `Component.drain`, with the running child; not called when none runs. */
   readonly drain?: (
@@ -137,7 +142,7 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
       const command = options.shell
         ? [binary, '-c', options.command.join(' ')]
         : [binary, ...options.command.slice(1)];
-      const output = options.output ?? defaultOutput();
+      const output = options.output ?? 'inherit';
       const io = await connectOutput(output);
       const child = await spawnChild({
         argv: command,
@@ -248,10 +253,11 @@ function readyCheck(options: ProcessOptions): ReadyCheck | undefined {
   const probe = options.ready;
   if (probe === undefined || typeof probe === 'function') return probe;
   validateProbe(probe);
-  if ('log' in probe && typeof options.output === 'string') {
+  const output = options.output ?? 'inherit';
+  if ('log' in probe && typeof output === 'string') {
     throw new InvalidProbeError(
       'log',
-      `component \`${options.name}\` does not forward its output (output: ${options.output})`,
+      `component \`${options.name}\` does not forward its output (output: ${output}), which a log probe reads`,
     );
   }
   // exec probes run with the component's working directory, environment and layers.

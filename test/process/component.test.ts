@@ -456,6 +456,11 @@ test('a bad probe fails when the component is made, before anything starts', () 
     () => processComponent({ name: 'x', command: ['true'], ready: { log: 'up' }, output: 'inherit' }),
     /does not forward its output/,
   );
+  // Given no output, the child writes to Corral's own streams: nothing is forwarded to watch.
+  assert.throws(
+    () => processComponent({ name: 'x', command: ['true'], ready: { log: 'up' } }),
+    /does not forward its output \(output: inherit\)/,
+  );
 });
 
 test(
