@@ -3,7 +3,8 @@ import { commonFields, exactlyOne, notAfter, oneOfKeys, restartPolicy } from './
 import type { DrainSpec } from '../drain/spec.js';
 import type { HttpCall } from '../drain/trigger.js';
 import type { ProcessOptions } from '../process/component.js';
-import type { ReadinessProbe } from '../process/probe/spec.js';
+import { PROBE_DEFAULTS, type ReadinessProbe } from '../process/probe/spec.js';
+import { formatMs } from '../core/errors.js';
 import { argv, duration, flag, hostPort, httpUrl, integer, regex, signalName } from './fields.js';
 import type { ProcessSpec, ShapeOf } from './options.js';
 
@@ -14,6 +15,9 @@ const PROBES = ['http', 'tcp', 'exec', 'log'] as const;
 
 /** `ready`: how Corral knows the component is ready, normalized to a `kind`-tagged union. */
 function readyProbe() {
+  // The library's defaults, written as the stack file writes durations.
+  const interval = formatMs(PROBE_DEFAULTS.interval);
+  const timeout = formatMs(PROBE_DEFAULTS.timeout);
   return (
     z
       .strictObject({
@@ -24,10 +28,10 @@ function readyProbe() {
         }).optional(),
         exec: argv('Ready when this command exits 0.').optional(),
         log: regex('Ready when a line of stdout or stderr matches this regular expression.').optional(),
-        interval: duration('Time between attempts. Default 250ms.', { minMs: 1 }).prefault('250ms'),
+        interval: duration(`Time between attempts. Default ${interval}.`, { minMs: 1 }).prefault(interval),
         timeout: duration(
-          'Deadline for becoming ready; missing it fails the component. Default 60s.',
-        ).prefault('60s'),
+          `Deadline for becoming ready; missing it fails the component. Default ${timeout}.`,
+        ).prefault(timeout),
       })
       .superRefine(exactlyOne(PROBES))
       .superRefine((value, ctx) => {

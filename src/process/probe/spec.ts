@@ -8,13 +8,16 @@ import { type Check, type ExecContext, execCheck, httpCheck, tcpCheck } from './
  * interval between attempts and a start-up deadline. Durations are milliseconds.
  */
 export interface ProbeTiming {
-  /** Pause after a failed attempt before the next one. @default 500 */
+  /** Pause after a failed attempt before the next one. @default 250 */
   readonly interval?: number;
-  /** Start-up deadline, counted from when waiting starts. @default 30_000 */
+  /** Start-up deadline, counted from when waiting starts. @default 60_000 */
   readonly timeout?: number;
   /** The longest one attempt (a request, a connect, a command) may take; never past the deadline. @default 5_000 */
   readonly attemptTimeout?: number;
 }
+
+/** The defaults of {@link ProbeTiming}: for code, and for the stack file, whose schema shows them. */
+export const PROBE_DEFAULTS = { interval: 250, timeout: 60_000, attemptTimeout: 5_000 } as const;
 
 /**
  * One of: `{ http: url, status? }` a GET answered with `status` (default: any 2xx; credentials in
