@@ -44,16 +44,10 @@ export type ReadyCheck = (signal: AbortSignal, child: RunningProcess, ctx: Compo
 export interface ProcessOptions {
   readonly name: string;
   /**
-   * The program and its arguments; the program is looked up as described in lookup.ts. With
-   * `shell`, the elements are joined with spaces into one shell script.
+   * The program and its arguments, run without a shell, so nothing in them is interpreted; the
+   * program is looked up as described in lookup.ts. For a shell, say so: `['/bin/sh', '-c', script]`.
    */
   readonly command: readonly string[];
-  /**
-   * Run `command` through a shell: `true` for /bin/sh, or the shell's path. Only when asked:
-   * without it, nothing in the command is interpreted.
-   * @default false
-   */
-  readonly shell?: boolean | string;
   /** Added to Corral's environment; `undefined` removes a variable. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** @default process.cwd() */
@@ -118,10 +112,9 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
   const ready = readyCheck(options);
   const stopSignal = options.stopSignal ?? 'SIGTERM';
   const stopTimeout = options.stopTimeout ?? 10_000;
-  const shell = options.shell === true ? '/bin/sh' : options.shell;
   const binary: BinarySpec = {
     component: name,
-    binary: (shell === false || shell === undefined ? options.command[0] : shell) ?? '',
+    binary: options.command[0] ?? '',
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     ...(options.env?.PATH === undefined ? {} : { path: options.env.PATH }),
     ...(options.corralPath === undefined ? {} : { corralPath: options.corralPath }),
@@ -139,9 +132,7 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
         })
       : processLayersOnly();
     try {
-      const command = options.shell
-        ? [binary, '-c', options.command.join(' ')]
-        : [binary, ...options.command.slice(1)];
+      const command = [binary, ...options.command.slice(1)];
       const output = options.output ?? 'inherit';
       const io = await connectOutput(output);
       const child = await spawnChild({

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { commonFields, exactlyOne, notAfter, oneOfKeys, restartPolicy } from './schema-common.js';
 import type { DrainSpec } from '../drain/spec.js';
 import type { HttpCall } from '../drain/trigger.js';
-import type { ProcessOptions } from '../process/component.js';
 import { PROBE_DEFAULTS, type ReadinessProbe } from '../process/probe/spec.js';
 import { formatMs } from '../core/errors.js';
 import { argv, duration, flag, hostPort, httpUrl, integer, regex, signalName } from './fields.js';
@@ -134,11 +133,11 @@ export function processSchema(baseDir: string) {
         'A job that finishes: exit 0 is success, and dependents start when it has finished.',
       ).default(false),
       ...commonFields(baseDir),
-    } satisfies ShapeOf<ProcessSpec & Pick<ProcessOptions, 'shell'>>)
+    } satisfies ShapeOf<ProcessSpec & { readonly shell?: string }>)
     .superRefine(exactlyOne(['command', 'shell']))
     .transform(({ command, shell, ...rest }) => ({
       ...rest,
-      // `shell` is sugar for an explicit argv, so everything downstream sees one form.
+      // `shell` is the stack file's way to write the argv of a shell, which is what the library takes.
       command: shell !== undefined ? [SHELL, '-c', shell] : (command ?? []),
     }))
     .meta({ ...oneOfKeys(['command', 'shell']) }) satisfies z.ZodType<ProcessSpec>;

@@ -283,7 +283,7 @@ test('output is forwarded completely and in order before the run settles', { tim
 });
 
 test(
-  'no shell unless asked: the environment, the working directory and `shell: true`',
+  'no shell unless asked: the environment, the working directory and an explicit `sh -c`',
   { timeout: 15_000 },
   async () => {
     const env = { CORRAL_GREETING: 'hello' };
@@ -293,9 +293,8 @@ test(
 
     const shell = component({
       name: 'shell',
-      command: ['echo', '$CORRAL_GREETING', '&&', 'pwd'],
+      command: ['/bin/sh', '-c', 'echo $CORRAL_GREETING && pwd'],
       env,
-      shell: true,
       cwd: '/tmp',
     });
     await shell.component.run(new AbortController().signal, testContext('shell').ctx);
