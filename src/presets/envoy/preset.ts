@@ -97,7 +97,7 @@ export async function prepareEnvoy(
       // Once per preset, alongside the start rather than before it: a warning, never a delay.
       versionChecked = true;
       const binary = child.command[0] ?? config.binary ?? 'envoy';
-      void checkEnvoyVersion(binary).then(({ warning }) => {
+      void checkEnvoyVersion(binary, { signal, containment: child.commands }).then(({ warning }) => {
         if (warning) warnAs(ctx)(warning);
       });
     }
