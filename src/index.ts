@@ -47,7 +47,7 @@ export type {
   RunningProcess,
   ReadyCheck,
 } from './process/component.js';
-export { Isolation, defaultIsolation } from './containment/isolation.js';
+export { Isolation } from './containment/isolation.js';
 export type { IsolationOptions, Layers } from './containment/isolation.js';
 export { WatchdogLostError } from './containment/watchdog.js';
 export type { CommandContainment } from './process/helper-command.js';
@@ -60,7 +60,8 @@ export type { ReadinessProbe } from './process/probe/probe.js';
 export { ProbeTimeoutError } from './process/probe/probe.js';
 export { InvalidProbeError } from './process/probe/spec.js';
 export { ProbeCommandError } from './process/probe/checks.js';
-export { DrainTriggerError, ConnectionsProbeError, HttpCallError } from './drain/errors.js';
+export { DrainTriggerError, ConnectionsProbeError } from './drain/errors.js';
+export { HttpCallError } from './util/http.js';
 export { EnvoyAdminError, AdminAddressError } from './presets/envoy/admin.js';
 export { EnvoyNotReadyError } from './presets/envoy/ready.js';
 export { StackFileError } from './stackfile/error.js';

@@ -1,6 +1,6 @@
-import { writeFileSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { Isolation } from '../containment/isolation.js';
 import { checkBinaries } from '../process/lookup.js';
 import { checkNamespaceSupport, insideNamespace, runInNamespace } from '../containment/namespace.js';
@@ -89,12 +89,10 @@ export async function runCommand(options: RunOptions): Promise<number> {
       sinks: () => [renderer.stdout, renderer.stderr, ...(built?.files ?? [])],
     }),
   };
-  const pids = new Set<number>();
   /** When the shutdown began: its budget also bounds the wait for the output to be delivered. */
   let shutdownAt: number | undefined;
   /** Every event passes here, redacted once before anything shows, reports, counts or logs it. */
   function emit(event: CorralEvent): void {
-    if (event.type === 'process.spawned') pids.add(event.pid);
     if (event.type === 'shutdown.started') shutdownAt ??= performance.now();
     const shown = redactor.value(event, STRUCTURAL);
     const stamped = { ...shown, time: Date.now() };
@@ -130,7 +128,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
       },
       kill: (signal) => {
         say('error', `${signal}: killing every process now`);
-        killEverything(pids, held.isolation);
+        held.isolation?.killAll();
         process.exit(1);
       },
       drain: () => {
@@ -142,7 +140,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
     stopSignals.signal,
   );
 
-  const isolation = await Isolation.create({ onWarning: emit });
+  const isolation = await Isolation.create({ onWarning: emit, namespace: insideNamespace() });
   held.isolation = isolation;
   // Without its watchdog a SIGKILL of Corral could leave processes behind: stop while we can.
   const stopOnLoss = (): void => {
@@ -203,7 +201,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
     } catch (error) {
       if (error instanceof ShutdownTimeoutError) {
         // The shutdown.stuck event has said who; the budget is spent: nothing may outlive us, whatever its own timeouts say.
-        killEverything(pids, isolation);
+        isolation.killAll();
       } else if (error instanceof ComponentFailedError) {
         say('error', error.message, { component: error.component });
       } else {
@@ -242,26 +240,6 @@ async function deliverOutput(
     );
   } catch {
     // stderr is gone too.
-  }
-}
-
-/** SIGKILL to every process group we started and to our whole cgroup subtree. */
-function killEverything(pids: Iterable<number>, isolation: Isolation | undefined): void {
-  for (const pid of pids) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-  const cgroup = isolation?.cgroupPath;
-  if (cgroup) {
-    try {
-      // cgroup.kill on our parent cgroup kills every component's cgroup below it.
-      writeFileSync(join(cgroup, 'cgroup.kill'), '1');
-    } catch {
-      // No cgroup.kill on this kernel: the process groups above and the watchdog remain.
-    }
   }
 }
 

@@ -59,6 +59,18 @@ export class CgroupParent {
     await removeTree(this.path);
   }
 
+  /**
+   * SIGKILLs every process in every component cgroup below, at once (`cgroup.kill`, Linux 5.14+).
+   * Synchronous, for the last resort before an exit; a no-op on older kernels. Never throws.
+   */
+  killAllSync(): void {
+    try {
+      writeFileSync(join(this.path, 'cgroup.kill'), '1');
+    } catch {
+      // No cgroup.kill on this kernel, or the directory is gone.
+    }
+  }
+
   /** {@link close}, synchronously: for process `exit` handlers. Never throws. */
   closeSync(): void {
     process.removeListener('exit', this.#onExit);

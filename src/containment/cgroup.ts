@@ -3,6 +3,7 @@ import { access, mkdir, readdir, readFile, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WarningEvent } from '../core/events.js';
 import { CgroupParent, exists, removeTree } from './cgroup-tree.js';
+import { isAlive } from './liveness.js';
 
 export { CgroupParent, ComponentCgroup, killByPids } from './cgroup-tree.js';
 
@@ -136,7 +137,10 @@ function unescapeMountField(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
 }
 
-/** Finds `corral-<pid>` siblings whose pid no longer exists and removes them if empty. */
+/**
+ * Finds `corral-<pid>` siblings whose Corral is gone (no such process, or a zombie not yet reaped)
+ * and removes them if empty.
+ */
 async function removeStaleParents(ownDir: string): Promise<string[]> {
   const removed: string[] = [];
   const names = await readdir(ownDir).catch(() => [] as string[]);
@@ -148,13 +152,4 @@ async function removeStaleParents(ownDir: string): Promise<string[]> {
     if (!(await exists(path))) removed.push(path);
   }
   return removed;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -7,10 +7,12 @@ import {
   type DetectOptions,
   type WarningEvent,
 } from './cgroup.js';
-import { insideNamespace } from './namespace.js';
+import { ProcessTable } from './liveness.js';
+import type { NamespacePlace } from './namespace.js';
 import type { CommandContainment } from '../process/helper-command.js';
-import { findSetpriv } from '../process/spawn.js';
+import { systemTool } from '../util/system-tools.js';
 import type { StopTarget } from '../process/terminate.js';
+import { signalGroupUnlessGone } from '../util/process-group.js';
 import { startWatchdog, type Watchdog, type WatchdogLostError, type WatchdogOptions } from './watchdog.js';
 
 /**
@@ -41,6 +43,13 @@ export interface IsolationOptions {
    * emitted through the first component that starts (its `ctx.emit`), each once.
    */
   readonly onWarning?: (warning: WarningEvent) => void;
+  /**
+   * Where this Corral runs: pass `insideNamespace()` from the inner Corral of isolation mode. There
+   * every Corral is pid 2 and other Corrals' pids are not visible, so the cgroup directory is named
+   * after the outer pid and stale directories are left alone.
+   * @default { inside: false }
+   */
+  readonly namespace?: NamespacePlace;
 }
 
 /** Which layers are in force. */
@@ -63,8 +72,11 @@ export interface Containment {
    * command): its cgroup, a parent-death signal, and the watchdog while they run.
    */
   readonly commands: CommandContainment;
-  /** The cgroup parts of a {@link StopTarget}: signal, kill and "empty" over the whole cgroup. */
-  readonly stopHooks: Pick<StopTarget, 'signalAll' | 'killAll' | 'isEmpty'>;
+  /**
+   * The isolation's parts of a {@link StopTarget}: signal, kill and "empty" over the whole cgroup,
+   * and the view of /proc shared by every stop.
+   */
+  readonly stopHooks: Pick<StopTarget, 'signalAll' | 'killAll' | 'isEmpty' | 'processes'>;
   /** Unregisters everything and removes the cgroup. Call once the group and cgroup are empty. */
   release(): Promise<void>;
 }
@@ -78,6 +90,10 @@ export class Isolation {
   #pending: WarningEvent[] = [];
   #closed = false;
   readonly #lost = new AbortController();
+  /** Every process group started inside and not yet released: what {@link killAll} kills. */
+  readonly #groups = new Set<number>();
+  /** Shared by the stops of every component, which poll /proc at about the same moments. */
+  readonly #processes = new ProcessTable();
 
   /**
    * Sets up every wanted layer: finds a writable cgroup v2 hierarchy, starts the watchdog, looks
@@ -92,7 +108,7 @@ export class Isolation {
     };
 
     const wantDeathSignal = options.parentDeathSignal ?? true;
-    if (wantDeathSignal && findSetpriv() === undefined) {
+    if (wantDeathSignal && systemTool('setpriv') === undefined) {
       deliver({
         type: 'warning',
         code: 'PARENT_DEATH_SIGNAL_UNAVAILABLE',
@@ -103,7 +119,7 @@ export class Isolation {
 
     let cgroups: CgroupParent | undefined;
     if (options.cgroup ?? true) {
-      const namespace = insideNamespace();
+      const namespace = options.namespace ?? { inside: false };
       const detection = await detectCgroups({
         // Inside a PID namespace every Corral is pid 2, and other Corrals' pids are not visible.
         ...(namespace.inside ? { ownerPid: namespace.outerPid, removeStale: false } : {}),
@@ -128,7 +144,7 @@ export class Isolation {
 
     const isolation = new Isolation(
       {
-        parentDeathSignal: wantDeathSignal && findSetpriv() !== undefined,
+        parentDeathSignal: wantDeathSignal && systemTool('setpriv') !== undefined,
         watchdog: watchdog !== undefined,
         cgroup: cgroups !== undefined,
       },
@@ -207,11 +223,13 @@ export class Isolation {
     let released = false;
     const prefix = cgroup?.joinPrefix ?? [];
     const parentDeathSignal = this.layers.parentDeathSignal;
+    const groups = this.#groups;
     return {
       prefix,
       parentDeathSignal,
       onFork: (pid) => {
         pgid = pid;
+        groups.add(pid);
         // Tied to the cgroup, which holds the whole group: the watchdog need not search /proc.
         watchdog?.watchGroup(pid, stopSignal, cgroup?.path);
       },
@@ -219,29 +237,55 @@ export class Isolation {
         prefix,
         parentDeathSignal,
         trackGroup: (pid) => {
+          groups.add(pid);
           // A helper is not stopped gracefully: SIGKILL is its stop signal.
           watchdog?.watchGroup(pid, 'SIGKILL', cgroup?.path);
-          return () => watchdog?.unwatchGroup(pid);
+          return () => {
+            groups.delete(pid);
+            watchdog?.unwatchGroup(pid);
+          };
         },
       },
-      stopHooks: cgroup
-        ? {
-            signalAll: (signal) => {
-              cgroup.signal(signal);
-            },
-            killAll: () => cgroup.kill(),
-            isEmpty: () => !cgroup.populated(),
-          }
-        : {},
+      stopHooks: {
+        processes: this.#processes,
+        ...(cgroup && {
+          signalAll: (signal: NodeJS.Signals) => {
+            cgroup.signal(signal);
+          },
+          killAll: () => cgroup.kill(),
+          isEmpty: () => !cgroup.populated(),
+        }),
+      },
       release: async () => {
         if (released) return;
         released = true;
-        if (pgid !== undefined) watchdog?.unwatchGroup(pgid);
+        if (pgid !== undefined) {
+          groups.delete(pgid);
+          watchdog?.unwatchGroup(pgid);
+        }
         if (!cgroup) return;
         watchdog?.unwatchCgroup(cgroup.path);
         await cgroup.remove().catch(() => undefined);
       },
     };
+  }
+
+  /**
+   * SIGKILLs every process started inside, now: each process group not yet released, and through
+   * `cgroup.kill` on `corral-<pid>/` everything in every component's cgroup, escapees included.
+   * For the last resort (a third Ctrl-C, a spent shutdown budget), so synchronous: safe right
+   * before `process.exit`. Without `cgroup.kill` (kernels before 5.14), the process groups here
+   * and the watchdog, once Corral has exited, are what remains. Safe at any time, also after close.
+   */
+  killAll(): void {
+    for (const pgid of this.#groups) {
+      try {
+        signalGroupUnlessGone(pgid, 'SIGKILL');
+      } catch {
+        // EPERM: every member left has changed its user; nothing more Corral may do.
+      }
+    }
+    this.#cgroups?.killAllSync();
   }
 
   /**
@@ -268,14 +312,19 @@ export class Isolation {
   }
 }
 
-let shared: Promise<Isolation> | undefined;
-
 /**
- * The isolation process components use when given none: created on first use with every layer,
- * and kept until Corral exits (the watchdog then sees its pipe close with nothing registered
- * and exits too).
+ * The containment of a process component given no isolation: what every child gets anyway (its own
+ * session and process group, and a parent-death signal where setpriv is installed), and nothing
+ * more: no watchdog, no cgroup, no warning about either. A SIGKILL of Corral then kills the direct
+ * child, but what the child started outlives it unless it dies with its parent.
  */
-export function defaultIsolation(): Promise<Isolation> {
-  shared ??= Isolation.create();
-  return shared;
+export function processLayersOnly(): Containment {
+  return {
+    prefix: [],
+    parentDeathSignal: true,
+    onFork: () => undefined,
+    commands: { prefix: [] },
+    stopHooks: {},
+    release: () => Promise.resolve(),
+  };
 }

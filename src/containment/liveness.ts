@@ -79,6 +79,29 @@ export function listProcesses(): ProcStat[] {
   return all;
 }
 
+/**
+ * {@link listProcesses}, with each snapshot reused for up to `maxAgeMs`: for pollers that look at
+ * about the same moments, as when every component of a stack stops at once and one scan can serve
+ * them all. Its owner decides who shares it (see Isolation).
+ */
+export class ProcessTable {
+  readonly #maxAgeMs: number;
+  #last: { readonly at: number; readonly processes: ProcStat[] } | undefined;
+
+  /** @param maxAgeMs how old a snapshot may be. @default 2 */
+  constructor(maxAgeMs = 2) {
+    this.#maxAgeMs = maxAgeMs;
+  }
+
+  /** Every process, zombies included, as of at most `maxAgeMs` ago. */
+  list(): ProcStat[] {
+    const now = performance.now();
+    if (!this.#last || now - this.#last.at > this.#maxAgeMs)
+      this.#last = { at: now, processes: listProcesses() };
+    return this.#last.processes;
+  }
+}
+
 /** Live members of process group `pgid` (zombies excluded), in pid order. */
 export function groupMembers(pgid: number): number[] {
   return listProcesses()

@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { WarningEvent } from './cgroup.js';
+import { signalGroupUnlessGone } from '../util/process-group.js';
 import { systemTool } from '../util/system-tools.js';
 
 /**
@@ -83,13 +84,15 @@ export function namespaceCommand(
   };
 }
 
+/** Whether a Corral runs as the inner Corral of isolation mode, and if so the outer pid. */
+export type NamespacePlace =
+  { readonly inside: false } | { readonly inside: true; readonly outerPid: number };
+
 /**
  * Whether this process is the inner Corral of isolation mode, and the outer pid (for names that
  * must be unique on the host, such as the cgroup directory; see detectCgroups' `ownerPid`).
  */
-export function insideNamespace(
-  env: NodeJS.ProcessEnv = process.env,
-): { readonly inside: false } | { readonly inside: true; readonly outerPid: number } {
+export function insideNamespace(env: NodeJS.ProcessEnv = process.env): NamespacePlace {
   const outerPid = Number(env[NAMESPACE_ENV]);
   return Number.isInteger(outerPid) && outerPid > 0 ? { inside: true, outerPid } : { inside: false };
 }
@@ -150,11 +153,8 @@ export function runInNamespace(innerArgv: readonly string[], options: NamespaceO
   });
   const pid = child.pid ?? -1;
   const forward = (signal: NodeJS.Signals): void => {
-    try {
-      process.kill(-pid, signal);
-    } catch {
-      // The chain is already gone; its exit is on its way.
-    }
+    // A chain that is gone, or never started, has its exit on its way.
+    if (pid > 0) signalGroupUnlessGone(pid, signal);
   };
   for (const signal of FORWARDED) process.on(signal, forward);
   const exitCode = new Promise<number>((resolve) => {

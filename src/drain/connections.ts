@@ -1,7 +1,7 @@
 import { type CommandContainment, runHelperCommand } from '../process/helper-command.js';
 import { redactUrl } from '../util/redact.js';
 import { ConnectionsProbeError } from './errors.js';
-import { httpRequest } from './http.js';
+import { httpRequest } from '../util/http.js';
 import type { ConnectionCounter } from './idle.js';
 
 /**

@@ -2,7 +2,8 @@ import type { Clock } from '../core/clock.js';
 import { CorralError, describe } from '../core/errors.js';
 import { deadline, isAborted, raceAbort } from './deadline.js';
 import { waitUntilIdle } from './idle.js';
-import type { ConnectionCounter, DrainWarning, IdleOutcome } from './idle.js';
+import type { Warning } from '../util/warning.js';
+import type { ConnectionCounter, IdleOutcome } from './idle.js';
 
 /**
  * The drain mechanism: start the drain, then wait until the component is idle, within bounds.
@@ -33,7 +34,7 @@ export interface DrainOptions {
   /** Longest wait for the trigger, also capped by `timeout`. @default 5000 */
   readonly triggerTimeout?: number;
   /** Receives a warning for a failed trigger or probe. Must not throw. */
-  readonly warn?: (warning: DrainWarning) => void;
+  readonly warn?: (warning: Warning) => void;
 }
 
 /**
@@ -80,7 +81,7 @@ export async function runDrain(plan: DrainPlan, options: DrainOptions): Promise<
     } catch (error) {
       if (isAborted(signal)) return end('skipped');
       warn?.({
-        code: error instanceof CorralError ? error.code : 'DRAIN_TRIGGER_FAILED',
+        code: error instanceof CorralError ? (error as CorralError).code : 'DRAIN_TRIGGER_FAILED',
         message: `drain trigger failed, stopping without waiting: ${describe(error)}`,
       });
       return end('trigger-failed');
@@ -112,4 +113,4 @@ export async function runDrain(plan: DrainPlan, options: DrainOptions): Promise<
   return end(idle.outcome, idle.lastCount);
 }
 
-export type { ConnectionCounter, DrainWarning } from './idle.js';
+export type { ConnectionCounter } from './idle.js';

@@ -16,13 +16,3 @@ export class ConnectionsProbeError extends CorralError<'DRAIN_PROBE_FAILED'> {
     super('DRAIN_PROBE_FAILED', message);
   }
 }
-
-/** An HTTP call made by the drain or a preset failed; `status` is set when a response arrived. */
-export class HttpCallError extends CorralError<'HTTP_CALL_FAILED'> {
-  readonly status: number | undefined;
-
-  constructor(message: string, status?: number) {
-    super('HTTP_CALL_FAILED', message);
-    this.status = status;
-  }
-}

@@ -1,7 +1,8 @@
 import type { ProcessOptions } from '../process/component.js';
 import type { ComponentContext } from '../core/component.js';
 import { runDrain } from './drain.js';
-import type { DrainPlan, DrainResult, DrainWarning } from './drain.js';
+import type { Warning } from '../util/warning.js';
+import type { DrainPlan, DrainResult } from './drain.js';
 import { planDrain } from './spec.js';
 import type { DrainSpec } from './spec.js';
 
@@ -47,14 +48,14 @@ export async function runPlanned(
 }
 
 /** A warning callback that publishes `warning` events for component `ctx.name`. */
-export function warnAs(ctx: ComponentContext): (warning: DrainWarning) => void {
+export function warnAs(ctx: ComponentContext): (warning: Warning) => void {
   return (warning) => {
     ctx.emit({ type: 'warning', code: warning.code, message: warning.message, component: ctx.name });
   };
 }
 
 /** Connections still open when the drain gave up will be cut by the stop: say so. */
-export function reportResult(result: DrainResult, warn: (warning: DrainWarning) => void): void {
+export function reportResult(result: DrainResult, warn: (warning: Warning) => void): void {
   if (result.outcome === 'timeout' && (result.lastCount ?? 0) > 0) {
     warn({
       code: 'DRAIN_TIMEOUT',

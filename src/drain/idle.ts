@@ -1,16 +1,10 @@
 import type { Clock } from '../core/clock.js';
 import { describe } from '../core/errors.js';
+import type { Warning } from '../util/warning.js';
 import { deadline, isAborted, raceAbort } from './deadline.js';
 
 /** Reads the number of active connections; rejects when it cannot tell. Must honour `signal`. */
 export type ConnectionCounter = (signal: AbortSignal) => Promise<number>;
-
-/** A warning the drain reports through its callback instead of failing: the drain goes on or ends early. */
-export interface DrainWarning {
-  /** `DRAIN_TRIGGER_FAILED`, `DRAIN_PROBE_FAILED`, or the `code` of the error that caused it. */
-  readonly code: string;
-  readonly message: string;
-}
 
 export interface IdleWaitOptions {
   readonly clock: Clock;
@@ -32,7 +26,7 @@ export interface IdleWaitOptions {
    * @default Infinity
    */
   readonly maxProbeFailures?: number;
-  readonly warn?: (warning: DrainWarning) => void;
+  readonly warn?: (warning: Warning) => void;
 }
 
 export type IdleOutcome = 'idle' | 'timeout' | 'skipped' | 'probe-failed';

@@ -1,6 +1,7 @@
+import { signalGroupUnlessGone } from '../util/process-group.js';
 import { redactUrl } from '../util/redact.js';
 import { DrainTriggerError } from './errors.js';
-import { httpRequest } from './http.js';
+import { httpRequest } from '../util/http.js';
 
 /** An HTTP call that starts a drain; any 2xx status counts as success. */
 export interface HttpCall {
@@ -15,18 +16,18 @@ export interface HttpCall {
 export type DrainTrigger = { readonly kind: 'signal'; readonly signal: NodeJS.Signals } | HttpCall;
 
 /**
- * Sends `signal` to the process group led by `pid` (children spawned by Corral lead their own
+ * Sends `signal` to the process group led by `pgid` (children spawned by Corral lead their own
  * group, so workers forked by the component get it too). Rejects with {@link DrainTriggerError}
- * when the group is gone or may not be signalled.
+ * when the group is gone (a drain of nothing cannot start) or may not be signalled.
  */
-export function signalGroup(pid: number, signal: NodeJS.Signals): Promise<void> {
+export function sendDrainSignal(pgid: number, signal: NodeJS.Signals): Promise<void> {
+  let why = 'ESRCH';
   try {
-    process.kill(-pid, signal);
-    return Promise.resolve();
+    if (signalGroupUnlessGone(pgid, signal)) return Promise.resolve();
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
-    return Promise.reject(new DrainTriggerError(`could not send ${signal} to process group ${pid}: ${code}`));
+    why = (error as NodeJS.ErrnoException).code ?? 'unknown error';
   }
+  return Promise.reject(new DrainTriggerError(`could not send ${signal} to process group ${pgid}: ${why}`));
 }
 
 /** Makes the call; rejects with {@link DrainTriggerError} (URL redacted) unless the status is 2xx. */
@@ -53,7 +54,7 @@ export function triggerFor(
     return () =>
       target.pid === undefined
         ? Promise.reject(new DrainTriggerError(`no process to send ${trigger.signal} to`))
-        : signalGroup(target.pid, trigger.signal);
+        : sendDrainSignal(target.pid, trigger.signal);
   }
   return (signal) => callHttp(trigger, signal);
 }

@@ -4,7 +4,7 @@ import { Redactor, redactUrl } from '../util/redact.js';
  * Keeping the connection string's password out of every event, error and metric label. The elector
  * never shows the connection string itself, only `target` (redacted, see `redactUrl`), and passes
  * every foreign message (a driver error, a server error) through `redactor` before it leaves.
- * `url` must already be known to parse (see `settle`).
+ * `url` must already be known to parse (see `validateOptions`).
  */
 export function connectionRedaction(url: URL, raw: string): { target: string; redactor: Redactor } {
   const target = redactUrl(url.href);

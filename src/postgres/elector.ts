@@ -3,7 +3,7 @@ import { backoffDelay } from '../core/backoff.js';
 import { CorralError, formatMs } from '../core/errors.js';
 import type { LeaderElector, Term } from '../core/leadership.js';
 import { Lease, type Won } from './lease.js';
-import { settle, type ElectorSettings, type PostgresElectorOptions } from './options.js';
+import { validateOptions, type ElectorSettings, type PostgresElectorOptions } from './options.js';
 import { Session } from './session.js';
 import { holdTerm, isAborted } from './term.js';
 import { classify } from './connection.js';
@@ -45,7 +45,7 @@ export class PostgresElector implements LeaderElector {
 
   /** Validates `options` at once; throws {@link LeaderConfigError} naming the option at fault. */
   constructor(options: PostgresElectorOptions) {
-    this.#s = settle(options);
+    this.#s = validateOptions(options);
     // The identity plus a random suffix: unique per instance, so "our own finished term" is never another's.
     this.#lease = new Lease(this.#s, `${this.#s.identity}#${randomUUID().slice(0, 8)}`);
   }

@@ -78,8 +78,11 @@ export interface ElectorSettings {
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
-/** Validates eagerly and names the option at fault. Never puts the connection string in a message. */
-export function settle(options: PostgresElectorOptions): ElectorSettings {
+/**
+ * Validates the options eagerly, naming the option at fault, and returns them with defaults applied.
+ * Never puts the connection string in a message.
+ */
+export function validateOptions(options: PostgresElectorOptions): ElectorSettings {
   let url: URL;
   try {
     url = new URL(options.url);

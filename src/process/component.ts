@@ -1,9 +1,9 @@
 import { constants } from 'node:os';
 import type { Component, ComponentContext, DrainMode } from '../core/component.js';
 import type { CommandContainment } from './helper-command.js';
-import { defaultIsolation, type Isolation } from '../containment/isolation.js';
+import { processLayersOnly, type Isolation } from '../containment/isolation.js';
 import { lookupBinary, type BinarySpec, type LookupOptions } from './lookup.js';
-import { connectOutput, defaultOutput, flush, forward, type OutputTarget } from './output.js';
+import { connectOutput, flush, forward, type OutputTarget } from './output.js';
 import { LineTap } from '../output/forward.js';
 import { validateProbe, waitUntilReady, InvalidProbeError, type ReadinessProbe } from './probe/probe.js';
 import { childEnv, spawnChild } from './spawn.js';
@@ -11,7 +11,8 @@ import { ProcessExitError, terminate, type Termination } from './terminate.js';
 
 /**
  * `processComponent()`: an external program as a component. The narrative of one run:
- * find the binary, contain the run (cgroup, watchdog), spawn the child in its own session with a
+ * find the binary, contain the run (its isolation's cgroup and watchdog, if it has one), spawn the
+ * child in its own session with a
  * parent-death signal, forward its output, mark it ready (at once or when its probe passes),
  * wait until it ends or is asked to stop, stop its whole process group (and cgroup), wait until
  * nothing of it is left and its output is flushed, and only then settle.
@@ -43,16 +44,10 @@ export type ReadyCheck = (signal: AbortSignal, child: RunningProcess, ctx: Compo
 export interface ProcessOptions {
   readonly name: string;
   /**
-   * The program and its arguments; the program is looked up as described in lookup.ts. With
-   * `shell`, the elements are joined with spaces into one shell script.
+   * The program and its arguments, run without a shell, so nothing in them is interpreted; the
+   * program is looked up as described in lookup.ts. For a shell, say so: `['/bin/sh', '-c', script]`.
    */
   readonly command: readonly string[];
-  /**
-   * Run `command` through a shell: `true` for /bin/sh, or the shell's path. Only when asked:
-   * without it, nothing in the command is interpreted.
-   * @default false
-   */
-  readonly shell?: boolean | string;
   /** Added to Corral's environment; `undefined` removes a variable. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** @default process.cwd() */
@@ -72,7 +67,12 @@ export interface ProcessOptions {
    * component is ready as soon as the child has started.
    */
   readonly ready?: ReadinessProbe | ReadyCheck;
-  /** @default prefixed lines, stdout to Corral's stdout and stderr to its stderr */
+  /**
+   * Where the child's output goes. For prefixed lines, give sinks shared by the components that
+   * write to the same place (`OutputSink.stdio(1)`…); a `log` probe needs them, as it reads the
+   * forwarded lines.
+   * @default 'inherit': the child writes straight to Corral's own stdout and stderr
+   */
   readonly output?: OutputTarget;
   /** Passed through as `Component.drain`, with the running child; not called when none runs. */
   readonly drain?: (
@@ -81,8 +81,14 @@ export interface ProcessOptions {
     child: RunningProcess,
     mode: DrainMode,
   ) => Promise<void>;
-  /** The layers that keep the child from outliving Corral. @default defaultIsolation() */
-  readonly isolation?: Isolation | Promise<Isolation>;
+  /**
+   * The layers that keep the child and everything it starts from outliving Corral (a watchdog, a
+   * cgroup; see Isolation.create), shared by the components of one Corral and closed after them.
+   * Without it the child gets only what every child gets: its own session and process group, and
+   * a parent-death signal where setpriv is installed. A SIGKILL of Corral then kills the child,
+   * but not what the child started.
+   */
+  readonly isolation?: Isolation;
   /** Where `corral` itself lives, for the lookup. @default process.argv[1] */
   readonly corralPath?: LookupOptions['corralPath'];
 }
@@ -106,10 +112,9 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
   const ready = readyCheck(options);
   const stopSignal = options.stopSignal ?? 'SIGTERM';
   const stopTimeout = options.stopTimeout ?? 10_000;
-  const shell = options.shell === true ? '/bin/sh' : options.shell;
   const binary: BinarySpec = {
     component: name,
-    binary: (shell === false || shell === undefined ? options.command[0] : shell) ?? '',
+    binary: options.command[0] ?? '',
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     ...(options.env?.PATH === undefined ? {} : { path: options.env.PATH }),
     ...(options.corralPath === undefined ? {} : { corralPath: options.corralPath }),
@@ -121,15 +126,14 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
   async function run(signal: AbortSignal, ctx: ComponentContext): Promise<void> {
     const binary = await preflight();
     if (signal.aborted) return;
-    const isolation = await (options.isolation ?? defaultIsolation());
-    const containment = await isolation.contain(name, stopSignal, (event) => {
-      ctx.emit(event);
-    });
+    const containment = options.isolation
+      ? await options.isolation.contain(name, stopSignal, (event) => {
+          ctx.emit(event);
+        })
+      : processLayersOnly();
     try {
-      const command = options.shell
-        ? [binary, '-c', options.command.join(' ')]
-        : [binary, ...options.command.slice(1)];
-      const output = options.output ?? defaultOutput();
+      const command = [binary, ...options.command.slice(1)];
+      const output = options.output ?? 'inherit';
       const io = await connectOutput(output);
       const child = await spawnChild({
         argv: command,
@@ -240,10 +244,11 @@ function readyCheck(options: ProcessOptions): ReadyCheck | undefined {
   const probe = options.ready;
   if (probe === undefined || typeof probe === 'function') return probe;
   validateProbe(probe);
-  if ('log' in probe && typeof options.output === 'string') {
+  const output = options.output ?? 'inherit';
+  if ('log' in probe && typeof output === 'string') {
     throw new InvalidProbeError(
       'log',
-      `component \`${options.name}\` does not forward its output (output: ${options.output})`,
+      `component \`${options.name}\` does not forward its output (output: ${output}), which a log probe reads`,
     );
   }
   // exec probes run with the component's working directory, environment and layers.

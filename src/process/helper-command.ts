@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { lookupBinary } from './lookup.js';
 import { spawnChild } from './spawn.js';
-import { signalGroup } from './terminate.js';
+import { signalGroupUnlessGone } from '../util/process-group.js';
 
 /**
  * A component's helper commands (an `exec` readiness probe, a drain's connections command) run
@@ -93,7 +93,7 @@ export async function runHelperCommand(
     if (killed) return;
     killed = true;
     try {
-      signalGroup(pid, 'SIGKILL');
+      signalGroupUnlessGone(pid, 'SIGKILL');
     } catch {
       // EPERM: every member left has changed its user; nothing more Corral may do.
     }

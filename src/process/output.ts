@@ -41,14 +41,6 @@ export type OutputTarget =
  */
 const OUTPUT_GRACE_MS = 2_000;
 
-let defaultSinks: { stdout: OutputSink; stderr: OutputSink } | undefined;
-
-/** The target of components given none: prefixed lines, stdout to Corral's stdout, stderr to its stderr. */
-export function defaultOutput(): OutputTarget {
-  defaultSinks ??= { stdout: OutputSink.stdio(1), stderr: OutputSink.stdio(2) };
-  return defaultSinks;
-}
-
 /** What a child writes to, and what Corral then reads: an OutputPipe, or the child's Readable. */
 type Source = Readable | OutputPipe | null;
 

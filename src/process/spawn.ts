@@ -95,11 +95,6 @@ export class SpawnError extends CorralError<'UNKNOWN_USER' | 'UNKNOWN_GROUP' | '
   }
 }
 
-/** util-linux's setpriv, if installed (see system-tools.ts: never looked up on PATH). */
-export function findSetpriv(): string | undefined {
-  return systemTool('setpriv');
-}
-
 /**
  * Starts a child as described in the module doc. Resolves once the kernel has exec'd it (Node's
  * `spawn` event); rejects with a {@link SpawnError} when it could not start, leaving nothing
@@ -114,7 +109,7 @@ export async function spawnChild(options: SpawnOptions): Promise<SpawnedChild> {
     throw new SpawnError('BAD_CWD', argv0, `working directory ${cwd} does not exist`);
   }
 
-  const setpriv = findSetpriv();
+  const setpriv = systemTool('setpriv');
   const identity = await resolveIdentity(options.user, options.group, argv0);
   const wantDeathSignal = (options.parentDeathSignal ?? true) && setpriv !== undefined;
   const setprivArgs: string[] = [];

@@ -1,7 +1,8 @@
 import { constants } from 'node:os';
 import { systemClock, type Clock } from '../core/clock.js';
 import { CorralError, formatMs } from '../core/errors.js';
-import { listProcesses, type ProcStat } from '../containment/liveness.js';
+import { listProcesses, type ProcessTable } from '../containment/liveness.js';
+import { signalGroupUnlessGone } from '../util/process-group.js';
 import type { ExitStatus } from './spawn.js';
 
 /**
@@ -29,6 +30,11 @@ export interface StopTarget {
   killAll?(): void | Promise<void>;
   /** Also required for "finished", besides an empty group: the cgroup layer's "no process left". */
   isEmpty?(): boolean | Promise<boolean>;
+  /**
+   * Where the group's members are looked up, shared with other stops under way (see Isolation).
+   * @default a fresh read of /proc at every poll
+   */
+  readonly processes?: ProcessTable;
 }
 
 export interface TerminateOptions {
@@ -67,7 +73,7 @@ export async function terminate(target: StopTarget, options: TerminateOptions = 
   const stopSignal = options.stopSignal ?? 'SIGTERM';
   const stopTimeout = options.stopTimeout ?? 10_000;
   const started = clock.now();
-  signalGroup(target.pgid, stopSignal);
+  signalGroupUnlessGone(target.pgid, stopSignal);
   // Processes that left the group get the stop signal in a later turn: when a stack stops, every
   // component's group is signalled first, so that their processes all stop in parallel while
   // Corral looks for leavers (by then most cgroups are empty, and looking is one small read).
@@ -111,28 +117,18 @@ async function whenFinished(
   onPoll?: () => Promise<void>,
 ): Promise<void> {
   await abortable(target.exited, signal);
-  await waitFor(async () => isGroupGone(target.pgid) && ((await target.isEmpty?.()) ?? true), {
-    signal,
-    onPoll,
-  });
+  await waitFor(
+    async () => isGroupGone(target.pgid, target.processes) && ((await target.isEmpty?.()) ?? true),
+    {
+      signal,
+      onPoll,
+    },
+  );
 }
 
 async function killEverything(target: StopTarget): Promise<void> {
-  signalGroup(target.pgid, 'SIGKILL');
+  signalGroupUnlessGone(target.pgid, 'SIGKILL');
   await target.killAll?.();
-}
-
-/**
- * Sends `signal` to every member of group `pgid`. A group that is already gone is not an error.
- * The pgid cannot have been reused while any member lives, since the kernel keeps an id in use
- * as long as a group or session carries it.
- */
-export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-  }
 }
 
 /**
@@ -140,30 +136,19 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
  * ESRCH only when no process, not even a zombie, carries the pgid. Otherwise a /proc scan tells
  * zombies (gone, but not yet reaped by PID 1) from live members.
  */
-export function isGroupGone(pgid: number): boolean {
+export function isGroupGone(pgid: number, processes?: ProcessTable): boolean {
   try {
     process.kill(-pgid, 0);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return true;
   }
-  return !sharedScan().some((p) => p.pgid === pgid && p.state !== 'Z' && p.state !== 'X');
+  const all = processes ? processes.list() : listProcesses();
+  return !all.some((p) => p.pgid === pgid && p.state !== 'Z' && p.state !== 'X');
 }
 
 /** Waits until group `pgid` has no live member, polling /proc; rejects when `signal` aborts. */
 export function waitForGroupEmpty(pgid: number, signal?: AbortSignal): Promise<void> {
   return waitFor(() => isGroupGone(pgid), { signal });
-}
-
-let lastScan: { at: number; processes: ProcStat[] } | undefined;
-
-/**
- * A /proc snapshot at most 2 ms old. When fifty children stop at once, fifty waiters poll at the
- * same moments; one scan serves them all.
- */
-function sharedScan(): ProcStat[] {
-  const now = performance.now();
-  if (!lastScan || now - lastScan.at > 2) lastScan = { at: now, processes: listProcesses() };
-  return lastScan.processes;
 }
 
 /**

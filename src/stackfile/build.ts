@@ -1,4 +1,4 @@
-import type { DrainWarning } from '../drain/drain.js';
+import type { Warning } from '../util/warning.js';
 import type { ProcessDrainHook } from '../drain/hook.js';
 import type { DrainSpec } from '../drain/spec.js';
 import { AlwaysLeader, type LeaderElector } from '../core/leadership.js';
@@ -69,7 +69,7 @@ export interface BuildOptions {
   readonly isolation: Isolation;
   readonly renderer: Renderer;
   /** Problems found while preparing (e.g. Envoy's bootstrap names another admin address). */
-  readonly warn: (component: string, warning: DrainWarning) => void;
+  readonly warn: (component: string, warning: Warning) => void;
   /** Reports of lines an output file did not take (a full disk). */
   readonly onOutputEvent: (event: OutputEvent) => void;
   /** @default libraryFactories */

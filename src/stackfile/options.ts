@@ -24,7 +24,7 @@ export type ProcessSettings = Pick<ProcessOptions, 'env' | 'cwd' | 'user' | 'gro
 /** `kind: process`: `processComponent`'s options; the drain is declared, and build makes its hook. */
 export type ProcessSpec = Omit<
   ProcessOptions,
-  'name' | 'shell' | 'ready' | 'drain' | 'output' | 'isolation' | 'corralPath'
+  'name' | 'ready' | 'drain' | 'output' | 'isolation' | 'corralPath'
 > & {
   readonly kind: 'process';
   readonly ready?: ReadinessProbe;

@@ -1,11 +1,11 @@
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { z } from 'zod';
-import { parseHostPort } from '../util/address.js';
 import { commonFields, notAfter, restartPolicy } from './schema-common.js';
 import { duration, filePath, flag, hostPort, integer } from './fields.js';
 import { describeValue } from './issues.js';
 import type { CorednsSpec, EnvoySpec, ShapeOf } from './options.js';
 import type { EnvoyPresetConfig } from '../presets/envoy/preset.js';
+import { AdminAddressError, parseAdminAddress, type AdminAddress } from '../presets/envoy/admin.js';
 
 /** Linux's limit on a unix socket path (sun_path is 108 bytes, one of them the terminating NUL). */
 const MAX_SOCKET_PATH = 107;
@@ -18,36 +18,31 @@ function adminAddress(baseDir: string) {
   return z
     .preprocess((value) => (typeof value === 'number' ? String(value) : value), z.string())
     .transform((text, ctx) => {
-      if (text.startsWith('unix:')) {
-        const given = text.slice('unix:'.length);
-        const socketPath = isAbsolute(given) ? given : resolve(baseDir, given);
-        if (given === '')
-          ctx.addIssue({ code: 'custom', message: `expected ${what}, got "unix:" without a path` });
-        else if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
-          ctx.addIssue({
-            code: 'custom',
-            message: `the socket path is ${Buffer.byteLength(socketPath)} bytes long once resolved; at most ${MAX_SOCKET_PATH} fit`,
-          });
-        }
-        return { kind: 'unix' as const, path: socketPath };
-      }
-      const address = parseHostPort(text, { defaultHost: '127.0.0.1' });
-      if ('problem' in address) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `expected ${what}, got ${describeValue(text)}: ${address.problem}`,
-        });
+      let address: AdminAddress;
+      try {
+        address = parseAdminAddress(text, { defaultHost: '127.0.0.1' });
+      } catch (error) {
+        const problem = error instanceof AdminAddressError ? error.problem : String(error);
+        ctx.addIssue({ code: 'custom', message: `expected ${what}, got ${describeValue(text)}: ${problem}` });
         return z.NEVER;
       }
-      return { kind: 'tcp' as const, ...address };
+      if (!('socketPath' in address)) return address;
+      const socketPath = resolve(baseDir, address.socketPath);
+      if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `the socket path is ${Buffer.byteLength(socketPath)} bytes long once resolved; at most ${MAX_SOCKET_PATH} fit`,
+        });
+      }
+      return { socketPath };
     })
     .meta({
       description: `Envoy's admin API: ${what}. Default 127.0.0.1:9901.`,
-    }) satisfies z.ZodType<EnvoyPresetConfig['admin']>;
+    }) satisfies z.ZodType<AdminAddress>;
 }
 
 /** `kind: envoy`: Envoy with kuma-dp's arguments, readiness from its admin API, and a connection-aware drain. */
-export function envoyComponent(baseDir: string) {
+export function envoySchema(baseDir: string) {
   return z
     .strictObject({
       kind: z.literal('envoy'),
@@ -87,7 +82,7 @@ export function envoyComponent(baseDir: string) {
 }
 
 /** `kind: coredns`: CoreDNS with a generated Corefile (or a given one). */
-export function corednsComponent(baseDir: string) {
+export function corednsSchema(baseDir: string) {
   const defaults = { port: 15053, upstream: '127.0.0.1:15054', log: false };
   return z
     .strictObject({

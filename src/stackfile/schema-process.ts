@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { commonFields, exactlyOne, notAfter, oneOfKeys, restartPolicy } from './schema-common.js';
 import type { DrainSpec } from '../drain/spec.js';
 import type { HttpCall } from '../drain/trigger.js';
-import type { ProcessOptions } from '../process/component.js';
-import type { ReadinessProbe } from '../process/probe/spec.js';
+import { PROBE_DEFAULTS, type ReadinessProbe } from '../process/probe/spec.js';
+import { formatMs } from '../core/errors.js';
 import { argv, duration, flag, hostPort, httpUrl, integer, regex, signalName } from './fields.js';
 import type { ProcessSpec, ShapeOf } from './options.js';
 
@@ -14,6 +14,9 @@ const PROBES = ['http', 'tcp', 'exec', 'log'] as const;
 
 /** `ready`: how Corral knows the component is ready, normalized to a `kind`-tagged union. */
 function readyProbe() {
+  // The library's defaults, written as the stack file writes durations.
+  const interval = formatMs(PROBE_DEFAULTS.interval);
+  const timeout = formatMs(PROBE_DEFAULTS.timeout);
   return (
     z
       .strictObject({
@@ -24,10 +27,10 @@ function readyProbe() {
         }).optional(),
         exec: argv('Ready when this command exits 0.').optional(),
         log: regex('Ready when a line of stdout or stderr matches this regular expression.').optional(),
-        interval: duration('Time between attempts. Default 250ms.', { minMs: 1 }).prefault('250ms'),
+        interval: duration(`Time between attempts. Default ${interval}.`, { minMs: 1 }).prefault(interval),
         timeout: duration(
-          'Deadline for becoming ready; missing it fails the component. Default 60s.',
-        ).prefault('60s'),
+          `Deadline for becoming ready; missing it fails the component. Default ${timeout}.`,
+        ).prefault(timeout),
       })
       .superRefine(exactlyOne(PROBES))
       .superRefine((value, ctx) => {
@@ -112,7 +115,7 @@ function processDrain() {
 }
 
 /** `kind: process` (the default kind): any program. */
-export function processComponent(baseDir: string) {
+export function processSchema(baseDir: string) {
   return z
     .strictObject({
       kind: z.literal('process').default('process').meta({ description: 'The default kind: any program.' }),
@@ -130,11 +133,11 @@ export function processComponent(baseDir: string) {
         'A job that finishes: exit 0 is success, and dependents start when it has finished.',
       ).default(false),
       ...commonFields(baseDir),
-    } satisfies ShapeOf<ProcessSpec & Pick<ProcessOptions, 'shell'>>)
+    } satisfies ShapeOf<ProcessSpec & { readonly shell?: string }>)
     .superRefine(exactlyOne(['command', 'shell']))
     .transform(({ command, shell, ...rest }) => ({
       ...rest,
-      // `shell` is sugar for an explicit argv, so everything downstream sees one form.
+      // `shell` is the stack file's way to write the argv of a shell, which is what the library takes.
       command: shell !== undefined ? [SHELL, '-c', shell] : (command ?? []),
     }))
     .meta({ ...oneOfKeys(['command', 'shell']) }) satisfies z.ZodType<ProcessSpec>;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { corednsComponent, envoyComponent } from './schema-presets.js';
-import { processComponent } from './schema-process.js';
+import { corednsSchema, envoySchema } from './schema-presets.js';
+import { processSchema } from './schema-process.js';
 import { duration, filePath, flag, hostPort } from './fields.js';
 import { describeValue } from './issues.js';
 import type { PostgresSpec, ShapeOf } from './options.js';
@@ -27,9 +27,9 @@ function listenAddress(description: string, fallback: string) {
 /** The schema of a whole stack file; `baseDir` is what relative paths are resolved against. */
 export function stackSchema(baseDir: string) {
   const component = z.discriminatedUnion('kind', [
-    processComponent(baseDir),
-    envoyComponent(baseDir),
-    corednsComponent(baseDir),
+    processSchema(baseDir),
+    envoySchema(baseDir),
+    corednsSchema(baseDir),
   ]);
   return z
     .strictObject({

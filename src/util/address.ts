@@ -13,9 +13,13 @@ export interface HostPortOptions {
   readonly allowPortZero?: boolean;
 }
 
-/** A host name: dot-separated labels of letters, digits and `-`, not starting or ending with `-`. */
+/**
+ * A host name: dot-separated labels of letters, digits, `-` and `_`, not starting or ending with
+ * `-`. The underscore is not in RFC 1123, but resolvers accept it and container platforms name
+ * services with it (`app_db`).
+ */
 const HOST_NAME =
-  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+  /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$/;
 
 /**
  * Parses `host:port`, `[ipv6]:port`, and, with a default host, `:port` or a bare port.

@@ -14,6 +14,7 @@ import {
   type CgroupParent,
   type ComponentCgroup,
 } from '../../src/containment/cgroup.js';
+import { readStat } from '../../src/containment/liveness.js';
 import { cleanUpHosts, startHost, survivors } from '../fixtures/iso-harness.js';
 import { fixture, killPids, LineReader, waitGone, waitUntil } from '../helpers/process.js';
 
@@ -235,6 +236,24 @@ describe('cgroups on this machine', { timeout: 60_000 }, () => {
       rmdirSync(join(busy, 'db'));
       rmdirSync(busy);
       if (!liveExisted) rmdirSync(live);
+    }
+  });
+
+  test('a Corral that died but is not yet reaped (a zombie) is dead: its directory is stale', async () => {
+    // A grandchild zombie, as in liveness.test.ts: bash has exec'd into a sleep that never reaps.
+    const script = '(until grep -qx sleep /proc/$$/comm; do sleep 0.01; done) & echo $!; exec sleep 30';
+    const parent = spawn('bash', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const zombie = Number((await new LineReader(parent.stdout).next(/^(\d+)$/))[1]);
+      await waitUntil(() => readStat(zombie)?.state === 'Z', 'the child of bash becomes a zombie');
+      const stale = join(ownDir, `corral-${zombie}`);
+      mkdirSync(stale, { recursive: true });
+      const detection = await detectCgroups({ ownerPid: process.pid });
+      assert.ok(detection.available);
+      assert.ok(detection.removedStale.includes(stale), 'the zombie Corral’s directory is removed');
+      assert.equal(existsSync(stale), false);
+    } finally {
+      killPids([parent.pid ?? 0]);
     }
   });
 

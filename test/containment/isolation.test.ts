@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { basename } from 'node:path';
 import { test } from 'node:test';
 import type { WarningEvent } from '../../src/containment/cgroup.js';
 import { runHelperCommand } from '../../src/process/helper-command.js';
+import { processComponent } from '../../src/process/component.js';
 import { Isolation } from '../../src/containment/isolation.js';
 import { isAlive } from '../../src/containment/liveness.js';
-import { killPids, waitGone, waitUntil } from '../helpers/process.js';
+import { captureOutput, fixture, killPids, testContext, waitGone, waitUntil } from '../helpers/process.js';
 
 const T = { timeout: 60_000 };
 const never = new AbortController().signal;
@@ -95,6 +97,79 @@ test(
       if (left > 0 && isAlive(left)) killPids([left]);
       await containment.release();
       await isolation.close();
+    }
+  },
+);
+
+test(
+  'killAll SIGKILLs every component and, through its cgroup, what left the group; nothing else',
+  T,
+  async (t) => {
+    const isolation = await Isolation.create({ watchdog: false });
+    if (!isolation.layers.cgroup) {
+      await isolation.close();
+      t.skip('no writable cgroup v2 hierarchy');
+      return;
+    }
+    // Negative control: a process Corral did not start inside the isolation.
+    const outsider = spawn(fixture('forever'), [], { detached: true, stdio: 'ignore' });
+    const pids = [outsider.pid ?? 0];
+    try {
+      const start = (name: string, command: string) => {
+        const output = captureOutput();
+        const context = testContext(name);
+        const run = processComponent({ name, command: [fixture(command)], isolation, output: output.target })
+          .run(new AbortController().signal, context.ctx)
+          .catch((error: unknown) => error);
+        return { run, lines: output.lines, context };
+      };
+      const runs = [start('stubborn', 'ignore-sigterm'), start('daemon', 'setsid-escapee')];
+      for (const { lines, context } of runs) {
+        await lines.next(/^\S+ \| ready/);
+        pids.push(context.pid ?? 0);
+      }
+      const [, escapee] = (await runs[1]?.lines.next(/escapee (\d+)/)) ?? [];
+      pids.push(Number(escapee));
+      isolation.killAll();
+      const endings = await Promise.all(runs.map((r) => r.run));
+      for (const ending of endings) assert.equal((ending as { signal?: string }).signal, 'SIGKILL');
+      await waitGone(pids.slice(1), 2_000);
+      assert.ok(isAlive(outsider.pid ?? 0), 'a process outside the isolation is left alone');
+    } finally {
+      killPids(pids);
+      await isolation.close();
+    }
+  },
+);
+
+test(
+  'in a PID namespace, the cgroup directory is named after the outer pid, as the caller says',
+  T,
+  async (t) => {
+    // Beyond pid_max: no process of this machine can have it.
+    const outerPid = 4_194_305;
+    const before = process.env.CORRAL_PID_NAMESPACE;
+    // What the environment says does not decide it: only the option does.
+    process.env.CORRAL_PID_NAMESPACE = String(outerPid + 1);
+    let plain: Isolation | undefined;
+    let inner: Isolation | undefined;
+    try {
+      plain = await Isolation.create({ watchdog: false });
+      inner = await Isolation.create({ watchdog: false, namespace: { inside: true, outerPid } });
+    } finally {
+      if (before === undefined) delete process.env.CORRAL_PID_NAMESPACE;
+      else process.env.CORRAL_PID_NAMESPACE = before;
+    }
+    try {
+      if (!plain.layers.cgroup) {
+        t.skip('no writable cgroup v2 hierarchy');
+        return;
+      }
+      assert.equal(basename(plain.cgroupPath ?? ''), `corral-${process.pid}`);
+      assert.equal(basename(inner.cgroupPath ?? ''), `corral-${outerPid}`);
+    } finally {
+      await plain.close();
+      await inner.close();
     }
   },
 );

@@ -7,6 +7,7 @@ import {
   isAlive,
   isGroupEmpty,
   parseStat,
+  ProcessTable,
   readStat,
   sessionMembers,
 } from '../../src/containment/liveness.js';
@@ -71,6 +72,31 @@ test(
       process.kill(-pid, 'SIGKILL');
       await waitGone(all);
       assert.equal(isGroupEmpty(pid), true);
+    } finally {
+      killPids([pid]);
+    }
+  },
+);
+
+test(
+  'a process table serves one snapshot while it is fresh, and a new one after',
+  { timeout: 10_000 },
+  async () => {
+    const fresh = new ProcessTable(60_000);
+    const stale = new ProcessTable(0);
+    const first = fresh.list();
+    assert.ok(first.some((p) => p.pid === process.pid));
+    assert.equal(stale.list().length > 0, true);
+    const child = spawn(fixture('forever'), [], { stdio: 'ignore' });
+    const pid = child.pid ?? 0;
+    try {
+      await waitUntil(() => readStat(pid) !== undefined, 'the child is in /proc');
+      assert.equal(fresh.list(), first, 'the same snapshot, without the new process');
+      assert.ok(!first.some((p) => p.pid === pid));
+      assert.ok(
+        stale.list().some((p) => p.pid === pid),
+        'a new snapshot sees it',
+      );
     } finally {
       killPids([pid]);
     }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runDrain } from '../../src/drain/drain.js';
-import type { DrainOptions, DrainPlan, DrainResult, DrainWarning } from '../../src/drain/drain.js';
+import type { DrainOptions, DrainPlan, DrainResult } from '../../src/drain/drain.js';
+import type { Warning } from '../../src/util/warning.js';
 import { CorralError } from '../../src/core/errors.js';
 import { ManualClock } from '../../src/core/clock.js';
 
@@ -72,7 +73,7 @@ test(
   { timeout: 10_000 },
   async () => {
     const clock = new ManualClock();
-    const warnings: DrainWarning[] = [];
+    const warnings: Warning[] = [];
     let counted = 0;
     const plan: DrainPlan = {
       trigger: () =>

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitUntilIdle } from '../../src/drain/idle.js';
-import type { DrainWarning, IdleWait, IdleWaitOptions } from '../../src/drain/idle.js';
+import type { IdleWait, IdleWaitOptions } from '../../src/drain/idle.js';
+import type { Warning } from '../../src/util/warning.js';
 import { ManualClock } from '../../src/core/clock.js';
 
 // The timing rules of the drain, on a ManualClock: no test sleeps, every instant is exact.
@@ -112,7 +113,7 @@ test(
   { timeout: 10_000 },
   async () => {
     const clock = new ManualClock();
-    const warnings: DrainWarning[] = [];
+    const warnings: Warning[] = [];
     const { count, calls } = scripted(clock, (t) => (t === 0 ? 'hang' : 0));
     const result = await drive(
       clock,
@@ -130,7 +131,7 @@ test(
   { timeout: 10_000 },
   async () => {
     const clock = new ManualClock();
-    const warnings: DrainWarning[] = [];
+    const warnings: Warning[] = [];
     const { count, calls } = scripted(clock, () => new Error('connection refused'));
     const result = await drive(
       clock,
@@ -146,7 +147,7 @@ test(
     const failing = scripted(again, (t) =>
       t < 600 ? new Error('refused') : t < 800 ? 4 : new Error('refused'),
     );
-    const seen: DrainWarning[] = [];
+    const seen: Warning[] = [];
     const slow = await drive(
       again,
       waitUntilIdle(failing.count, options(again, { timeout: 1500, warn: (w) => seen.push(w) })),

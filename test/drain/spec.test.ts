@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { runDrain } from '../../src/drain/drain.js';
-import type { DrainWarning } from '../../src/drain/drain.js';
+import type { Warning } from '../../src/util/warning.js';
 import { planDrain } from '../../src/drain/spec.js';
 import { systemClock } from '../../src/core/clock.js';
 import { isGone, waitFor } from './helpers.js';
@@ -58,7 +58,7 @@ test(
         const count = await fetch(`http://127.0.0.1:${double.control}/connections`).then((r) => r.text());
         return count.trim() === '1';
       });
-      const warnings: DrainWarning[] = [];
+      const warnings: Warning[] = [];
       const plan = planDrain(
         {
           trigger: { kind: 'signal', signal: 'SIGUSR1' },
@@ -135,7 +135,7 @@ test(
     const double = await startDrainable();
     const pid = double.child.pid ?? 0;
     await double.stop();
-    const warnings: DrainWarning[] = [];
+    const warnings: Warning[] = [];
     const plan = planDrain(
       { trigger: { kind: 'signal', signal: 'SIGUSR1' }, min: 5000, timeout: 10_000 },
       { pid },

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { DrainTriggerError } from '../../src/drain/errors.js';
-import { callHttp, signalGroup } from '../../src/drain/trigger.js';
+import { callHttp, sendDrainSignal } from '../../src/drain/trigger.js';
 import { isGone, testServer, waitFor } from './helpers.js';
 
 const never = new AbortController().signal;
@@ -68,7 +68,7 @@ test(
     const pid = child.pid ?? 0;
     try {
       await waitFor('the worker to start', () => output.includes('worker up'));
-      await signalGroup(pid, 'SIGUSR1');
+      await sendDrainSignal(pid, 'SIGUSR1');
       await waitFor(
         'both processes to get SIGUSR1',
         () => output.includes('leader got') && output.includes('worker got'),
@@ -83,7 +83,7 @@ test(
     // zombie, which still counts as a member until PID 1 reaps it).
     const lone = spawn(process.execPath, ['-e', ''], { detached: true, stdio: 'ignore' });
     await once(lone, 'exit');
-    await assert.rejects(signalGroup(lone.pid ?? 0, 'SIGUSR1'), (error: unknown) => {
+    await assert.rejects(sendDrainSignal(lone.pid ?? 0, 'SIGUSR1'), (error: unknown) => {
       assert.ok(error instanceof DrainTriggerError);
       assert.match(error.message, /could not send SIGUSR1 to process group \d+: ESRCH/);
       return true;

@@ -6,7 +6,7 @@ import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { httpRequest } from '../../src/drain/http.js';
+import { httpRequest } from '../../src/util/http.js';
 import { isGone, waitFor } from '../drain/helpers.js';
 import { corednsDouble, envoyDouble, freePort, holdConnection, tempDir } from './harness.js';
 

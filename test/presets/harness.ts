@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { httpRequest } from '../../src/drain/http.js';
+import { httpRequest } from '../../src/util/http.js';
 import type { EnvoyAdmin } from '../../src/presets/envoy/admin.js';
 import { isGone, waitFor } from '../drain/helpers.js';
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { realpath } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { processComponent, type ProcessOptions } from '../../src/process/component.js';
 import { Isolation } from '../../src/containment/isolation.js';
-import { groupMembers, isAlive } from '../../src/containment/liveness.js';
+import { groupMembers, isAlive, readStat } from '../../src/containment/liveness.js';
 import { BinaryLookupError } from '../../src/process/lookup.js';
 import { InvalidProbeError, ProbeTimeoutError } from '../../src/process/probe/probe.js';
 import { ProcessExitError } from '../../src/process/terminate.js';
@@ -284,7 +284,7 @@ test('output is forwarded completely and in order before the run settles', { tim
 });
 
 test(
-  'no shell unless asked: the environment, the working directory and `shell: true`',
+  'no shell unless asked: the environment, the working directory and an explicit `sh -c`',
   { timeout: 15_000 },
   async () => {
     const env = { CORRAL_GREETING: 'hello' };
@@ -294,9 +294,8 @@ test(
 
     const shell = component({
       name: 'shell',
-      command: ['echo', '$CORRAL_GREETING', '&&', 'pwd'],
+      command: ['/bin/sh', '-c', 'echo $CORRAL_GREETING && pwd'],
       env,
-      shell: true,
       cwd: '/tmp',
     });
     await shell.component.run(new AbortController().signal, testContext('shell').ctx);
@@ -456,6 +455,11 @@ test('a bad probe fails when the component is made, before anything starts', () 
   assert.throws(
     () => processComponent({ name: 'x', command: ['true'], ready: { log: 'up' }, output: 'inherit' }),
     /does not forward its output/,
+  );
+  // Given no output, the child writes to Corral's own streams: nothing is forwarded to watch.
+  assert.throws(
+    () => processComponent({ name: 'x', command: ['true'], ready: { log: 'up' } }),
+    /does not forward its output \(output: inherit\)/,
   );
 });
 
@@ -622,6 +626,40 @@ test(
       killPids([escapee]);
     } finally {
       await bare.close();
+    }
+    await assertNothingLeft();
+  },
+);
+
+test(
+  'given no isolation, the child runs in its own session and in Corral’s cgroup: nothing is created for it',
+  { timeout: 15_000 },
+  async () => {
+    const output = captureOutput();
+    const t = testContext('plain');
+    const stop = new AbortController();
+    const running = processComponent({
+      name: 'plain',
+      command: [fixture('forever')],
+      output: output.target,
+    }).run(stop.signal, t.ctx);
+    try {
+      await output.lines.next(/^plain \| ready/);
+      const pid = t.pid ?? 0;
+      seen.add(pid);
+      assert.equal(readStat(pid)?.sid, pid, 'it leads its own session');
+      assert.equal(
+        await readFile(`/proc/${pid}/cgroup`, 'utf8'),
+        await readFile('/proc/self/cgroup', 'utf8'),
+      );
+      assert.deepEqual(
+        t.events.filter((e) => e.type === 'warning'),
+        [],
+        'no layer is missing: none was asked for',
+      );
+    } finally {
+      stop.abort();
+      await running;
     }
     await assertNothingLeft();
   },

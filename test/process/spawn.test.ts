@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readStat } from '../../src/containment/liveness.js';
-import { findSetpriv, SpawnError, spawnChild, type SpawnOptions } from '../../src/process/spawn.js';
+import { SpawnError, spawnChild, type SpawnOptions } from '../../src/process/spawn.js';
+import { systemTool } from '../../src/util/system-tools.js';
 import { copyForUser } from '../helpers/other-user.js';
 import { fixture, killPids, LineReader, waitGone } from '../helpers/process.js';
 
-const hasSetpriv = findSetpriv() !== undefined;
+const hasSetpriv = systemTool('setpriv') !== undefined;
 
 /** Runs `argv` to completion and returns its stdout. */
 async function output(options: SpawnOptions): Promise<{ stdout: string; pid: number }> {
@@ -226,7 +227,7 @@ test(
     const forever = { argv: [copy.path('test/fixtures/forever')], cwd: copy.dir, user: 'nobody' };
     assert.equal(await childOutlivesHost(forever), false);
     // Negative control: set first and then switch users, and the kernel clears it.
-    const setpriv = findSetpriv() ?? '';
+    const setpriv = systemTool('setpriv') ?? '';
     assert.equal(
       await childOutlivesHost({
         ...forever,

@@ -301,7 +301,7 @@ describe('every key of a stack file reaches the library', () => {
           workDir,
           binary: '/usr/local/bin/envoy',
           bootstrap: join(dir, 'bootstrap.yaml'),
-          admin: { kind: 'unix', path: join(dir, 'admin.sock') },
+          admin: { socketPath: join(dir, 'admin.sock') },
           logLevel: 'warning',
           componentLogLevel: 'upstream:debug,connection:trace',
           concurrency: 2,

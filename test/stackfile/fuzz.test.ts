@@ -320,7 +320,7 @@ const restart = mostly(
   fc.record({ maxRestarts: fc.nat(10), backoff: fc.record({ base: short, max: long }, optional) }, optional),
 );
 
-const processComponent = (dependsOn: fc.Arbitrary<unknown>) =>
+const processSection = (dependsOn: fc.Arbitrary<unknown>) =>
   fc.record(
     {
       command: mostly(fc.constantFrom(['node', 'server.js'], ['sleep', '5'])),
@@ -336,7 +336,7 @@ const processComponent = (dependsOn: fc.Arbitrary<unknown>) =>
     { requiredKeys: ['command'] },
   );
 
-const envoyComponent = (dependsOn: fc.Arbitrary<unknown>) =>
+const envoySection = (dependsOn: fc.Arbitrary<unknown>) =>
   fc.record(
     {
       kind: fc.constant('envoy'),
@@ -349,7 +349,7 @@ const envoyComponent = (dependsOn: fc.Arbitrary<unknown>) =>
     { requiredKeys: ['kind', 'bootstrap'] },
   );
 
-const corednsComponent = (dependsOn: fc.Arbitrary<unknown>) =>
+const corednsSection = (dependsOn: fc.Arbitrary<unknown>) =>
   fc.record(
     {
       kind: fc.constant('coredns'),
@@ -377,9 +377,9 @@ const components = fc.uniqueArray(fc.constantFrom(...NAMES), { minLength: 1, max
             : fc.uniqueArray(fc.constantFrom<string>(...earlier), { maxLength: 2 }),
         );
         const spec = fc.oneof(
-          { weight: 4, arbitrary: processComponent(dependsOn) },
-          envoyComponent(dependsOn),
-          corednsComponent(dependsOn),
+          { weight: 4, arbitrary: processSection(dependsOn) },
+          envoySection(dependsOn),
+          corednsSection(dependsOn),
         );
         const leader = i === names.length - 1 ? mostly(fc.boolean()) : mostly(fc.constant(false));
         return fc.tuple(mostly(fc.constant(name)), spec, leader);

@@ -90,7 +90,7 @@ describe('valid stack files', () => {
           kind: 'envoy',
           binary: '/usr/local/bin/envoy',
           bootstrap: file('envoy.yaml'),
-          admin: { kind: 'unix', path: file('admin.sock') },
+          admin: { socketPath: file('admin.sock') },
           logLevel: 'warning',
           componentLogLevel: 'upstream:debug,connection:trace',
           concurrency: 2,
@@ -243,7 +243,7 @@ describe('valid stack files', () => {
     assert.deepEqual(stack.metrics, { address: { host: '127.0.0.1', port: 0 } });
     const [envoy] = stack.components;
     assert.ok(envoy?.kind === 'envoy');
-    assert.deepEqual(envoy.admin, { kind: 'tcp', host: '127.0.0.1', port: 9901 });
+    assert.deepEqual(envoy.admin, { host: '127.0.0.1', port: 9901 });
     assert.deepEqual(envoy.drain, { min: 0, timeout: 30_000 });
     assert.equal(envoy.logLevel, 'info');
   });

@@ -11,6 +11,8 @@ test('host:port in its forms', { timeout: 10_000 }, () => {
   });
   assert.deepEqual(parseHostPort('[::1]:9902'), { host: '::1', port: 9902 });
   assert.deepEqual(parseHostPort('0.0.0.0:65535'), { host: '0.0.0.0', port: 65535 });
+  // Not RFC 1123, but what container platforms name services.
+  assert.deepEqual(parseHostPort('app_db:5432'), { host: 'app_db', port: 5432 });
 });
 
 test('a port alone takes the default host, when there is one', { timeout: 10_000 }, () => {

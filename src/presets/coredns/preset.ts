@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { processComponent } from '../../process/component.js';
 import type { ProcessComponent, ProcessOptions } from '../../process/component.js';
 import type { ReadinessProbe } from '../../process/probe/probe.js';
+import { formatHostPort, parseHostPort, type HostPort } from '../../util/address.js';
 import { writePrivateFile } from '../../util/private-file.js';
 
 /**
@@ -12,8 +12,8 @@ import { writePrivateFile } from '../../util/private-file.js';
  * answers 200.
  */
 
-/** A TCP address as text (`127.0.0.1:15054`) or as the stack-file loader gives it. */
-export type HostPortInput = string | { readonly host: string; readonly port: number };
+/** A TCP address as text, put into the Corefile as it is (`127.0.0.1:15054`), or parsed. */
+export type HostPortInput = string | HostPort;
 
 export interface CorednsPresetConfig {
   readonly name: string;
@@ -57,10 +57,10 @@ export interface CorefileOptions {
 export function generateCorefile(options: CorefileOptions): string {
   const lines = [
     `.:${options.port} {`,
-    `    forward . ${formatHostPort(options.upstream)}`,
+    `    forward . ${addressText(options.upstream)}`,
     `    alternate NXDOMAIN,SERVFAIL,REFUSED . /etc/resolv.conf`,
-    `    prometheus ${formatHostPort(options.prometheusAddress)}`,
-    `    ready ${formatHostPort(options.readyAddress)}`,
+    `    prometheus ${addressText(options.prometheusAddress)}`,
+    `    ready ${addressText(options.readyAddress)}`,
     `    errors`,
     ...(options.log ? ['    log'] : []),
     '}',
@@ -99,7 +99,7 @@ export async function prepareCoredns(config: CorednsPresetConfig): Promise<Cored
         readyAddress: ready,
       }),
     );
-    readyAddress = formatHostPort(ready);
+    readyAddress = addressText(ready);
   }
   const readyUrl = readyAddress === undefined ? undefined : `http://${readyAddress}/ready`;
   // The `ready` plugin answers 200 once every plugin is ready: an ordinary http probe.
@@ -143,18 +143,15 @@ export function readyAddressIn(corefile: string): string | undefined {
     const line = raw.replace(/#.*/, '').trim();
     const match = /^ready(?:\s+(\S+))?\s*(?:\{.*)?$/.exec(line);
     if (!match) continue;
-    const given = match[1] ?? ':8181';
-    const colon = given.lastIndexOf(':');
-    const host = given.slice(0, colon).replace(/^\[|\]$/g, '');
-    const port = given.slice(colon + 1);
-    const pollHost = host === '' || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-    return formatHostPort({ host: pollHost, port: Number(port) });
+    const address = parseHostPort(match[1] ?? ':8181', { defaultHost: '127.0.0.1' });
+    // CoreDNS itself refuses to start on an address it cannot read: nothing to poll then.
+    if ('problem' in address) return undefined;
+    const wildcard = address.host === '0.0.0.0' || address.host === '::';
+    return formatHostPort(wildcard ? { host: '127.0.0.1', port: address.port } : address);
   }
   return undefined;
 }
 
-/** `{ host: '::1', port: 53 }` → `[::1]:53`; text is passed through. */
-export function formatHostPort(address: HostPortInput): string {
-  if (typeof address === 'string') return address;
-  return isIP(address.host) === 6 ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+function addressText(address: HostPortInput): string {
+  return typeof address === 'string' ? address : formatHostPort(address);
 }

@@ -1,9 +1,9 @@
-import { isIP } from 'node:net';
-import { httpRequest } from '../../drain/http.js';
+import { formatHostPort, parseHostPort, type HostPort, type HostPortOptions } from '../../util/address.js';
+import { httpRequest } from '../../util/http.js';
 import { CorralError } from '../../core/errors.js';
 
 /** Where Envoy's admin API listens: a TCP address, or a unix socket (`unix:/path/admin.sock`). */
-export type AdminAddress = { readonly host: string; readonly port: number } | { readonly socketPath: string };
+export type AdminAddress = HostPort | { readonly socketPath: string };
 
 /**
  * The admin API did not answer (`ENVOY_ADMIN_UNREACHABLE`: refused, timed out, reset), or answered
@@ -20,31 +20,33 @@ export class EnvoyAdminError extends CorralError<'ENVOY_ADMIN_UNREACHABLE' | 'EN
 
 /** The admin address is not `host:port`, `[ipv6]:port` or `unix:/path`. */
 export class AdminAddressError extends CorralError<'INVALID_ADMIN_ADDRESS'> {
+  /** What is wrong with it, without the text itself: `no port (expected host:port)`. */
+  readonly problem: string;
+
   constructor(text: string, problem: string) {
     super('INVALID_ADMIN_ADDRESS', `invalid Envoy admin address "${text}": ${problem}`);
+    this.problem = problem;
   }
 }
 
-/** Parses `127.0.0.1:9901`, `localhost:9901`, `[::1]:9901` or `unix:/run/envoy/admin.sock`. */
-export function parseAdminAddress(text: string): AdminAddress {
+/**
+ * Parses `127.0.0.1:9901`, `localhost:9901`, `[::1]:9901` or `unix:/run/envoy/admin.sock` (the
+ * TCP forms as util/address.ts parses them, with `options`). Throws {@link AdminAddressError}.
+ */
+export function parseAdminAddress(text: string, options: HostPortOptions = {}): AdminAddress {
   if (text.startsWith('unix:')) {
     const socketPath = text.slice('unix:'.length);
     if (socketPath === '') throw new AdminAddressError(text, 'no socket path after `unix:`');
     return { socketPath };
   }
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
-  if (!match) throw new AdminAddressError(text, 'expected host:port, [ipv6]:port or unix:/path');
-  const host = match[1] ?? match[2] ?? '';
-  if (match[1] !== undefined && isIP(host) !== 6) throw new AdminAddressError(text, 'not an IPv6 address');
-  const port = Number(match[3]);
-  if (port < 1 || port > 65535) throw new AdminAddressError(text, 'the port must be between 1 and 65535');
-  return { host, port };
+  const address = parseHostPort(text, options);
+  if ('problem' in address) throw new AdminAddressError(text, address.problem);
+  return address;
 }
 
 /** The address as users write it, for messages. */
 export function formatAdminAddress(address: AdminAddress): string {
-  if ('socketPath' in address) return `unix:${address.socketPath}`;
-  return isIP(address.host) === 6 ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+  return 'socketPath' in address ? `unix:${address.socketPath}` : formatHostPort(address);
 }
 
 /** `/ready`'s answer: `live` is true on 200 (state `LIVE`); otherwise the state Envoy named. */

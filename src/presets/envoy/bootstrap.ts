@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { parse } from 'yaml';
-import type { DrainWarning } from '../../drain/drain.js';
+import type { Warning } from '../../util/warning.js';
 import { formatAdminAddress } from './admin.js';
 import type { AdminAddress } from './admin.js';
 import { writePrivateFile } from '../../util/private-file.js';
@@ -47,7 +47,7 @@ export function bootstrapAdminAddress(text: string): AdminAddress | undefined {
  * A warning when the bootstrap's admin address differs from the configured one: readiness and
  * draining would then talk to nothing. Port 0 in the bootstrap cannot be compared and is accepted.
  */
-export function checkAdminAddress(text: string, configured: AdminAddress): DrainWarning | undefined {
+export function checkAdminAddress(text: string, configured: AdminAddress): Warning | undefined {
   const declared = bootstrapAdminAddress(text);
   if (!declared) return undefined;
   const same =

@@ -1,5 +1,6 @@
 import { runDrain } from '../../drain/drain.js';
-import type { DrainResult, DrainWarning } from '../../drain/drain.js';
+import type { DrainResult } from '../../drain/drain.js';
+import type { Warning } from '../../util/warning.js';
 import type { Clock } from '../../core/clock.js';
 import { describe } from '../../core/errors.js';
 import type { EnvoyAdmin } from './admin.js';
@@ -52,7 +53,7 @@ export class EnvoyDrainer {
    */
   async drain(
     signal: AbortSignal,
-    options: { readonly clock: Clock; readonly warn?: (warning: DrainWarning) => void },
+    options: { readonly clock: Clock; readonly warn?: (warning: Warning) => void },
   ): Promise<DrainResult> {
     const { clock } = options;
     const startedAt = clock.now();
@@ -89,7 +90,7 @@ export class EnvoyDrainer {
    * has). Sends the request at most once: later and concurrent calls get the first call's outcome,
    * or `already-draining` when a shutdown drain came first. Never rejects.
    */
-  drainForever(warn?: (warning: DrainWarning) => void): Promise<DrainForeverOutcome> {
+  drainForever(warn?: (warning: Warning) => void): Promise<DrainForeverOutcome> {
     if (this.#forever) return this.#forever;
     if (this.#state === 'shutdown') return Promise.resolve('already-draining');
     this.#state = 'forever';

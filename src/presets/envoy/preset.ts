@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import type { DrainResult, DrainWarning } from '../../drain/drain.js';
+import type { DrainResult } from '../../drain/drain.js';
+import type { Warning } from '../../util/warning.js';
 import { reportResult, warnAs } from '../../drain/hook.js';
 import { processComponent } from '../../process/component.js';
 import type { ProcessComponent, ProcessOptions, ReadyCheck } from '../../process/component.js';
-import { EnvoyAdmin, parseAdminAddress } from './admin.js';
+import { EnvoyAdmin } from './admin.js';
 import type { AdminAddress } from './admin.js';
 import { envoyArguments } from './args.js';
 import { checkAdminAddress, copyBootstrap } from './bootstrap.js';
@@ -18,13 +19,6 @@ import { checkEnvoyVersion } from './version.js';
  * (the bootstrap copy) and returns what `processComponent` needs plus the SIGUSR2 entry point.
  */
 
-/** The admin address as a string (`127.0.0.1:9901`, `unix:/p`), as parsed, or as the stack-file loader gives it. */
-export type AdminAddressInput =
-  | string
-  | AdminAddress
-  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
-  | { readonly kind: 'unix'; readonly path: string };
-
 /** An envoy component's settings (durations in milliseconds), as the stack-file loader produces them. */
 export interface EnvoyPresetConfig {
   /** The component's name. */
@@ -35,7 +29,8 @@ export interface EnvoyPresetConfig {
   readonly binary?: string;
   /** The user's bootstrap file. */
   readonly bootstrap: string;
-  readonly admin: AdminAddressInput;
+  /** Envoy's admin API, as parsed or as text (`127.0.0.1:9901`, `unix:/path`; see admin.ts). */
+  readonly admin: string | AdminAddress;
   /** @default 'info' */
   readonly logLevel?: string;
   readonly componentLogLevel?: string;
@@ -63,7 +58,7 @@ export interface EnvoyPreset {
   /** Spread into `processComponent`, adding env, cwd, output, dependsOn and the like. */
   readonly processOptions: EnvoyProcessOptions;
   /** Problems found while preparing (the bootstrap's admin address differs); for the CLI to show. */
-  readonly warnings: readonly DrainWarning[];
+  readonly warnings: readonly Warning[];
   /** Every shutdown drain's result, latest last (for the stop report). */
   readonly drains: readonly DrainResult[];
   /**
@@ -72,7 +67,7 @@ export interface EnvoyPreset {
    * component's drain hook calls it for `drain-only` (Manager.drain()), so the CLI need not; it
    * is shared state, so calling both is harmless. Never rejects.
    */
-  drainForever(warn?: (warning: DrainWarning) => void): Promise<DrainForeverOutcome>;
+  drainForever(warn?: (warning: Warning) => void): Promise<DrainForeverOutcome>;
 }
 
 /** Copies the bootstrap into the work dir (mode 0600) and assembles the preset. Rejects if the bootstrap cannot be read. */
@@ -81,11 +76,10 @@ export async function prepareEnvoy(
   options: { readonly platform?: NodeJS.Platform; readonly requestTimeout?: number } = {},
 ): Promise<EnvoyPreset> {
   const { name } = config;
-  const address = toAdminAddress(config.admin);
-  const admin = new EnvoyAdmin(address, { requestTimeout: options.requestTimeout ?? 2000 });
+  const admin = new EnvoyAdmin(config.admin, { requestTimeout: options.requestTimeout ?? 2000 });
   const drainTimeout = config.drain?.timeout ?? 30_000;
   const bootstrapPath = await copyBootstrap(config.bootstrap, config.workDir, name);
-  const mismatch = checkAdminAddress(await readFile(bootstrapPath, 'utf8'), address);
+  const mismatch = checkAdminAddress(await readFile(bootstrapPath, 'utf8'), admin.address);
   const args = envoyArguments({
     configPath: bootstrapPath,
     drainTimeout,
@@ -103,7 +97,7 @@ export async function prepareEnvoy(
       // Once per preset, alongside the start rather than before it: a warning, never a delay.
       versionChecked = true;
       const binary = child.command[0] ?? config.binary ?? 'envoy';
-      void checkEnvoyVersion(binary).then(({ warning }) => {
+      void checkEnvoyVersion(binary, { signal, containment: child.commands }).then(({ warning }) => {
         if (warning) warnAs(ctx)(warning);
       });
     }
@@ -150,13 +144,4 @@ export function envoyComponent(
   extra: Omit<ProcessOptions, keyof EnvoyProcessOptions> = {},
 ): ProcessComponent {
   return processComponent({ ...extra, ...preset.processOptions });
-}
-
-/** Normalises the accepted shapes of an admin address. */
-export function toAdminAddress(input: AdminAddressInput): AdminAddress {
-  if (typeof input === 'string') return parseAdminAddress(input);
-  if ('kind' in input) {
-    return input.kind === 'unix' ? { socketPath: input.path } : { host: input.host, port: input.port };
-  }
-  return input;
 }

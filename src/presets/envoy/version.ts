@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { describe } from '../../core/errors.js';
+import { describe, formatMs } from '../../core/errors.js';
+import { type CommandContainment, runHelperCommand } from '../../process/helper-command.js';
 
 /** What `envoy --version` says: the whole build string and the version in it. */
 export interface EnvoyVersion {
@@ -85,36 +85,46 @@ export function judgeEnvoyVersion(output: string): VersionCheck {
 }
 
 /**
- * Runs `<binary> --version` (no shell, bounded by `timeout`) and judges its output. Never rejects:
- * a binary that cannot be run is a warning here, since the start itself will report it properly.
+ * Runs `<binary> --version` as a helper command (see helper-command.ts: no shell, its own process
+ * group, inside `containment` when given, killed with everything it started once it exits), bounded
+ * by `timeout` and `signal`, and judges its output. Never rejects: a binary that cannot be run is a
+ * warning here, since the start itself will report it properly; a check that `signal` ended has
+ * neither version nor warning, since whoever asked no longer needs the answer.
  */
-export function checkEnvoyVersion(
+export async function checkEnvoyVersion(
   binary: string,
-  options: { readonly timeout?: number; readonly signal?: AbortSignal } = {},
+  options: {
+    readonly timeout?: number;
+    readonly signal?: AbortSignal;
+    readonly containment?: CommandContainment;
+  } = {},
 ): Promise<VersionCheck> {
-  return new Promise<VersionCheck>((resolve) => {
-    execFile(
-      binary,
-      ['--version'],
-      {
-        timeout: options.timeout ?? 10_000,
-        killSignal: 'SIGKILL',
-        maxBuffer: 65_536,
-        signal: options.signal,
-      },
-      (error, stdout) => {
-        if (error) {
-          resolve({
-            version: undefined,
-            warning: {
-              code: 'ENVOY_VERSION_UNAVAILABLE',
-              message: `could not run \`${binary} --version\`: ${describe(error)}`,
-            },
-          });
-        } else {
-          resolve(judgeEnvoyVersion(stdout));
-        }
-      },
-    );
+  const timeoutMs = options.timeout ?? 10_000;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  const unavailable = (why: string): VersionCheck => ({
+    version: undefined,
+    warning: { code: 'ENVOY_VERSION_UNAVAILABLE', message: `could not run \`${binary} --version\`: ${why}` },
   });
+  let result;
+  try {
+    result = await runHelperCommand([binary, '--version'], {
+      signal,
+      stdoutLimit: MAX_OUTPUT,
+      ...(options.containment && { containment: options.containment }),
+    });
+  } catch (error) {
+    if (options.signal?.aborted) return { version: undefined, warning: undefined };
+    return unavailable(timeout.aborted ? `no answer within ${formatMs(timeoutMs)}` : describe(error));
+  }
+  if (result.overflowed) return unavailable(`it printed more than ${MAX_OUTPUT} characters`);
+  if (result.exitCode !== 0) {
+    return unavailable(
+      result.signal ? `it was killed by ${result.signal}` : `it exited with code ${result.exitCode}`,
+    );
+  }
+  return judgeEnvoyVersion(result.stdout);
 }
+
+/** More than any version banner: the rest is not read. */
+const MAX_OUTPUT = 65_536;

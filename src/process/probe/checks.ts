@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { CorralError } from '../../core/errors.js';
 import { type HelperCommandOptions, runHelperCommand } from '../helper-command.js';
+import { HttpCallError, httpRequest } from '../../util/http.js';
 import { redactUrls } from '../../util/redact.js';
 
 /**
@@ -12,27 +13,19 @@ import { redactUrls } from '../../util/redact.js';
  */
 export type Check = (signal: AbortSignal) => Promise<string | undefined>;
 
-/** GET `url`; passes on `status`, or on any 2xx when `status` is unset. */
+/** GET `url`; passes on `status`, or on any 2xx when `status` is unset. The body is not read. */
 export function httpCheck(url: URL, status: number | undefined, redact: (text: string) => string): Check {
   return async (signal) => {
-    // Imported on first use: Node's HTTP client (and for https its TLS and crypto) would otherwise
-    // stay in memory for the whole run of every stack, with an HTTP probe or not.
-    const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
-    return new Promise((resolve) => {
-      // agent: false: one connection per attempt, closed after it, so no idle socket lingers.
-      const req = request(url, { method: 'GET', agent: false, signal }, (response) => {
-        const code = response.statusCode ?? 0;
-        response.destroy();
-        const passed = status === undefined ? code >= 200 && code < 300 : code === status;
-        resolve(
-          passed ? undefined : `answered ${code}${status === undefined ? '' : ` (expected ${status})`}`,
-        );
-      });
-      req.on('error', (error) => {
-        resolve(`failed: ${redact(reasonOf(error, signal))}`);
-      });
-      req.end();
-    });
+    let code: number;
+    try {
+      ({ status: code } = await httpRequest({ url: url.href, signal, readBody: false }));
+    } catch (error) {
+      // The network error alone (`connect ECONNREFUSED …`): the probe's description names the URL.
+      const cause = error instanceof HttpCallError && error.cause instanceof Error ? error.cause : error;
+      return `failed: ${redact(reasonOf(cause as Error, signal))}`;
+    }
+    const passed = status === undefined ? code >= 200 && code < 300 : code === status;
+    return passed ? undefined : `answered ${code}${status === undefined ? '' : ` (expected ${status})`}`;
   };
 }
 

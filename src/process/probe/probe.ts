@@ -3,7 +3,7 @@ import { CorralError, formatMs } from '../../core/errors.js';
 import { redactUrls } from '../../util/redact.js';
 import type { LineTap } from '../../output/forward.js';
 import type { Check, ExecContext } from './checks.js';
-import { InvalidProbeError, prepare, type ReadinessProbe } from './spec.js';
+import { InvalidProbeError, prepare, PROBE_DEFAULTS, type ReadinessProbe } from './spec.js';
 
 export { type ExecContext, ProbeCommandError } from './checks.js';
 export {
@@ -72,7 +72,7 @@ export interface WaitOptions {
 export async function waitUntilReady(probe: ReadinessProbe, options: WaitOptions): Promise<void> {
   const { signal, clock = systemClock } = options;
   const prepared = prepare(probe, options.exec ?? {});
-  const timeout = probe.timeout ?? 30_000;
+  const timeout = probe.timeout ?? PROBE_DEFAULTS.timeout;
   const timedOut = (failure: string | undefined, summary?: string): ProbeTimeoutError =>
     new ProbeTimeoutError(options.component, prepared.description, timeout, failure, summary);
   signal?.throwIfAborted();
@@ -84,7 +84,7 @@ export async function waitUntilReady(probe: ReadinessProbe, options: WaitOptions
   for (;;) {
     const remaining = deadline - clock.now();
     if (remaining <= 0) throw timedOut(lastFailure);
-    const attemptTimeout = probe.attemptTimeout ?? 5_000;
+    const attemptTimeout = probe.attemptTimeout ?? PROBE_DEFAULTS.attemptTimeout;
     const cutShort = remaining < attemptTimeout; // this attempt's timer is the deadline's
     const failure = await attempt(check, Math.min(attemptTimeout, remaining), clock, signal);
     signal?.throwIfAborted();
@@ -92,7 +92,7 @@ export async function waitUntilReady(probe: ReadinessProbe, options: WaitOptions
     options.onFailedAttempt?.(failure);
     // An attempt the deadline cut off says less than a complete earlier one (`answered 503`).
     if (!(cutShort && failure.timedOut && lastFailure !== undefined)) lastFailure = failure.reason;
-    const pause = Math.min(probe.interval ?? 500, deadline - clock.now());
+    const pause = Math.min(probe.interval ?? PROBE_DEFAULTS.interval, deadline - clock.now());
     if (pause <= 0) throw timedOut(lastFailure);
     await clock.sleep(pause, signal);
   }

@@ -1,4 +1,5 @@
 import { CorralError } from '../../core/errors.js';
+import { formatHostPort, parseHostPort, type HostPort } from '../../util/address.js';
 import { Redactor, redactUrl, redactUrls } from '../../util/redact.js';
 import { type Check, type ExecContext, execCheck, httpCheck, tcpCheck } from './checks.js';
 
@@ -7,13 +8,16 @@ import { type Check, type ExecContext, execCheck, httpCheck, tcpCheck } from './
  * interval between attempts and a start-up deadline. Durations are milliseconds.
  */
 export interface ProbeTiming {
-  /** Pause after a failed attempt before the next one. @default 500 */
+  /** Pause after a failed attempt before the next one. @default 250 */
   readonly interval?: number;
-  /** Start-up deadline, counted from when waiting starts. @default 30_000 */
+  /** Start-up deadline, counted from when waiting starts. @default 60_000 */
   readonly timeout?: number;
   /** The longest one attempt (a request, a connect, a command) may take; never past the deadline. @default 5_000 */
   readonly attemptTimeout?: number;
 }
+
+/** The defaults of {@link ProbeTiming}: for code, and for the stack file, whose schema shows them. */
+export const PROBE_DEFAULTS = { interval: 250, timeout: 60_000, attemptTimeout: 5_000 } as const;
 
 /**
  * One of: `{ http: url, status? }` a GET answered with `status` (default: any 2xx; credentials in
@@ -25,7 +29,7 @@ export interface ProbeTiming {
 export type ReadinessProbe = ProbeTiming &
   (
     | { readonly http: string; readonly status?: number }
-    | { readonly tcp: string | { readonly host: string; readonly port: number } }
+    | { readonly tcp: string | HostPort }
     | { readonly exec: readonly string[] }
     | { readonly log: string | RegExp }
   );
@@ -78,9 +82,12 @@ export function prepare(probe: ReadinessProbe, options: ExecContext): Prepared {
   }
   if ('http' in probe) return prepareHttp(probe.http, probe.status);
   if ('tcp' in probe) {
-    const { host, port } = tcpAddress(probe.tcp);
-    const shown = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-    return { description: `TCP connect ${shown}`, check: tcpCheck(host, port), pattern: undefined };
+    const address = tcpAddress(probe.tcp);
+    return {
+      description: `TCP connect ${formatHostPort(address)}`,
+      check: tcpCheck(address.host, address.port),
+      pattern: undefined,
+    };
   }
   if ('exec' in probe) {
     const argv = probe.exec;
@@ -125,27 +132,26 @@ function prepareHttp(text: string, status: number | undefined): Prepared {
   };
 }
 
-/** `host:port`, `[v6]:port` or `{ host, port }`; the port must be an integer in 1–65535. */
-function tcpAddress(address: string | { host: string; port: number }): { host: string; port: number } {
-  const isPort = (port: number) => Number.isInteger(port) && port >= 1 && port <= 65535;
+/** `host:port`, `[v6]:port` (see util/address.ts) or `{ host, port }` with a port in 1–65535. */
+function tcpAddress(address: string | HostPort): HostPort {
   if (typeof address === 'object') {
     const { host, port } = address;
-    if (typeof host === 'string' && host !== '' && isPort(port)) return { host, port };
+    if (typeof host === 'string' && host !== '' && Number.isInteger(port) && port >= 1 && port <= 65535) {
+      return { host, port };
+    }
     throw new InvalidProbeError(
       'tcp',
       `expected { host, port } with a port in 1–65535, got ${JSON.stringify(address)}`,
     );
   }
-  const match = typeof address === 'string' ? /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address) : null;
-  const port = Number(match?.[3]);
-  const host = match?.[1] ?? match?.[2];
-  if (!host || !isPort(port)) {
+  const parsed = typeof address === 'string' ? parseHostPort(address) : { problem: 'not a string' };
+  if ('problem' in parsed) {
     throw new InvalidProbeError(
       'tcp',
-      `expected "host:port" (or "[v6-address]:port"), got ${JSON.stringify(address)}`,
+      `expected "host:port" (or "[v6-address]:port"), got ${JSON.stringify(address)}: ${parsed.problem}`,
     );
   }
-  return { host, port };
+  return parsed;
 }
 
 function compile(source: string | RegExp): RegExp {

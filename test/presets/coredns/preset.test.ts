@@ -109,6 +109,9 @@ test(
       assert.equal(readyAddressIn('.:53 {\n    ready\n}\n'), '127.0.0.1:8181');
       assert.equal(readyAddressIn('.:53 {\n    ready [::1]:8181\n}\n'), '[::1]:8181');
       assert.equal(readyAddressIn('.:53 {\n    # ready 1.2.3.4:5\n    forward . 8.8.8.8\n}\n'), undefined);
+      assert.equal(readyAddressIn('.:53 {\n    ready 0.0.0.0:8182 {\n    }\n}\n'), '127.0.0.1:8182');
+      assert.equal(readyAddressIn('.:53 {\n    ready [::]:8183\n}\n'), '127.0.0.1:8183');
+      assert.equal(readyAddressIn('.:53 {\n    ready localhost:8184\n}\n'), 'localhost:8184');
       const missing = await prepareCoredns({
         name: 'dns',
         workDir: dir,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { DrainWarning } from '../../../src/drain/drain.js';
+import type { Warning } from '../../../src/util/warning.js';
 import { EnvoyAdmin } from '../../../src/presets/envoy/admin.js';
 import { EnvoyDrainer } from '../../../src/presets/envoy/drain.js';
 import { systemClock } from '../../../src/core/clock.js';
@@ -97,7 +97,7 @@ test('timeout is respected with a connection that outlives it', { timeout: 30_00
   await withDouble(async ({ admin, listener }) => {
     void holdConnection(listener, 8000);
     await waitFor('the connection to be counted', async () => (await admin.activeConnections()) === 1);
-    const warnings: DrainWarning[] = [];
+    const warnings: Warning[] = [];
     const result = await new EnvoyDrainer(admin, { timeout: 1000 }).drain(never, {
       clock: systemClock,
       warn: (w) => warnings.push(w),
@@ -114,7 +114,7 @@ test(
   { timeout: 30_000 },
   async () => {
     const admin = new EnvoyAdmin(`127.0.0.1:${await freePort()}`);
-    const warnings: DrainWarning[] = [];
+    const warnings: Warning[] = [];
     const result = await new EnvoyDrainer(admin, { min: 5000, timeout: 30_000 }).drain(never, {
       clock: systemClock,
       warn: (w) => warnings.push(w),
@@ -163,7 +163,7 @@ test('a shutdown drain first: a later drain-forever sends nothing', { timeout: 3
 test('a failed drain-forever warns, and the shutdown still drains', { timeout: 30_000 }, async () => {
   const unreachable = new EnvoyAdmin(`127.0.0.1:${await freePort()}`);
   const drainer = new EnvoyDrainer(unreachable, { timeout: 5000 });
-  const warnings: DrainWarning[] = [];
+  const warnings: Warning[] = [];
   assert.equal(await drainer.drainForever((w) => warnings.push(w)), 'failed');
   assert.equal(await drainer.drainForever((w) => warnings.push(w)), 'failed');
   assert.equal(warnings.length, 1, 'asked once, warned once');

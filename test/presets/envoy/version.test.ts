@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { killPids, waitGone } from '../../helpers/process.js';
 import {
   OLDEST_SUPPORTED_ENVOY,
   checkEnvoyVersion,
@@ -103,5 +104,35 @@ test(
 
     const missing = await checkEnvoyVersion('/nonexistent/envoy');
     assert.equal(missing.warning?.code, 'ENVOY_VERSION_UNAVAILABLE');
+  },
+);
+
+test(
+  'checkEnvoyVersion kills what `--version` left running, and an ended signal gives no warning',
+  { timeout: 20_000 },
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'corral-version-'));
+    let leftover: number | undefined;
+    try {
+      // A binary whose `--version` leaves a process behind in its group.
+      const wrapper = join(dir, 'leaky-envoy');
+      const pidFile = join(dir, 'pid');
+      await writeFile(
+        wrapper,
+        `#!/bin/sh\nsleep 300 >/dev/null 2>&1 &\necho $! > ${pidFile}\nexec ${envoyDouble} "$@"\n`,
+        { mode: 0o755 },
+      );
+      const check = await checkEnvoyVersion(wrapper);
+      assert.equal(check.version?.version, '1.31.2');
+      leftover = Number(await readFile(pidFile, 'utf8'));
+      await waitGone([leftover]);
+
+      // The caller gave up (the run ended): nothing to warn about.
+      const ended = await checkEnvoyVersion(envoyDouble, { signal: AbortSignal.abort() });
+      assert.deepEqual(ended, { version: undefined, warning: undefined });
+    } finally {
+      if (leftover !== undefined) killPids([leftover]);
+      await rm(dir, { recursive: true, force: true });
+    }
   },
 );

@@ -382,6 +382,39 @@ test('log times out on the clock, saying how many lines it saw', { timeout: 20_0
   assert.equal(clock.pendingSleeps, 0);
 });
 
+test(
+  'without timing, a probe waits as the stack file says it does: every 250ms, for 60s',
+  { timeout: 30_000 },
+  async () => {
+    const clock = new ManualClock();
+    const port = await freePort();
+    let failures = 0;
+    const state = { settled: false };
+    const waiting = waitUntilReady(
+      { tcp: `127.0.0.1:${port}` },
+      { component: 'db', clock, onFailedAttempt: () => failures++ },
+    ).then(
+      () => assert.fail('resolved'),
+      (e: unknown) => e,
+    );
+    void waiting.finally(() => (state.settled = true));
+    await waitFor(() => failures === 1, 'the first attempt to fail');
+    await clock.advance(249);
+    assert.equal(failures, 1, 'no second attempt before the interval');
+    await clock.advance(1);
+    await waitFor(() => failures === 2, 'the second attempt');
+    while (!state.settled) {
+      const before = failures;
+      await clock.advance(250);
+      await waitFor(() => failures > before || state.settled, `an attempt after ${clock.now()}ms`);
+    }
+    const error = await waiting;
+    assert.ok(error instanceof ProbeTimeoutError);
+    assert.equal(error.timeoutMs, 60_000);
+    assert.equal(clock.now(), 60_000);
+  },
+);
+
 test('aborting stops every kind of probe at once', { timeout: 30_000 }, async (t) => {
   const hung = await httpServer(t, ['hang']);
   const pidFile = join(dir, 'abort-pids');
@@ -443,7 +476,7 @@ test('validateProbe rejects probes that cannot work, naming the field', () => {
   for (const [probe, field] of invalid) {
     assert.throws(
       () => validateProbe(probe as ReadinessProbe),
-      (e: InvalidProbeError) => e.code === 'INVALID_PROBE' && e.field === field,
+      (e: { code?: unknown; field?: unknown }) => e.code === 'INVALID_PROBE' && e.field === field,
       JSON.stringify(probe),
     );
   }
