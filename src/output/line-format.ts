@@ -1,10 +1,11 @@
 /**
  * Turning a child's output bytes into complete, formatted lines, one chunk at a time. A chunk's
- * complete lines are found with native searches and formatted together: in `prefixed`, a run of
- * lines free of control characters gets its prefixes from one replace over its text; lines that
- * carry escape sequences are neutralised one by one (see terminal-text.ts).
+ * complete lines are formatted as one run, straight from the chunk: only a line that began in an
+ * earlier chunk is joined with its carried start. In `prefixed`, a run free of control characters
+ * is decoded once and gets its prefixes from one replace; lines that carry escape sequences are
+ * neutralised one by one (see terminal-text.ts). `raw` passes the bytes through as they are.
  */
-import { needsNeutralising, neutralise } from './terminal-text.js';
+import { needsNeutralising, neutralise, runNeedsNeutralising } from './terminal-text.js';
 
 /** How forwarded lines are written. */
 export type OutputFormat = 'prefixed' | 'json' | 'raw';
@@ -38,17 +39,10 @@ export interface LineFormatOptions {
   readonly maxLineBytes?: number;
 }
 
+type OnLine = ((line: string) => void) | undefined;
+
 const EMPTY = Buffer.alloc(0);
 const NEWLINE = 10;
-
-/** One line or piece of a line, ready to format. */
-interface Piece {
-  readonly bytes: Buffer;
-  /** Continues a line that was cut before it. */
-  readonly continues: boolean;
-  /** Is cut: the line goes on in the next piece. */
-  readonly cut: boolean;
-}
 
 /**
  * Stateful: keeps the unfinished last line of a stream between chunks (never more than
@@ -63,6 +57,8 @@ export class LineFormatter {
   /** `prefixed`: the prefix of a line, and of a piece that continues a cut line. */
   readonly #prefix: string;
   readonly #continuation: string;
+  /** `prefixed`: what a newline between two lines becomes, as a `replaceAll` replacement. */
+  readonly #newlineReplacement: string;
   /** `json`: everything of a record between the time and the line. */
   readonly #jsonMiddle: string;
   /** Bytes of the current unfinished line; at most `maxLineBytes` long. */
@@ -78,6 +74,8 @@ export class LineFormatter {
     const coloured = options.color === undefined ? name : `\x1b[${options.color}m${name}\x1b[0m`;
     this.#prefix = `${coloured} | `;
     this.#continuation = `${coloured} + `;
+    // `$` is special in a replacement (`$&` is the match): a name may hold one.
+    this.#newlineReplacement = `\n${this.#prefix.replaceAll('$', '$$$$')}`;
     // pino's layout (level, time first) so these records sit among Corral's own pino logs.
     this.#jsonMiddle = `,"component":${JSON.stringify(options.component)},"stream":"${options.stream}","line":`;
   }
@@ -88,76 +86,127 @@ export class LineFormatter {
    * decoded as UTF-8 (invalid bytes become U+FFFD) and without its line ending; `time` is the
    * JSON `time`.
    */
-  push(chunk: Buffer, time: number, onLine?: (line: string) => void): Buffer {
+  push(chunk: Buffer, time: number, onLine?: OnLine): Buffer {
     const last = chunk.lastIndexOf(NEWLINE);
     if (last === -1) return this.#hold(chunk, time, onLine);
-    const continues = this.#continues;
-    const lines =
-      this.#carry.length === 0
-        ? chunk.subarray(0, last)
-        : Buffer.concat([this.#carry, chunk.subarray(0, last)]);
+    if (this.#format === 'raw') return this.#pushRaw(chunk, last, time, onLine);
+    let text = '';
+    let from = 0;
+    if (this.#carry.length > 0) {
+      // Only the line that began in an earlier chunk is joined: a character may straddle the cut.
+      const first = chunk.indexOf(NEWLINE);
+      text = this.#formatLines(
+        Buffer.concat([this.#carry, chunk.subarray(0, first)]),
+        this.#continues,
+        time,
+        onLine,
+      );
+      from = first + 1;
+    }
     this.#carry = EMPTY;
     this.#continues = false;
-    const finished = this.#formatLines(lines, continues, time, onLine);
-    const rest = this.#hold(chunk.subarray(last + 1), time, onLine);
-    return rest.length === 0 ? finished : Buffer.concat([finished, rest]);
+    if (from <= last) text += this.#formatLines(chunk.subarray(from, last), false, time, onLine);
+    text += this.#holdText(chunk.subarray(last + 1), time, onLine);
+    return Buffer.from(text, 'utf8');
   }
 
   /** Ends the stream: returns the unfinished last line, terminated (except in `raw`), or nothing. */
-  end(time: number, onLine?: (line: string) => void): Buffer {
+  end(time: number, onLine?: OnLine): Buffer {
     const last = this.#carry;
     const continues = this.#continues;
     this.#carry = EMPTY;
     this.#continues = false;
     if (last.length === 0) return EMPTY;
-    const piece = { bytes: last, continues, cut: false };
     onLine?.(decode(last));
-    if (this.#format === 'raw') return Buffer.from(last);
-    return Buffer.from(this.#formatPiece(piece, time), 'utf8');
+    // The carry is the formatter's own copy: it can be handed over as it is.
+    if (this.#format === 'raw') return last;
+    return Buffer.from(this.#formatText(last.toString('utf8'), continues, false, time), 'utf8');
+  }
+
+  /**
+   * `raw`: the bytes unchanged, up to the chunk's last newline, after what was carried; only
+   * lines longer than the cap are seen in pieces (by `onLine`).
+   */
+  #pushRaw(chunk: Buffer, last: number, time: number, onLine: OnLine): Buffer {
+    const lines = chunk.subarray(0, last + 1);
+    // One copy either way: the chunk's memory may be reused once this returns.
+    const out = this.#carry.length === 0 ? Buffer.from(lines) : Buffer.concat([this.#carry, lines]);
+    if (onLine) this.#eachPiece(out.subarray(0, -1), this.#continues, (piece) => onLine(decode(piece)));
+    this.#carry = EMPTY;
+    this.#continues = false;
+    const held = this.#hold(chunk.subarray(last + 1), time, onLine);
+    return held.length === 0 ? out : Buffer.concat([out, held]);
   }
 
   /**
    * Keeps `bytes` (no newline in them) as the unfinished line, cutting off and returning capped
-   * pieces while it is longer than the cap.
+   * pieces, formatted, while it is longer than the cap.
    */
-  #hold(bytes: Buffer, time: number, onLine: ((line: string) => void) | undefined): Buffer {
-    if (bytes.length === 0) return EMPTY;
+  #hold(bytes: Buffer, time: number, onLine: OnLine): Buffer {
+    if (this.#format !== 'raw') {
+      const text = this.#holdText(bytes, time, onLine);
+      return text === '' ? EMPTY : Buffer.from(text, 'utf8');
+    }
+    const pieces = this.#cutCarry(bytes);
+    if (onLine) for (const piece of pieces) onLine(decode(piece));
+    // The bytes as they are: a cut piece goes on in the next one, so no newline is added.
+    return pieces.length === 0 ? EMPTY : Buffer.concat(pieces);
+  }
+
+  /** {@link #hold} for `prefixed` and `json`: the pieces cut off, formatted. */
+  #holdText(bytes: Buffer, time: number, onLine: OnLine): string {
+    const continues = this.#continues;
+    const pieces = this.#cutCarry(bytes);
+    let out = '';
+    for (const [i, piece] of pieces.entries()) {
+      onLine?.(decode(piece));
+      out += this.#formatText(piece.toString('utf8'), continues || i > 0, true, time);
+    }
+    return out;
+  }
+
+  /** Appends `bytes` to the carry and cuts capped pieces off its start; returns them. */
+  #cutCarry(bytes: Buffer): Buffer[] {
+    if (bytes.length === 0) return [];
     let line = this.#carry.length === 0 ? bytes : Buffer.concat([this.#carry, bytes]);
-    const pieces: Piece[] = [];
+    const pieces: Buffer[] = [];
     while (line.length > this.#maxLineBytes) {
       const cut = utf8Cut(line, this.#maxLineBytes);
-      pieces.push({ bytes: line.subarray(0, cut), continues: this.#continues, cut: true });
+      pieces.push(line.subarray(0, cut));
       this.#continues = true;
       line = line.subarray(cut);
     }
     // Copied, not a view: a view would keep the whole chunk's memory alive for a few bytes.
     this.#carry = Buffer.from(line);
-    return pieces.length === 0 ? EMPTY : this.#formatPieces(pieces, time, onLine);
+    return pieces;
   }
 
   /**
-   * Formats `lines`: complete lines separated by newlines, the last one's newline left off. The
-   * first continues a cut line when `continues`. Over-long lines are cut into pieces.
+   * Formats `lines` (`prefixed` or `json`): complete lines separated by newlines, the last one's
+   * newline left off. The first continues a cut line when `continues`. Over-long lines are cut
+   * into pieces.
    */
-  #formatLines(
-    lines: Buffer,
-    continues: boolean,
-    time: number,
-    onLine: ((line: string) => void) | undefined,
-  ): Buffer {
-    if (this.#hasLongLine(lines)) return this.#formatPieces(this.#split(lines, continues), time, onLine);
-    const text = onLine || this.#format !== 'raw' ? lines.toString('utf8') : '';
+  #formatLines(lines: Buffer, continues: boolean, time: number, onLine: OnLine): string {
+    if (this.#hasLongLine(lines)) {
+      let out = '';
+      this.#eachPiece(lines, continues, (piece, pieceContinues, cut) => {
+        onLine?.(decode(piece));
+        out += this.#formatText(piece.toString('utf8'), pieceContinues, cut, time);
+      });
+      return out;
+    }
+    const text = lines.toString('utf8');
     if (onLine) for (const line of text.split('\n')) onLine(withoutCR(line));
-    if (this.#format === 'raw') return Buffer.concat([lines, NEWLINE_BYTE]);
-    if (this.#format === 'prefixed' && !needsNeutralising(text)) {
+    if (this.#format === 'prefixed' && !runNeedsNeutralising(text)) {
       const head = continues ? this.#continuation : this.#prefix;
-      return Buffer.from(`${head}${text.replaceAll('\n', `\n${this.#prefix}`)}\n`, 'utf8');
+      return `${head}${text.replaceAll('\n', this.#newlineReplacement)}\n`;
     }
+    const split = text.split('\n');
     let out = '';
-    for (const [i, line] of text.split('\n').entries()) {
-      out += this.#formatText(line, continues && i === 0, false, time);
+    for (let i = 0; i < split.length; i++) {
+      out += this.#formatText(split[i] ?? '', continues && i === 0, false, time);
     }
-    return Buffer.from(out, 'utf8');
+    return out;
   }
 
   /**
@@ -174,41 +223,29 @@ export class LineFormatter {
     return false;
   }
 
-  /** `lines` (as for {@link #formatLines}) as pieces, over-long lines cut. */
-  #split(lines: Buffer, continues: boolean): Piece[] {
-    const pieces: Piece[] = [];
+  /**
+   * Calls `each` with every line of `lines` (as for {@link #formatLines}) or, for an over-long
+   * one, every piece of it: whether the piece continues a cut line, and whether it is cut itself.
+   */
+  #eachPiece(
+    lines: Buffer,
+    continues: boolean,
+    each: (piece: Buffer, continues: boolean, cut: boolean) => void,
+  ): void {
     for (let from = 0; from <= lines.length;) {
       const newline = lines.indexOf(NEWLINE, from);
       const to = newline === -1 ? lines.length : newline;
       let start = from;
-      let piecesContinue = continues && from === 0;
+      let pieceContinues = continues && from === 0;
       while (to - start > this.#maxLineBytes) {
         const cut = start + utf8Cut(lines.subarray(start, to), this.#maxLineBytes);
-        pieces.push({ bytes: lines.subarray(start, cut), continues: piecesContinue, cut: true });
-        piecesContinue = true;
+        each(lines.subarray(start, cut), pieceContinues, true);
+        pieceContinues = true;
         start = cut;
       }
-      pieces.push({ bytes: lines.subarray(start, to), continues: piecesContinue, cut: false });
+      each(lines.subarray(start, to), pieceContinues, false);
       from = to + 1;
     }
-    return pieces;
-  }
-
-  #formatPieces(
-    pieces: readonly Piece[],
-    time: number,
-    onLine: ((line: string) => void) | undefined,
-  ): Buffer {
-    if (onLine) for (const piece of pieces) onLine(decode(piece.bytes));
-    if (this.#format === 'raw') {
-      // The bytes as they are: a cut piece goes on in the next one, so only a line's end gets a newline.
-      return Buffer.concat(pieces.flatMap((p) => (p.cut ? [p.bytes] : [p.bytes, NEWLINE_BYTE])));
-    }
-    return Buffer.from(pieces.map((piece) => this.#formatPiece(piece, time)).join(''), 'utf8');
-  }
-
-  #formatPiece(piece: Piece, time: number): string {
-    return this.#formatText(piece.bytes.toString('utf8'), piece.continues, piece.cut, time);
   }
 
   /** One line or piece (decoded, without its newline) in `prefixed` or `json`, with a newline. */
@@ -224,8 +261,6 @@ export class LineFormatter {
     return `${continues ? this.#continuation : this.#prefix}${clean}${cr}\n`;
   }
 }
-
-const NEWLINE_BYTE = Buffer.from('\n');
 
 /**
  * Where to cut `bytes` (UTF-8) near `at` so that no character is split: backs up over at most

@@ -36,9 +36,29 @@ const SGR = /^\x1b\[[0-9;:]*m$/;
 
 const RESET = '\x1b[0m';
 
+/** {@link CONTROL} but newline: what a run of lines may hold only where it holds a CR. */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const CONTROL_BUT_NEWLINE = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
+
+/**
+ * {@link CONTROL} in a run of lines separated by newlines, where a CR counts only when it is not
+ * its line's final character. Slower to search than a character class alone, so only searched
+ * for in a run that holds a CR.
+ */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const CONTROL_IN_RUN = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n|$)/;
+
 /** Whether `text` holds anything {@link neutralise} would change (other than a final CR). */
 export function needsNeutralising(text: string): boolean {
   return CONTROL.test(text);
+}
+
+/**
+ * Whether a line of `text` (lines separated by newlines, the last one without) holds anything
+ * {@link neutralise} would change, a line's final CR apart: one search over the whole run.
+ */
+export function runNeedsNeutralising(text: string): boolean {
+  return CONTROL_BUT_NEWLINE.test(text) && CONTROL_IN_RUN.test(text);
 }
 
 /**

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { LineFormatter, type LineFormatOptions } from '../../src/output/line-format.js';
+import { needsNeutralising, neutralise } from '../../src/output/terminal-text.js';
 
 /** Feeds `chunks` through a formatter; returns the output bytes and the lines the hook saw. */
 function run(
@@ -165,6 +166,47 @@ test('json: records made from the whole chunk equal a JSON.stringify of each lin
         assert.equal(run({ format: 'json', component }, [input]).out.toString('utf8'), expected);
       },
     ),
+    { numRuns: 1000 },
+  );
+});
+
+test('prefixed: a run of lines formatted at once equals each line formatted alone (property)', () => {
+  // CRs alone, at a line's end and doubled, other control characters, escapes, C1 controls,
+  // replacement patterns and invalid UTF-8: whatever decides between the run and the line way.
+  const alphabet = [
+    'a',
+    ' ',
+    '\t',
+    '\n',
+    '\r',
+    '\r\n',
+    '$&',
+    '$1',
+    'é',
+    '\u0085',
+    '\x1b[2J',
+    '\u0001',
+    '\x7f',
+  ];
+  const piece = fc.oneof(
+    { weight: 9, arbitrary: fc.constantFrom(...alphabet).map((c) => Buffer.from(c)) },
+    { weight: 1, arbitrary: fc.constantFrom(Buffer.from([0xff]), Buffer.from([0xe2, 0x82])) },
+  );
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 60 }), fc.constantFrom('app', 'a$&b'), (pieces, component) => {
+      const input = Buffer.concat(pieces);
+      const lines = input.toString('latin1').split('\n');
+      if (lines.at(-1) === '') lines.pop();
+      const expected = lines
+        .map((line) => Buffer.from(line, 'latin1').toString('utf8'))
+        .map((line) => {
+          const cr = line.endsWith('\r') ? '\r' : '';
+          const text = cr ? line.slice(0, -1) : line;
+          return `${component} | ${needsNeutralising(text) ? neutralise(text, false) : text}${cr}\n`;
+        })
+        .join('');
+      assert.equal(run({ component }, [input]).out.toString('utf8'), expected);
+    }),
     { numRuns: 1000 },
   );
 });
