@@ -14,7 +14,6 @@ import { createRenderer, type LogFormat, type LogLevel, type Renderer } from './
 import { StopReport } from './report.js';
 import { handleSignals } from './signals.js';
 import type { Stack } from '../stackfile/schema.js';
-import { resumeOptimization, stopOptimizing } from './v8-flags.js';
 import { openWorkDir, type WorkDir } from './workdir.js';
 
 /**
@@ -101,9 +100,6 @@ export async function runCommand(options: RunOptions): Promise<number> {
     renderer.event(stamped);
     report.observe(stamped);
     metrics?.observe(shown);
-    // Start-up is over once every component is ready (see deferOptimization in bin/corral.js).
-    if (event.type === 'component.ready' && manager.ready()) resumeOptimization();
-    else if (event.type === 'shutdown.started') stopOptimizing();
   }
   manager.on((event) => emit(event));
   /** Every message of Corral's own passes here, redacted like the events. */
