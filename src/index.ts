@@ -1,5 +1,8 @@
+// `corral`: the runtime and process components. Leader election on PostgreSQL, the Envoy and
+// CoreDNS presets, stack files and test helpers have entry points of their own (corral/postgres,
+// corral/presets, corral/stack, corral/testing), so that importing this one loads none of them.
 export type { Clock } from './core/clock.js';
-export { systemClock, ManualClock } from './core/clock.js';
+export { systemClock } from './core/clock.js';
 export type {
   Component,
   ComponentContext,
@@ -53,5 +56,3 @@ export { SpawnError } from './process/spawn.js';
 export { OutputSink } from './output/forward.js';
 export type { ReadinessProbe } from './process/probe/probe.js';
 export { ProbeTimeoutError } from './process/probe/probe.js';
-export { PostgresElector } from './postgres/elector.js';
-export type { PostgresElectorOptions } from './postgres/elector.js';

@@ -177,7 +177,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
         baseDir: dirname(resolve(options.file)),
         workDir: workDir.path,
         isolation,
-        renderer,
+        output: renderer,
         warn: (component, warning) => emit({ type: 'warning', component, ...warning }),
         onOutputEvent: (event) => emit(event),
       });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { runDrain } from '../../src/drain/drain.js';
 import type { DrainOptions, DrainPlan, DrainResult, DrainWarning } from '../../src/drain/drain.js';
 import { DrainTriggerError } from '../../src/drain/errors.js';
-import { ManualClock } from '../../src/core/clock.js';
+import { ManualClock } from '../../src/testing/manual-clock.js';
 
 // runDrain's sequencing on a ManualClock: trigger first, then the wait; failures end it early.
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitUntilIdle } from '../../src/drain/idle.js';
 import type { DrainWarning, IdleWait, IdleWaitOptions } from '../../src/drain/idle.js';
-import { ManualClock } from '../../src/core/clock.js';
+import { ManualClock } from '../../src/testing/manual-clock.js';
 
 // The timing rules of the drain, on a ManualClock: no test sleeps, every instant is exact.
 
