@@ -126,11 +126,13 @@ function render(output: string, columns: number): string[] {
     }
     // Anything else (colours, synchronized output) does not change what the screen shows.
   }
-  return Array.from(screen, (cells) =>
-    Array.from(cells ?? [], (c) => c ?? ' ')
+  // Rows and cells never written are holes in the arrays: blank.
+  return Array.from({ length: screen.length }, (_, r) => {
+    const cells = screen[r] ?? [];
+    return Array.from({ length: cells.length }, (_, c) => cells[c] ?? ' ')
       .join('')
-      .trimEnd(),
-  );
+      .trimEnd();
+  });
 }
 
 test('on a narrow terminal, the live view wraps its rows and leaves no piece of them behind', T, async () => {
