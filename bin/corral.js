@@ -1,11 +1,7 @@
 #!/usr/bin/env node
 // The CLI entry point: the real work lives in dist/cli/main.js (built by `npm run build`).
 import { describeStartFailure } from '../dist/cli/start-failure.js';
-import { deferOptimization, limitYoungGeneration } from '../dist/cli/v8-flags.js';
 
-// Before anything else is loaded, since loading is most of what start-up does.
-limitYoungGeneration();
-deferOptimization();
 let main;
 try {
   ({ main } = await import('../dist/cli/main.js'));

@@ -1,5 +1,8 @@
+// `corral`: the runtime and process components. Leader election on PostgreSQL, the Envoy and
+// CoreDNS presets, stack files and test helpers have entry points of their own (corral/postgres,
+// corral/presets, corral/stack, corral/testing), so that importing this one loads none of them.
 export type { Clock } from './core/clock.js';
-export { systemClock, ManualClock } from './core/clock.js';
+export { systemClock } from './core/clock.js';
 export type {
   Component,
   ComponentContext,
@@ -62,11 +65,5 @@ export { InvalidProbeError } from './process/probe/spec.js';
 export { ProbeCommandError } from './process/probe/checks.js';
 export { DrainTriggerError, ConnectionsProbeError } from './drain/errors.js';
 export { HttpCallError } from './util/http.js';
-export { EnvoyAdminError, AdminAddressError } from './presets/envoy/admin.js';
-export { EnvoyNotReadyError } from './presets/envoy/ready.js';
-export { StackFileError } from './stackfile/error.js';
 export { WorkDirError } from './cli/workdir.js';
 export { EndpointBindError } from './cli/endpoint-bind-error.js';
-export { PostgresElector } from './postgres/elector.js';
-export { LeaderConfigError, LeadershipLostError, SessionLostError } from './postgres/errors.js';
-export type { PostgresElectorOptions } from './postgres/elector.js';

@@ -3,17 +3,11 @@ import { parseArgs } from 'node:util';
 import { describe } from '../core/errors.js';
 import { Redactor } from '../util/redact.js';
 import { loadStack, StackFileError } from '../stackfile/load.js';
+import { EXIT } from './exit.js';
 import { describeStartFailure } from './start-failure.js';
 import type { LogFormat, LogLevel } from './render.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
-
-/**
- * Exit codes: 0 clean, 1 a component failed, the shutdown budget ran out or Corral's stdout or
- * stderr was closed, 2 nothing could be started (usage, stack file, a missing binary, an endpoint
- * address in use, set-up failed).
- */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 const USAGE = `usage: corral <command> [options]
 

@@ -1,12 +1,11 @@
 import { fstatSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { Writable } from 'node:stream';
 import type { Logger, pino as createPino } from 'pino';
 import { describeEvent, eventLevel, pinoEventLogger } from '../adapters/pino.js';
-import { formatMs } from '../core/errors.js';
 import type { CorralEvent } from '../events.js';
 import type { ComponentStatus } from '../core/entry.js';
 import { type OutputEvent, OutputSink } from '../output/forward.js';
+import type { LiveView } from './live-view.js';
 import type { StopReport } from './report.js';
 
 export type LogFormat = 'pretty' | 'json';
@@ -76,7 +75,12 @@ export async function createRenderer(options: RendererOptions): Promise<Renderer
   const terminal = isatty(1);
   // https://no-color.org: present and not empty. A dumb terminal has no colours or cursor moves.
   const colors = terminal && !env.NO_COLOR && env.TERM !== 'dumb';
-  const sinks = stdioSinks(options, colors && options.format === 'pretty');
+  // The live view's terminal library is imported only where there is a live view.
+  const live =
+    colors && options.format === 'pretty'
+      ? new (await import('./live-view.js')).LiveView(process.stdout, options.status)
+      : undefined;
+  const sinks = stdioSinks(options, live);
   if (options.format === 'pretty') return prettyRenderer(options, sinks, colors);
   // pino is imported for JSON output only: a run keeps whatever it imported in memory.
   const { pino } = await import('pino');
@@ -91,12 +95,11 @@ interface StdioSinks {
   readonly live: LiveView | undefined;
 }
 
-function stdioSinks(options: RendererOptions, live: boolean): StdioSinks {
+function stdioSinks(options: RendererOptions, view: LiveView | undefined): StdioSinks {
   const common = { onEvent: options.onOutputEvent };
   const onError = (stream: 'stdout' | 'stderr') => (error: Error) => {
     options.onLost(stream, error);
   };
-  const view = live ? new LiveView(process.stdout, options.status) : undefined;
   const out = view
     ? new OutputSink(view.stream, { ...common, name: 'stdout', onError: onError('stdout') })
     : OutputSink.stdio(1, { ...common, onError: onError('stdout') });
@@ -208,97 +211,3 @@ function sameDestination(a: number, b: number): boolean {
     return false;
   }
 }
-
-/**
- * The live block at the bottom of a terminal: a line per component, redrawn below whatever is
- * written through {@link LiveView.stream} and once a second. Terminal writes are synchronous in
- * Node, so clearing, writing and redrawing never interleave with anything else.
- */
-class LiveView {
-  readonly stream: Writable;
-  readonly #terminal: NodeJS.WriteStream;
-  readonly #status: () => ComponentStatus[];
-  readonly #pids = new Map<string, number>();
-  readonly #startedAt = new Map<string, number>();
-  /** Components draining now: shown as such, since their state is still `ready`. */
-  readonly #draining = new Set<string>();
-  readonly #ticker: NodeJS.Timeout;
-  #paint: (code: number, text: string) => string = (_code, text) => text;
-  #lines = 0;
-  #stopped = false;
-
-  constructor(terminal: NodeJS.WriteStream, status: () => ComponentStatus[]) {
-    this.#terminal = terminal;
-    this.#status = status;
-    this.stream = new Writable({
-      write: (chunk: Buffer, _encoding, callback) => {
-        this.#clear();
-        terminal.write(chunk);
-        this.#draw();
-        callback();
-      },
-    });
-    // A terminal that fails (hung up) ends the stream, and with it the sink written through it.
-    terminal.on('error', (error: Error) => this.stream.destroy(error));
-    this.#ticker = setInterval(() => {
-      this.#clear();
-      this.#draw();
-    }, 1_000);
-    this.#ticker.unref();
-  }
-
-  observe(event: CorralEvent & { time: number }, paint: (code: number, text: string) => string): void {
-    this.#paint = paint;
-    if (event.type === 'process.spawned') this.#pids.set(event.component, event.pid);
-    if (event.type === 'component.starting') this.#startedAt.set(event.component, event.time);
-    if (event.type === 'component.draining') this.#draining.add(event.component);
-    if (event.type === 'component.drained') this.#draining.delete(event.component);
-  }
-
-  /** Removes the block for good. */
-  stop(): void {
-    clearInterval(this.#ticker);
-    this.#clear();
-    this.#stopped = true;
-  }
-
-  #clear(): void {
-    if (this.#lines > 0) this.#terminal.write(`\x1b[${this.#lines}F\x1b[J`);
-    this.#lines = 0;
-  }
-
-  #draw(): void {
-    if (this.#stopped) return;
-    const lines = this.#block();
-    this.#terminal.write(`${lines.join('\n')}\n`);
-    this.#lines = lines.length;
-  }
-
-  #block(): string[] {
-    const now = Date.now();
-    const rows = this.#status();
-    const width = Math.max(0, ...rows.map((r) => r.name.length));
-    const paint = this.#paint;
-    return rows.map((r) => {
-      const pid = this.#pids.get(r.name);
-      const since = this.#startedAt.get(r.name);
-      const running = ['starting', 'ready', 'stopping', 'restarting'].includes(r.state);
-      const state = this.#draining.has(r.name)
-        ? paint(36, 'draining'.padEnd(10))
-        : paint(STATE_COLORS[r.state], r.state.padEnd(10));
-      return `  ${r.name.padEnd(width)}  ${state}  ${pid ? `pid ${pid}`.padEnd(11) : ''.padEnd(11)}  ${
-        running && since !== undefined ? `up ${formatMs(now - since)}`.padEnd(10) : ''.padEnd(10)
-      }  ${r.state === 'ready' ? 'ready' : 'not ready'}`;
-    });
-  }
-}
-
-const STATE_COLORS: Record<ComponentStatus['state'], number> = {
-  pending: 2,
-  starting: 33,
-  ready: 32,
-  stopping: 33,
-  stopped: 2,
-  failed: 31,
-  restarting: 35,
-};

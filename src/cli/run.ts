@@ -1,36 +1,26 @@
-import { writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
+import type { Registry } from 'prom-client';
 import { dirname, resolve } from 'node:path';
 import { Isolation } from '../containment/isolation.js';
 import { checkBinaries } from '../process/lookup.js';
 import { checkNamespaceSupport, insideNamespace, runInNamespace } from '../containment/namespace.js';
+import type { Component } from '../core/component.js';
 import { ComponentFailedError, describe, ShutdownTimeoutError } from '../core/errors.js';
-import type { CorralEvent } from '../events.js';
 import { Manager } from '../core/manager.js';
+import type { HostPort } from '../util/address.js';
 import { Redactor } from '../util/redact.js';
-import { buildElector, buildStack, type BuiltStack } from '../stackfile/build.js';
-import type { Endpoint, Readiness } from './endpoints.js';
+import { buildElector, buildStack } from '../stackfile/build.js';
+import type { Stack } from '../stackfile/schema.js';
+import type { Readiness } from './endpoints.js';
+import { EXIT, type ExitCode } from './exit.js';
+import { EventFunnel } from './funnel.js';
+import { OutputDeadline } from './output-deadline.js';
 import { createRenderer, type LogFormat, type LogLevel, type Renderer } from './render.js';
 import { StopReport } from './report.js';
-import { handleSignals } from './signals.js';
-import type { Stack } from '../stackfile/schema.js';
-import { resumeOptimization, stopOptimizing } from './v8-flags.js';
-import { openWorkDir, type WorkDir } from './workdir.js';
-
-/**
- * Fields of events and errors that Corral sets from names and enumerations, never from a value
- * (component names are keys in the stack file, which are not substituted): shown as they are, so
- * that a secret which happens to equal one cannot garble them.
- */
-const STRUCTURAL: ReadonlySet<string> = new Set([
-  'type',
-  'component',
-  'reason',
-  'phase',
-  'signal',
-  'code',
-  'name',
-]);
+import { RunResources } from './resources.js';
+import { handleSignals, type SignalActions } from './signals.js';
+import { StopControl } from './stop-control.js';
+import { openWorkDir } from './workdir.js';
 
 export interface RunOptions {
   readonly stack: Stack;
@@ -45,202 +35,217 @@ export interface RunOptions {
 }
 
 /**
- * `corral run`, as a narrative: (isolation mode: re-run ourselves as init of a PID namespace),
- * bind /ready and /metrics, build every component and check every binary before anything starts,
- * escalate on signals, run the manager, and whatever happened, print the stop report and leave
- * nothing behind. Resolves to the exit code; rejects only when it could not set up, before
- * anything started.
+ * `corral run`: (isolation mode: re-run ourselves as init of a PID namespace,) set up how the run
+ * is shown, handle signals, raise the isolation layers, bind /ready and /metrics, build every
+ * component and check every binary before anything starts, run the manager, and whatever
+ * happened, print the stop report and leave nothing behind. Resolves to the exit code; rejects
+ * only when it could not set up, before anything started.
  */
 export async function runCommand(options: RunOptions): Promise<number> {
   const { stack } = options;
   if (stack.isolation.pidNamespace && !insideNamespace().inside) return runIsolated(options);
 
-  const format = options.format ?? stack.log.format ?? (isatty(1) ? 'pretty' : 'json');
-  const level = options.level ?? stack.log.level ?? 'info';
-  const redactor = options.redactor ?? new Redactor();
-  const manager = new Manager({
-    shutdownTimeout: stack.shutdown.timeout,
-    elector: await buildElector(stack, emit),
-  });
-  const stop = new AbortController();
-  /** Corral's stdout or stderr, once gone: the run then stops, and exits 1. */
-  const lostStdio: string[] = [];
+  const stop = new StopControl();
+  const report = new StopReport(stack.components.map((c) => c.name));
+  const outputDeadline = new OutputDeadline(stack.shutdown.timeout);
+  const resources = new RunResources();
   const renderer = await createRenderer({
-    format,
-    level,
+    format: options.format ?? stack.log.format ?? (isatty(1) ? 'pretty' : 'json'),
+    level: options.level ?? stack.log.level ?? 'info',
     status: () => manager.status(),
     // Nobody can see the stack's output any more: stop it, as a signal would, rather than run on
     // discarding every line.
     onLost: (stream, error) => {
-      lostStdio.push(stream);
-      terminating = true;
-      renderer.alert(redactor.text(`${stream} was closed (${describe(error)}); stopping the stack`));
-      stop.abort();
+      funnel.alert(`${stream} was closed (${describe(error)}); stopping the stack`);
+      stop.stop({ failed: true });
     },
-    onOutputEvent: (event) => emit(event),
+    onOutputEvent: (event) => funnel.emit(event),
   });
-  const report = new StopReport(stack.components.map((c) => c.name));
-  // prom-client is imported only for a stack that serves /metrics: a run keeps whatever it imported
-  // in memory for as long as it runs.
+  const funnel = new EventFunnel(options.redactor ?? new Redactor(), renderer, [outputDeadline, report]);
+  const manager = new Manager({
+    shutdownTimeout: stack.shutdown.timeout,
+    elector: await buildElector(stack, funnel.emit),
+  });
+  manager.on(funnel.emit);
   const metrics = stack.metrics && {
     address: stack.metrics.address,
-    ...(await import('./metrics.js')).createMetrics(manager, {
-      alwaysLeader: !stack.leaderElection,
-      sinks: () => [renderer.stdout, renderer.stderr, ...(built?.files ?? [])],
-    }),
-  };
-  /** When the shutdown began: its budget also bounds the wait for the output to be delivered. */
-  let shutdownAt: number | undefined;
-  /** Every event passes here, redacted once before anything shows, reports, counts or logs it. */
-  function emit(event: CorralEvent): void {
-    if (event.type === 'shutdown.started') shutdownAt ??= performance.now();
-    const shown = redactor.value(event, STRUCTURAL);
-    const stamped = { ...shown, time: Date.now() };
-    renderer.event(stamped);
-    report.observe(stamped);
-    metrics?.observe(shown);
-    // Start-up is over once every component is ready (see deferOptimization in bin/corral.js).
-    if (event.type === 'component.ready' && manager.ready()) resumeOptimization();
-    else if (event.type === 'shutdown.started') stopOptimizing();
-  }
-  manager.on((event) => emit(event));
-  /** Every message of Corral's own passes here, redacted like the events. */
-  const say: Renderer['say'] = (messageLevel, message, fields) => {
-    renderer.say(messageLevel, redactor.text(message), fields && redactor.value(fields, STRUCTURAL));
+    registry: await countMetrics(manager, funnel, renderer, resources, stack),
   };
 
-  // Handlers first: from here on a signal is ours to handle, even while we are still setting up
-  // (Node's default would kill us and orphan whatever had started).
-  const stopSignals = new AbortController();
-  let terminating = false;
-  /** Set once the isolation layers are up; the third signal kills through them. */
-  const held: { isolation?: Isolation } = {};
-  handleSignals(
-    {
-      shutdown: (signal) => {
-        terminating = true;
-        say('info', `${signal}: shutting down (again to skip the drain, a third time to kill everything)`);
-        stop.abort();
-      },
-      hurry: (signal) => {
-        say('warn', `${signal}: skipping the rest of the drain`);
-        manager.skipDrain();
-      },
-      kill: (signal) => {
-        say('error', `${signal}: killing every process now`);
-        held.isolation?.killAll();
-        process.exit(1);
-      },
-      drain: () => {
-        terminating = true;
-        say('info', 'SIGUSR2: draining every drainable component; not ready from now on');
-        void manager.drain();
-      },
-    },
-    stopSignals.signal,
-  );
-
-  const isolation = await Isolation.create({ onWarning: emit, namespace: insideNamespace() });
-  held.isolation = isolation;
-  // Without its watchdog a SIGKILL of Corral could leave processes behind: stop while we can.
-  const stopOnLoss = (): void => {
-    terminating = true;
-    stop.abort();
-  };
-  if (isolation.lost.aborted) stopOnLoss();
-  isolation.lost.addEventListener('abort', stopOnLoss, { once: true, signal: stopSignals.signal });
-  const endpoints: Endpoint[] = [];
+  // From here on a signal is ours to handle, even while we are still setting up (Node's default
+  // would kill us and orphan whatever had started).
+  const handlingSignals = new AbortController();
+  // A run's last resort, for the third stop signal and a spent shutdown budget: nothing may outlive
+  // Corral then, whatever its components' own timeouts say.
+  const killEverything = (): void => resources.isolation?.killAll();
+  handleSignals(escalation(funnel, stop, manager, killEverything), handlingSignals.signal);
   let started = false;
-  let workDir: WorkDir | undefined;
-  let built: BuiltStack | undefined;
   try {
-    // The addresses first: one in use is a reason not to start, found before anything is prepared.
-    const readiness = (): Readiness =>
-      terminating || manager.phase() !== 'running' ? 'TERMINATING' : manager.ready() ? 'READY' : 'NOT_READY';
+    const isolation = (resources.isolation = await isolate(funnel, stop, handlingSignals.signal));
+    // Everything that can fail on an address in use, an unusable work dir or a missing binary
+    // happens before anything starts.
+    let components: readonly Component[];
     try {
-      if (stack.readiness || metrics) {
-        // Node's HTTP server is imported only for a stack that serves something.
-        const { serveMetrics, serveReadiness } = await import('./endpoints.js');
-        if (stack.readiness) endpoints.push(await serveReadiness(stack.readiness.address, readiness));
-        if (metrics) endpoints.push(await serveMetrics(metrics.address, metrics.registry));
-      }
+      await serveEndpoints(stack, metrics, readinessOf(manager, stop), resources);
+      components = await prepareComponents(options, isolation, funnel, renderer, resources);
     } catch (error) {
-      say('error', describe(error));
-      return 2;
+      funnel.say('error', describe(error));
+      return EXIT.usage;
     }
-
-    // Everything that can fail on a bad file, an unusable work dir or a missing binary happens
-    // before anything starts.
-    try {
-      workDir = await openWorkDir(stack.workDir, { stackFile: options.file });
-      if (workDir.temporary) isolation.removeIfKilled(workDir.path);
-      built = await buildStack({
-        stack,
-        baseDir: dirname(resolve(options.file)),
-        workDir: workDir.path,
-        isolation,
-        renderer,
-        warn: (component, warning) => emit({ type: 'warning', component, ...warning }),
-        onOutputEvent: (event) => emit(event),
-      });
-      await checkBinaries(built.processes.map((p) => p.binary));
-    } catch (error) {
-      say('error', describe(error));
-      return 2;
-    }
-    for (const component of built.components) manager.add(component);
-
-    try {
-      started = true;
-      await manager.run(stop.signal);
-      if (isolation.lost.aborted) {
-        say('error', `stopped the stack: ${describe(isolation.lost.reason)}`);
-        return 1;
-      }
-      return lostStdio.length > 0 ? 1 : 0;
-    } catch (error) {
-      if (error instanceof ShutdownTimeoutError) {
-        // The shutdown.stuck event has said who; the budget is spent: nothing may outlive us, whatever its own timeouts say.
-        isolation.killAll();
-      } else if (error instanceof ComponentFailedError) {
-        say('error', error.message, { component: error.component });
-      } else {
-        say('error', describe(error));
-      }
-      return 1;
-    }
+    for (const component of components) manager.add(component);
+    started = true;
+    return await supervise(manager, stop, funnel, isolation, killEverything);
   } finally {
-    stopSignals.abort();
+    handlingSignals.abort();
     if (started) renderer.finish(report);
-    await Promise.all(endpoints.map((e) => e.close()));
-    await built?.close();
-    // While the watchdog still runs: were Corral killed in between, the watchdog removes it.
-    await workDir?.release();
-    await isolation.close();
-    await deliverOutput(renderer, shutdownAt, stack.shutdown.timeout);
+    await resources.release();
+    await outputDeadline.deliver(renderer);
   }
 }
 
 /**
- * Waits for whatever Corral wrote to reach its stdout and stderr, within what is left of the
- * shutdown budget: a reader that stopped reading must not keep Corral from exiting for ever.
+ * Prometheus metrics, fed by the funnel. prom-client is imported only for a stack that serves
+ * /metrics: a run keeps whatever it imported in memory for as long as it runs.
  */
-async function deliverOutput(
+async function countMetrics(
+  manager: Manager,
+  funnel: EventFunnel,
   renderer: Renderer,
-  shutdownAt: number | undefined,
-  budgetMs: number,
+  resources: RunResources,
+  stack: Stack,
+): Promise<Registry> {
+  const metrics = (await import('./metrics.js')).createMetrics(manager, {
+    alwaysLeader: !stack.leaderElection,
+    sinks: () => [renderer.stdout, renderer.stderr, ...(resources.built?.files ?? [])],
+  });
+  funnel.add(metrics);
+  return metrics.registry;
+}
+
+/** What each stop signal does, one step further each time (see {@link handleSignals}). */
+function escalation(
+  funnel: EventFunnel,
+  stop: StopControl,
+  manager: Manager,
+  killEverything: () => void,
+): SignalActions {
+  return {
+    shutdown: (signal) => {
+      funnel.say(
+        'info',
+        `${signal}: shutting down (again to skip the drain, a third time to kill everything)`,
+      );
+      stop.stop();
+    },
+    hurry: (signal) => {
+      funnel.say('warn', `${signal}: skipping the rest of the drain`);
+      manager.skipDrain();
+    },
+    kill: (signal) => {
+      funnel.say('error', `${signal}: killing every process now`);
+      killEverything();
+      process.exit(EXIT.failed);
+    },
+    drain: () => {
+      stop.announce();
+      funnel.say('info', 'SIGUSR2: draining every drainable component; not ready from now on');
+      void manager.drain();
+    },
+  };
+}
+
+/**
+ * The isolation layers every component runs in. Without its watchdog a SIGKILL of Corral could
+ * leave processes behind: when it is lost for good, the run stops while it still can, and fails.
+ */
+async function isolate(funnel: EventFunnel, stop: StopControl, until: AbortSignal): Promise<Isolation> {
+  const isolation = await Isolation.create({ onWarning: funnel.emit, namespace: insideNamespace() });
+  const stopOnLoss = (): void => stop.stop({ failed: true });
+  if (isolation.lost.aborted) stopOnLoss();
+  isolation.lost.addEventListener('abort', stopOnLoss, { once: true, signal: until });
+  return isolation;
+}
+
+/** What `/ready` answers: TERMINATING from the first stop request (or SIGUSR2) on. */
+function readinessOf(manager: Manager, stop: StopControl): () => Readiness {
+  return () =>
+    stop.terminating || manager.phase() !== 'running'
+      ? 'TERMINATING'
+      : manager.ready()
+        ? 'READY'
+        : 'NOT_READY';
+}
+
+/**
+ * Binds /ready and /metrics, first: an address in use is a reason not to start, found before
+ * anything is prepared. Node's HTTP server is imported only for a stack that serves something.
+ */
+async function serveEndpoints(
+  stack: Stack,
+  metrics: { readonly address: HostPort; readonly registry: Registry } | undefined,
+  readiness: () => Readiness,
+  resources: RunResources,
 ): Promise<void> {
-  const left = (shutdownAt ?? performance.now()) + budgetMs - performance.now();
-  const timeout = AbortSignal.timeout(Math.max(0, Math.ceil(left)));
-  if (await renderer.flushed(timeout)) return;
+  if (!stack.readiness && !metrics) return;
+  const { serveMetrics, serveReadiness } = await import('./endpoints.js');
+  if (stack.readiness) resources.endpoints.push(await serveReadiness(stack.readiness.address, readiness));
+  if (metrics) resources.endpoints.push(await serveMetrics(metrics.address, metrics.registry));
+}
+
+/**
+ * Opens the work dir, builds every component (preset files written, output files opened) and
+ * checks that every binary exists: a bad file, an unusable work dir or a missing binary fails here.
+ */
+async function prepareComponents(
+  options: RunOptions,
+  isolation: Isolation,
+  funnel: EventFunnel,
+  renderer: Renderer,
+  resources: RunResources,
+): Promise<readonly Component[]> {
+  const { stack } = options;
+  const workDir = (resources.workDir = await openWorkDir(stack.workDir, { stackFile: options.file }));
+  if (workDir.temporary) isolation.removeIfKilled(workDir.path);
+  const built = (resources.built = await buildStack({
+    stack,
+    baseDir: dirname(resolve(options.file)),
+    workDir: workDir.path,
+    isolation,
+    output: renderer,
+    warn: (component, warning) => funnel.emit({ type: 'warning', component, ...warning }),
+    onOutputEvent: (event) => funnel.emit(event),
+  }));
+  await checkBinaries(built.processes.map((p) => p.binary));
+  return built.components;
+}
+
+/**
+ * Runs the stack until it has stopped, and decides the exit code: 0 for a clean stop or every
+ * component finished, 1 for a failure (said here), a shutdown over budget (everything is killed,
+ * whatever its own timeouts say: the `shutdown.stuck` event has said who), or a stop that a
+ * failure asked for (a closed stdout, a lost watchdog).
+ */
+async function supervise(
+  manager: Manager,
+  stop: StopControl,
+  funnel: EventFunnel,
+  isolation: Isolation,
+  killEverything: () => void,
+): Promise<ExitCode> {
   try {
-    writeSync(
-      2,
-      "corral: the shutdown budget ran out before Corral's output was read; the rest of it is lost\n",
-    );
-  } catch {
-    // stderr is gone too.
+    await manager.run(stop.signal);
+  } catch (error) {
+    if (error instanceof ShutdownTimeoutError) killEverything();
+    else if (error instanceof ComponentFailedError)
+      funnel.say('error', error.message, { component: error.component });
+    else funnel.say('error', describe(error));
+    return EXIT.failed;
   }
+  if (isolation.lost.aborted) {
+    funnel.say('error', `stopped the stack: ${describe(isolation.lost.reason)}`);
+    return EXIT.failed;
+  }
+  return stop.failed ? EXIT.failed : EXIT.ok;
 }
 
 /** Isolation mode: the same command again, as init of a new PID namespace, so nothing can escape. */
@@ -248,7 +253,7 @@ async function runIsolated(options: RunOptions): Promise<number> {
   const support = await checkNamespaceSupport();
   if (!support.available) {
     process.stderr.write(`corral: isolation.pidNamespace is set, but ${support.reason}\n`);
-    return 2;
+    return EXIT.usage;
   }
   const entry = process.argv[1] ?? '';
   const run = runInNamespace([process.execPath, ...process.execArgv, entry, ...options.argv], {

@@ -16,7 +16,6 @@ import { type OutputEvent, OutputSink, prefixColor } from '../output/forward.js'
 import type { Component } from '../core/component.js';
 import type { CorralEvent } from '../events.js';
 import { withRestarts, type RestartOptions } from '../core/restart.js';
-import type { Renderer } from '../cli/render.js';
 import type { OutputSpec, ProcessSettings } from './options.js';
 import type { ComponentSpec, Stack } from './schema.js';
 
@@ -61,13 +60,24 @@ export const libraryFactories: Factories = {
   postgres: async (options) => new (await import('../postgres/elector.js')).PostgresElector(options),
 };
 
+/** The shared destination of the components' output, such as `corral run`'s renderer. */
+export interface StackOutput {
+  /** `json`: one record per line; `pretty`: lines prefixed with the component's name. */
+  readonly format: 'pretty' | 'json';
+  readonly stdout: OutputSink;
+  readonly stderr: OutputSink;
+  /** Whether prefixes are coloured. */
+  readonly colors: boolean;
+}
+
 export interface BuildOptions {
   readonly stack: Stack;
   /** Relative working directories are resolved against the stack file's directory. */
   readonly baseDir: string;
   readonly workDir: string;
   readonly isolation: Isolation;
-  readonly renderer: Renderer;
+  /** Where the components' output goes, unless their `output` section names a file. */
+  readonly output: StackOutput;
   /** Problems found while preparing (e.g. Envoy's bootstrap names another admin address). */
   readonly warn: (component: string, warning: Warning) => void;
   /** Reports of lines an output file did not take (a full disk). */
@@ -87,14 +97,14 @@ export async function buildStack(options: BuildOptions): Promise<BuiltStack> {
         files.set(spec.file, (sink = OutputSink.openFile(spec.file, { onEvent: options.onOutputEvent })));
       return { stdout: sink, format: 'raw' };
     }
-    const { renderer } = options;
-    const format = spec.mode === 'raw' ? 'raw' : renderer.format === 'json' ? 'json' : 'prefixed';
+    const { output } = options;
+    const format = spec.mode === 'raw' ? 'raw' : output.format === 'json' ? 'json' : 'prefixed';
     return {
-      stdout: renderer.stdout,
-      stderr: renderer.stderr,
+      stdout: output.stdout,
+      stderr: output.stderr,
       format,
       prefixWidth,
-      ...(renderer.colors && { color: prefixColor(index) }),
+      ...(output.colors && { color: prefixColor(index) }),
     };
   };
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ManualClock } from '../../src/core/clock.js';
+import { ManualClock } from '../../src/testing/manual-clock.js';
 import { fromFunction } from '../../src/core/component.js';
 import { ComponentFailedError, InvalidStackError, ShutdownTimeoutError } from '../../src/core/errors.js';
 import { Manager } from '../../src/core/manager.js';

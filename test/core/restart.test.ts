@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ManualClock } from '../../src/core/clock.js';
+import { ManualClock } from '../../src/testing/manual-clock.js';
 import type { Component } from '../../src/core/component.js';
 import { RestartLimitError } from '../../src/core/errors.js';
 import type { CorralEvent } from '../../src/events.js';

@@ -4,7 +4,7 @@ import { runDrain } from '../../src/drain/drain.js';
 import type { DrainOptions, DrainPlan, DrainResult } from '../../src/drain/drain.js';
 import type { Warning } from '../../src/util/warning.js';
 import { CorralError } from '../../src/core/errors.js';
-import { ManualClock } from '../../src/core/clock.js';
+import { ManualClock } from '../../src/testing/manual-clock.js';
 
 // runDrain's sequencing on a ManualClock: trigger first, then the wait; failures end it early.
 

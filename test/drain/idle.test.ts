@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { waitUntilIdle } from '../../src/drain/idle.js';
 import type { IdleWait, IdleWaitOptions } from '../../src/drain/idle.js';
 import type { Warning } from '../../src/util/warning.js';
-import { ManualClock } from '../../src/core/clock.js';
+import { ManualClock } from '../../src/testing/manual-clock.js';
 
 // The timing rules of the drain, on a ManualClock: no test sleeps, every instant is exact.
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ManualClock } from '../../src/core/clock.js';
+import { ManualClock } from '../../src/testing/manual-clock.js';
 import { groupMembers, isAlive } from '../../src/containment/liveness.js';
 import { spawnChild, type SpawnedChild } from '../../src/process/spawn.js';
 import {

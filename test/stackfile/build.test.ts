@@ -138,7 +138,7 @@ async function build(yaml: string, files: Record<string, string> = {}) {
     baseDir: s.dir,
     workDir,
     isolation,
-    renderer,
+    output: renderer,
     warn: () => undefined,
     onOutputEvent: () => undefined,
     factories,

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, type TestContext, test } from 'node:test';
-import { ManualClock } from '../../../src/core/clock.js';
+import { ManualClock } from '../../../src/testing/manual-clock.js';
 import { forwardOutput, LineTap, OutputSink } from '../../../src/output/forward.js';
 import {
   describeProbe,

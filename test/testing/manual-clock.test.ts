@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ManualClock } from '../../src/core/clock.js';
+import { ManualClock } from '../../src/testing/manual-clock.js';
 
 test('ManualClock fires sleeps in time order and only when advanced past them', async () => {
   const clock = new ManualClock();

@@ -1,0 +1,39 @@
+import type { Isolation } from '../containment/isolation.js';
+import type { BuiltStack } from '../stackfile/build.js';
+import type { Endpoint } from './endpoints.js';
+import type { WorkDir } from './workdir.js';
+
+/**
+ * What a run holds, each part set once it is acquired, and let go by {@link release} in the one
+ * order that leaves nothing behind.
+ */
+export class RunResources {
+  isolation: Isolation | undefined;
+  readonly endpoints: Endpoint[] = [];
+  workDir: WorkDir | undefined;
+  built: BuiltStack | undefined;
+
+  /**
+   * Closes the endpoints and the output files, then releases the work dir while the watchdog
+   * still runs (were Corral killed in between, the watchdog removes it), and closes the isolation
+   * layers last. Each part is let go even when an earlier one failed; the first failure is
+   * rethrown at the end.
+   */
+  async release(): Promise<void> {
+    const failures: unknown[] = [];
+    const step = async (release: () => Promise<void> | undefined): Promise<void> => {
+      try {
+        await release();
+      } catch (error) {
+        failures.push(error);
+      }
+    };
+    await step(async () => {
+      await Promise.all(this.endpoints.map((endpoint) => endpoint.close()));
+    });
+    await step(() => this.built?.close());
+    await step(() => this.workDir?.release());
+    await step(() => this.isolation?.close());
+    if (failures.length > 0) throw failures[0];
+  }
+}
