@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { formatMs } from '../core/errors.js';
-import type { Stack } from '../stackfile/schema.js';
+import type { ComponentSpec, Stack } from '../stackfile/schema.js';
+import { startOrder } from './check.js';
 import { parseSystemdTime } from './systemd-time.js';
 
 /**
@@ -18,13 +19,15 @@ import { parseSystemdTime } from './systemd-time.js';
  */
 export const EXIT_ALLOWANCE_MS = 5_000;
 
-/** systemd's DefaultTimeoutStopSec, which applies when a unit sets no stop timeout. */
-const DEFAULT_STOP_TIMEOUT_MS = 90_000;
+/** systemd's DefaultTimeoutStartSec and DefaultTimeoutStopSec, for a unit that sets neither. */
+const DEFAULT_TIMEOUT_MS = 90_000;
 
 /** The settings of a unit file's `[Service]` section that Corral cares about, as systemd reads them. */
 export interface ServiceSettings {
   /** `Type=`; systemd's default is `simple`. */
   readonly type: string | undefined;
+  /** From `TimeoutStartSec=` or `TimeoutSec=`, whichever came last, as written. */
+  readonly startTimeout: string | undefined;
   /** From `TimeoutStopSec=` or `TimeoutSec=`, whichever came last, as written. */
   readonly stopTimeout: string | undefined;
   readonly killMode: string | undefined;
@@ -39,6 +42,7 @@ export interface ServiceSettings {
 export function parseServiceSettings(text: string): ServiceSettings {
   const settings: { -readonly [K in keyof ServiceSettings]: ServiceSettings[K] } = {
     type: undefined,
+    startTimeout: undefined,
     stopTimeout: undefined,
     killMode: undefined,
     notifyAccess: undefined,
@@ -65,6 +69,12 @@ export function parseServiceSettings(text: string): ServiceSettings {
         break;
       // TimeoutSec= sets the start and the stop timeout.
       case 'TimeoutSec':
+        settings.startTimeout = value;
+        settings.stopTimeout = value;
+        break;
+      case 'TimeoutStartSec':
+        settings.startTimeout = value;
+        break;
       case 'TimeoutStopSec':
         settings.stopTimeout = value;
         break;
@@ -97,14 +107,18 @@ export async function checkSystemdUnit(stack: Stack, file: string): Promise<stri
     );
   }
 
+  const start = timeoutMs(unit.startTimeout);
+  const startText = describeTimeout(start, unit.startTimeout);
+  const starting = worstStart(stack);
+  const startBudget = `the readiness timeouts along the start order, ${formatMs(starting)}`;
+  if (start === undefined || start <= starting) {
+    warnings.push(
+      `TimeoutStartSec ${startText} is not above ${startBudget}: systemd may stop a start that is still within its timeouts`,
+    );
+  }
   const needed = stack.shutdown.timeout + EXIT_ALLOWANCE_MS;
-  const stop = stopTimeoutMs(unit.stopTimeout);
-  const stopText =
-    stop === undefined
-      ? `"${unit.stopTimeout ?? ''}" is not a time span`
-      : stop === Infinity
-        ? 'infinity'
-        : `${formatMs(stop)}${unit.stopTimeout === undefined ? " (systemd's default)" : ''}`;
+  const stop = timeoutMs(unit.stopTimeout);
+  const stopText = describeTimeout(stop, unit.stopTimeout);
   const budget = `shutdown.timeout ${formatMs(stack.shutdown.timeout)} + ${formatMs(EXIT_ALLOWANCE_MS)} to kill what is left and exit`;
   if (stop === undefined || stop <= needed) {
     warnings.push(
@@ -130,6 +144,7 @@ export async function checkSystemdUnit(stack: Stack, file: string): Promise<stri
   return [
     `systemd unit ${path}:`,
     `  Type              ${type}`,
+    `  TimeoutStartSec   ${startText}${warnings.some((w) => w.startsWith('TimeoutStartSec')) ? '' : `, above ${startBudget}`}`,
     `  TimeoutStopSec    ${stopText}${warnings.some((w) => w.startsWith('TimeoutStopSec')) ? '' : `, above ${budget}`}`,
     `  KillMode          ${killMode}`,
     `  NotifyAccess      ${notifyAccess}`,
@@ -138,9 +153,32 @@ export async function checkSystemdUnit(stack: Stack, file: string): Promise<stri
   ].join('\n');
 }
 
-/** The stop timeout a `TimeoutStopSec=` value gives; systemd reads `0` as no timeout. */
-function stopTimeoutMs(value: string | undefined): number | undefined {
-  if (value === undefined) return DEFAULT_STOP_TIMEOUT_MS;
+/** The timeout a `Timeout…Sec=` value gives, or undefined when it is not a time span; systemd reads `0` as none. */
+function timeoutMs(value: string | undefined): number | undefined {
+  if (value === undefined) return DEFAULT_TIMEOUT_MS;
   const ms = parseSystemdTime(value);
   return ms === 0 ? Infinity : ms;
+}
+
+function describeTimeout(ms: number | undefined, value: string | undefined): string {
+  if (ms === undefined) return `"${value ?? ''}" is not a time span`;
+  if (ms === Infinity) return 'infinity';
+  return `${formatMs(ms)}${value === undefined ? " (systemd's default)" : ''}`;
+}
+
+/**
+ * The longest a start may take within the stack's own timeouts: each wave of the start order waits
+ * for its slowest readiness timeout (a component without a probe is ready at once).
+ */
+function worstStart(stack: Stack): number {
+  const specs = new Map(stack.components.map((c) => [c.name, c]));
+  let total = 0;
+  for (const wave of startOrder(stack)) {
+    total += Math.max(0, ...wave.map((name) => readyTimeout(specs.get(name))));
+  }
+  return total;
+}
+
+function readyTimeout(spec: ComponentSpec | undefined): number {
+  return spec && 'ready' in spec && spec.ready ? spec.ready.timeout : 0;
 }
