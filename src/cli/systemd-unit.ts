@@ -111,7 +111,8 @@ export async function checkSystemdUnit(stack: Stack, file: string): Promise<stri
   const startText = describeTimeout(start, unit.startTimeout);
   const starting = worstStart(stack);
   const startBudget = `the readiness timeouts along the start order, ${formatMs(starting)}`;
-  if (start === undefined || start <= starting) {
+  if (start === undefined) warnings.push(`TimeoutStartSec=${unit.startTimeout ?? ''} is not a time span`);
+  else if (start <= starting) {
     warnings.push(
       `TimeoutStartSec ${startText} is not above ${startBudget}: systemd may stop a start that is still within its timeouts`,
     );
@@ -120,7 +121,8 @@ export async function checkSystemdUnit(stack: Stack, file: string): Promise<stri
   const stop = timeoutMs(unit.stopTimeout);
   const stopText = describeTimeout(stop, unit.stopTimeout);
   const budget = `shutdown.timeout ${formatMs(stack.shutdown.timeout)} + ${formatMs(EXIT_ALLOWANCE_MS)} to kill what is left and exit`;
-  if (stop === undefined || stop <= needed) {
+  if (stop === undefined) warnings.push(`TimeoutStopSec=${unit.stopTimeout ?? ''} is not a time span`);
+  else if (stop <= needed) {
     warnings.push(
       `TimeoutStopSec ${stopText} is not above ${budget}: systemd may SIGKILL the stack in the middle of its shutdown; set it above ${formatMs(needed)}`,
     );
@@ -161,7 +163,7 @@ function timeoutMs(value: string | undefined): number | undefined {
 }
 
 function describeTimeout(ms: number | undefined, value: string | undefined): string {
-  if (ms === undefined) return `"${value ?? ''}" is not a time span`;
+  if (ms === undefined) return `${value ?? ''} (not a time span)`;
   if (ms === Infinity) return 'infinity';
   return `${formatMs(ms)}${value === undefined ? " (systemd's default)" : ''}`;
 }
