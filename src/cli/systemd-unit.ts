@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { formatMs } from '../core/errors.js';
 import type { ComponentSpec, Stack } from '../stackfile/schema.js';
+import { fsProblem } from '../util/fs-problem.js';
 import { startOrder } from './check.js';
 import { parseSystemdTime } from './systemd-time.js';
 
@@ -95,8 +96,8 @@ export function parseServiceSettings(text: string): ServiceSettings {
  */
 export async function checkSystemdUnit(stack: Stack, file: string): Promise<string> {
   const path = resolve(file);
-  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    throw new Error(`cannot read the systemd unit ${path}: ${error.code ?? error.message}`, { cause: error });
+  const text = await readFile(path, 'utf8').catch((error: unknown) => {
+    throw new Error(`cannot read the systemd unit ${path}: ${fsProblem(error)}`, { cause: error });
   });
   const unit = parseServiceSettings(text);
   const warnings: string[] = [];

@@ -111,7 +111,7 @@ systemd unit ${unit}:
 
     const missing = await runCorral(['check', '-f', file, '--systemd-unit', `${s.dir}/none.service`]);
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /cannot read the systemd unit .*none\.service: ENOENT/);
+    assert.match(missing.stderr, /cannot read the systemd unit .*none\.service: no such file/);
     const wrongCommand = await runCorral(['run', '-f', file, '--systemd-unit', unit]);
     assert.equal(wrongCommand.code, 2);
     assert.match(wrongCommand.stderr, /--systemd-unit is an option of `corral check`/);

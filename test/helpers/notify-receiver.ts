@@ -26,9 +26,9 @@ export async function startNotifyReceiver(address: string): Promise<NotifyReceiv
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const received: Datagram[] = [];
-  let listening = false;
+  const state = { listening: false };
   createInterface({ input: child.stdout }).on('line', (line) => {
-    if (line === 'listening') listening = true;
+    if (line === 'listening') state.listening = true;
     else received.push(JSON.parse(line) as Datagram);
   });
   const exited = once(child, 'exit');
@@ -48,8 +48,8 @@ export async function startNotifyReceiver(address: string): Promise<NotifyReceiv
     },
   };
   try {
-    await waitUntil(() => listening || child.exitCode !== null, 'the receiver listening');
-    if (!listening) throw new Error(`the receiver exited with ${String(child.exitCode)}`);
+    await waitUntil(() => state.listening || child.exitCode !== null, 'the receiver listening');
+    if (!state.listening) throw new Error(`the receiver exited with ${String(child.exitCode)}`);
   } catch (error) {
     await receiver.close();
     throw error;
