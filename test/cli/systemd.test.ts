@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FIXTURES, freePort, scratch, session } from '../helpers/cli.js';
-import { startNotifyReceiver, type Datagram } from '../helpers/notify-receiver.js';
+import { notifiedRun, type Datagram } from '../helpers/notify-receiver.js';
 import { waitUntil } from '../helpers/process.js';
 
 const T = { timeout: 60_000 };
@@ -40,7 +40,6 @@ test(
   async () => {
     const s = scratch();
     const address = join(s.dir, 'notify');
-    const receiver = await startNotifyReceiver(address);
     const file = s.write(
       'corral.yaml',
       `shutdown: { timeout: 20s }
@@ -52,88 +51,79 @@ components:
     dependsOn: [db]
 `,
     );
-    try {
-      await session(
-        s,
-        ['run', '-f', file],
-        async (corral) => {
-          await receiver.waitFor('READY=1');
-          // The sd_notify variables are gone from every child's environment, and nothing else is.
-          await waitUntil(() => corral.spawnedPids().length === 2, 'both components spawned');
-          for (const pid of corral.spawnedPids()) {
-            const env = environOf(pid);
-            assert.ok(
-              env.includes('CORRAL_TEST_MARK=kept'),
-              `the child ${pid} lost the rest of the environment`,
-            );
-            for (const name of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID'])
-              assert.ok(!env.some((v) => v.startsWith(`${name}=`)), `the child ${pid} sees ${name}`);
-          }
-          corral.signal('SIGTERM');
-          assert.equal(await corral.exited, 0, corral.stderr);
-
-          const datagrams = receiver.datagrams();
-          if (process.getuid?.() === 0) {
-            // As root, systemd-notify sends in the name of its parent: systemd sees Corral's pid.
-            assert.deepEqual(new Set(datagrams.map((d) => d.pid)), new Set([corral.child.pid]));
-          }
-          const ready = datagrams.findIndex((d) => d.fields.includes('READY=1'));
-          const stopping = datagrams.findIndex((d) => d.fields.includes('STOPPING=1'));
-          assert.equal(datagrams.filter((d) => d.fields.includes('READY=1')).length, 1, 'READY=1 once');
-          assert.deepEqual(datagrams[ready]?.fields, ['READY=1', 'STATUS=2/2 ready']);
-          assert.ok(stopping > ready, 'STOPPING=1 after READY=1');
-          assertSubsequence(
-            datagrams.slice(0, ready).map((d) => d.fields.join('\n')),
-            ['STATUS=0/2 ready', 'STATUS=1/2 ready'],
-            'before READY=1',
-          );
-
-          // From STOPPING=1 on, every message extends systemd's stop timeout up to Corral's own
-          // deadline (20s + 5s to exit), no further.
-          const stop = datagrams.slice(stopping);
-          assert.deepEqual(
-            stop[0]?.fields.filter((f) => !f.startsWith('EXTEND_TIMEOUT_USEC=')),
-            ['STOPPING=1', 'STATUS=shutting down: stop requested'],
-          );
-          for (const d of stop) {
-            const extend = Number(field(d, 'EXTEND_TIMEOUT_USEC'));
-            assert.ok(
-              extend > 0 && extend <= 25_000_000,
-              `EXTEND_TIMEOUT_USEC in ${JSON.stringify(d.fields)}`,
-            );
-          }
-          const statuses = stop.slice(1).map((d) => field(d, 'STATUS'));
-          assertSubsequence(
-            statuses.map(String),
-            [
-              'stopping app',
-              'shutting down: stop requested',
-              'stopping db',
-              'shutting down: stop requested',
-              'stopped',
-            ],
-            'after STOPPING=1',
-          );
-          // Each took a second to stop: long enough for its own STATUS to be sent.
-          assert.ok(statuses.includes('stopping app') && statuses.includes('stopping db'), String(statuses));
-          assert.equal(statuses.at(-1), 'stopped');
+    await notifiedRun(
+      s,
+      address,
+      file,
+      {
+        CORRAL_TEST_MARK: 'kept',
+        WATCHDOG_USEC: '200000',
+        WATCHDOG_PID: '1', // another process's watchdog: not Corral's to ping
+      },
+      async (corral, receiver) => {
+        await receiver.waitFor('READY=1');
+        // The sd_notify variables are gone from every child's environment, and nothing else is.
+        await waitUntil(() => corral.spawnedPids().length === 2, 'both components spawned');
+        for (const pid of corral.spawnedPids()) {
+          const env = environOf(pid);
           assert.ok(
-            !datagrams.some((d) => d.fields.includes('WATCHDOG=1')),
-            'no watchdog pings without WATCHDOG_USEC',
+            env.includes('CORRAL_TEST_MARK=kept'),
+            `the child ${pid} lost the rest of the environment`,
           );
-        },
-        {
-          env: {
-            NOTIFY_SOCKET: address,
-            CORRAL_TEST_MARK: 'kept',
-            WATCHDOG_USEC: '200000',
-            WATCHDOG_PID: '1', // another process's watchdog: not Corral's to ping
-          },
-        },
-      );
-    } finally {
-      await receiver.close();
-    }
+          for (const name of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID'])
+            assert.ok(!env.some((v) => v.startsWith(`${name}=`)), `the child ${pid} sees ${name}`);
+        }
+        corral.signal('SIGTERM');
+        assert.equal(await corral.exited, 0, corral.stderr);
+
+        const datagrams = receiver.datagrams();
+        if (process.getuid?.() === 0) {
+          // As root, systemd-notify sends in the name of its parent: systemd sees Corral's pid.
+          assert.deepEqual(new Set(datagrams.map((d) => d.pid)), new Set([corral.child.pid]));
+        }
+        const ready = datagrams.findIndex((d) => d.fields.includes('READY=1'));
+        const stopping = datagrams.findIndex((d) => d.fields.includes('STOPPING=1'));
+        assert.equal(datagrams.filter((d) => d.fields.includes('READY=1')).length, 1, 'READY=1 once');
+        assert.deepEqual(datagrams[ready]?.fields, ['READY=1', 'STATUS=2/2 ready']);
+        assert.ok(stopping > ready, 'STOPPING=1 after READY=1');
+        assertSubsequence(
+          datagrams.slice(0, ready).map((d) => d.fields.join('\n')),
+          ['STATUS=0/2 ready', 'STATUS=1/2 ready'],
+          'before READY=1',
+        );
+
+        // From STOPPING=1 on, every message extends systemd's stop timeout up to Corral's own
+        // deadline (20s + 5s to exit), no further.
+        const stop = datagrams.slice(stopping);
+        assert.deepEqual(
+          stop[0]?.fields.filter((f) => !f.startsWith('EXTEND_TIMEOUT_USEC=')),
+          ['STOPPING=1', 'STATUS=shutting down: stop requested'],
+        );
+        for (const d of stop) {
+          const extend = Number(field(d, 'EXTEND_TIMEOUT_USEC'));
+          assert.ok(extend > 0 && extend <= 25_000_000, `EXTEND_TIMEOUT_USEC in ${JSON.stringify(d.fields)}`);
+        }
+        const statuses = stop.slice(1).map((d) => field(d, 'STATUS'));
+        assertSubsequence(
+          statuses.map(String),
+          [
+            'stopping app',
+            'shutting down: stop requested',
+            'stopping db',
+            'shutting down: stop requested',
+            'stopped',
+          ],
+          'after STOPPING=1',
+        );
+        // Each took a second to stop: long enough for its own STATUS to be sent.
+        assert.ok(statuses.includes('stopping app') && statuses.includes('stopping db'), String(statuses));
+        assert.equal(statuses.at(-1), 'stopped');
+        assert.ok(
+          !datagrams.some((d) => d.fields.includes('WATCHDOG=1')),
+          'no watchdog pings without WATCHDOG_USEC',
+        );
+      },
+    );
   },
 );
 
@@ -143,7 +133,6 @@ test(
   async () => {
     const s = scratch();
     const address = join(s.dir, 'notify');
-    const receiver = await startNotifyReceiver(address);
     const file = s.write(
       'corral.yaml',
       `components:
@@ -155,23 +144,14 @@ test(
     dependsOn: [db]
 `,
     );
-    try {
-      await session(
-        s,
-        ['run', '-f', file],
-        async (corral) => {
-          assert.equal(await corral.exited, 1, corral.stderr);
-          const datagrams = receiver.datagrams();
-          assert.ok(!datagrams.some((d) => d.fields.includes('READY=1')), JSON.stringify(datagrams));
-          const stopping = datagrams.find((d) => d.fields.includes('STOPPING=1'));
-          assert.equal(stopping && field(stopping, 'STATUS'), 'shutting down: app failed');
-          assert.equal(field(datagrams.at(-1) ?? { pid: 0, fields: [] }, 'STATUS'), 'stopped');
-        },
-        { env: { NOTIFY_SOCKET: address } },
-      );
-    } finally {
-      await receiver.close();
-    }
+    await notifiedRun(s, address, file, {}, async (corral, receiver) => {
+      assert.equal(await corral.exited, 1, corral.stderr);
+      const datagrams = receiver.datagrams();
+      assert.ok(!datagrams.some((d) => d.fields.includes('READY=1')), JSON.stringify(datagrams));
+      const stopping = datagrams.find((d) => d.fields.includes('STOPPING=1'));
+      assert.equal(stopping && field(stopping, 'STATUS'), 'shutting down: app failed');
+      assert.equal(field(datagrams.at(-1) ?? { pid: 0, fields: [] }, 'STATUS'), 'stopped');
+    });
   },
 );
 
@@ -181,29 +161,25 @@ test(
   async () => {
     const s = scratch();
     const address = `@corral-test-${process.pid}-${Date.now()}`;
-    const receiver = await startNotifyReceiver(address);
     const file = s.write('corral.yaml', `components:\n  app:\n    command: [${FIXTURES}forever]\n`);
-    try {
-      await session(
-        s,
-        ['run', '-f', file],
-        async (corral) => {
-          await receiver.waitFor('READY=1');
-          // Every 200 ms: three pings within seconds, however busy the machine.
-          await waitUntil(
-            () => receiver.datagrams().filter((d) => d.fields.includes('WATCHDOG=1')).length >= 3,
-            `three WATCHDOG=1; got ${JSON.stringify(receiver.datagrams())}`,
-            15_000,
-          );
-          corral.signal('SIGTERM');
-          assert.equal(await corral.exited, 0, corral.stderr);
-        },
-        // WATCHDOG_PID is for Corral when it names Corral; here it is not set at all, which also counts.
-        { env: { NOTIFY_SOCKET: address, WATCHDOG_USEC: '400000' } },
-      );
-    } finally {
-      await receiver.close();
-    }
+    await notifiedRun(
+      s,
+      address,
+      file,
+      // WATCHDOG_PID unset: the watchdog is Corral's.
+      { WATCHDOG_USEC: '400000' },
+      async (corral, receiver) => {
+        await receiver.waitFor('READY=1');
+        // Every 200 ms: three pings within seconds, however busy the machine.
+        await waitUntil(
+          () => receiver.datagrams().filter((d) => d.fields.includes('WATCHDOG=1')).length >= 3,
+          `three WATCHDOG=1; got ${JSON.stringify(receiver.datagrams())}`,
+          15_000,
+        );
+        corral.signal('SIGTERM');
+        assert.equal(await corral.exited, 0, corral.stderr);
+      },
+    );
   },
 );
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { freePort, get, scratch, session } from '../helpers/cli.js';
-import { startNotifyReceiver } from '../helpers/notify-receiver.js';
+import { freePort, get, scratch } from '../helpers/cli.js';
+import { notifiedRun } from '../helpers/notify-receiver.js';
 
 const STACK = fileURLToPath(new URL('../../examples/systemd/corral.yaml', import.meta.url));
 
@@ -13,36 +13,27 @@ test(
   async () => {
     const s = scratch();
     const address = join(s.dir, 'notify');
-    const receiver = await startNotifyReceiver(address);
     const ports = {
       READY_PORT: await freePort(),
       APP_PORT: await freePort(),
       PROXY_PORT: await freePort(),
       PROXY_ADMIN_PORT: await freePort(),
     };
-    try {
-      await session(
-        s,
-        ['run', '-f', STACK],
-        async (corral) => {
-          await receiver.waitFor('READY=1');
-          assert.equal((await get(`http://127.0.0.1:${ports.PROXY_PORT}/`)).status, 200);
-          corral.signal('SIGTERM');
-          assert.equal(await corral.exited, 0, corral.stderr);
-          const fields = receiver.datagrams().flatMap((d) => d.fields);
-          assert.ok(fields.indexOf('STOPPING=1') > fields.indexOf('READY=1'), JSON.stringify(fields));
-          assert.ok(fields.includes('STATUS=draining proxy'), JSON.stringify(fields));
-          assert.equal(fields.filter((f) => f.startsWith('STATUS=')).at(-1), 'STATUS=stopped');
-        },
-        {
-          env: {
-            NOTIFY_SOCKET: address,
-            ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
-          },
-        },
-      );
-    } finally {
-      await receiver.close();
-    }
+    await notifiedRun(
+      s,
+      address,
+      STACK,
+      Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+      async (corral, receiver) => {
+        await receiver.waitFor('READY=1');
+        assert.equal((await get(`http://127.0.0.1:${ports.PROXY_PORT}/`)).status, 200);
+        corral.signal('SIGTERM');
+        assert.equal(await corral.exited, 0, corral.stderr);
+        const fields = receiver.datagrams().flatMap((d) => d.fields);
+        assert.ok(fields.indexOf('STOPPING=1') > fields.indexOf('READY=1'), JSON.stringify(fields));
+        assert.ok(fields.includes('STATUS=draining proxy'), JSON.stringify(fields));
+        assert.equal(fields.filter((f) => f.startsWith('STATUS=')).at(-1), 'STATUS=stopped');
+      },
+    );
   },
 );

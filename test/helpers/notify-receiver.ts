@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { session, type Corral, type scratch } from './cli.js';
 import { fixture, killPids, waitUntil } from './process.js';
 
 /** One datagram the receiver got: the sender's pid (from its credentials) and its lines. */
@@ -55,4 +56,25 @@ export async function startNotifyReceiver(address: string): Promise<NotifyReceiv
     throw error;
   }
   return receiver;
+}
+
+/**
+ * `corral run -f file` with `NOTIFY_SOCKET=address` (and `env`), a receiver listening there: runs
+ * `body` against both, then as {@link session} does requires that nothing is left; closes the receiver.
+ */
+export async function notifiedRun(
+  s: ReturnType<typeof scratch>,
+  address: string,
+  file: string,
+  env: NodeJS.ProcessEnv,
+  body: (corral: Corral, receiver: NotifyReceiver) => Promise<void>,
+): Promise<void> {
+  const receiver = await startNotifyReceiver(address);
+  try {
+    await session(s, ['run', '-f', file], (corral) => body(corral, receiver), {
+      env: { NOTIFY_SOCKET: address, ...env },
+    });
+  } finally {
+    await receiver.close();
+  }
 }
