@@ -13,6 +13,9 @@ command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
+# systemd's notification socket: systemd-notify sends to a receiver run by Debian's Python 3.
+[ -x /usr/bin/systemd-notify ] || need+=(systemd)
+[ -x /usr/bin/python3 ] || need+=(python3-minimal)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   # Keep package scripts from starting the services they install: the tests start their own.

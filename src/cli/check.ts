@@ -9,13 +9,7 @@ import type { ComponentSpec, Stack } from '../stackfile/schema.js';
  * concurrently), the stop order (its reverse), every timeout, and the leader components.
  */
 export function checkCommand(stack: Stack, file: string): string {
-  const graph = new Map<string, Component>(
-    stack.components.map((c) => [
-      c.name,
-      { name: c.name, dependsOn: c.dependsOn, run: () => Promise.resolve() },
-    ]),
-  );
-  const waves = startWaves(graph);
+  const waves = startOrder(stack);
   const wave = (names: string[], i: number): string => `  ${i + 1}. ${names.join(', ')}`;
   const leaders = stack.components.filter((c) => c.leader).map((c) => c.name);
   const election = stack.leaderElection?.postgres;
@@ -42,6 +36,17 @@ export function checkCommand(stack: Stack, file: string): string {
     '',
   ];
   return lines.join('\n');
+}
+
+/** The stack's start order in waves: each wave starts concurrently, after the one before is ready. */
+export function startOrder(stack: Stack): string[][] {
+  const graph = new Map<string, Component>(
+    stack.components.map((c) => [
+      c.name,
+      { name: c.name, dependsOn: c.dependsOn, run: () => Promise.resolve() },
+    ]),
+  );
+  return startWaves(graph);
 }
 
 function timeouts(spec: ComponentSpec): string[] {

@@ -17,6 +17,7 @@ commands:
 
 options:
   -f, --file FILE            stack file (default: corral.yaml in the working directory)
+      --systemd-unit FILE    (check) also check the systemd unit that runs corral: Type, TimeoutStopSec, KillMode
       --log-format FORMAT    pretty or json (default: pretty on a terminal, json otherwise)
       --log-level LEVEL      trace, debug, info, warn, error or fatal (default: info)
   -h, --help                 show this help
@@ -45,6 +46,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         file: { type: 'string', short: 'f' },
         'log-format': { type: 'string' },
         'log-level': { type: 'string' },
+        'systemd-unit': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -66,6 +68,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     return await usageError(command === undefined ? 'no command given' : `unknown command "${command}"`);
   }
   if (extra.length > 0) return await usageError(`unexpected argument "${extra[0] ?? ''}"`);
+  const systemdUnit = values['systemd-unit'];
+  if (systemdUnit !== undefined && command !== 'check') {
+    return await usageError('--systemd-unit is an option of `corral check`');
+  }
   const format = values['log-format'];
   if (format !== undefined && !FORMATS.includes(format as LogFormat)) {
     return await usageError(`--log-format must be pretty or json, got "${format}"`);
@@ -91,7 +97,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     if (command === 'check') {
       const { checkCommand } = await import('./check.js');
-      await print(process.stdout, redactor.text(checkCommand(stack, file)));
+      let text = checkCommand(stack, file);
+      if (systemdUnit !== undefined) {
+        text += `\n${await (await import('./systemd-unit.js')).checkSystemdUnit(stack, systemdUnit)}`;
+      }
+      await print(process.stdout, redactor.text(text));
       return EXIT.ok;
     }
     const { runCommand } = await import('./run.js');

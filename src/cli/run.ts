@@ -20,6 +20,7 @@ import { StopReport } from './report.js';
 import { RunResources } from './resources.js';
 import { handleSignals, type SignalActions } from './signals.js';
 import { StopControl } from './stop-control.js';
+import type { SystemdNotifier } from './systemd-service.js';
 import { openWorkDir } from './workdir.js';
 
 export interface RunOptions {
@@ -67,6 +68,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
     elector: await buildElector(stack, funnel.emit),
   });
   manager.on(funnel.emit);
+  const serviceManager = await notifyServiceManager(manager, funnel, stack);
   const metrics = stack.metrics && {
     address: stack.metrics.address,
     registry: await countMetrics(manager, funnel, renderer, resources, stack),
@@ -98,9 +100,32 @@ export async function runCommand(options: RunOptions): Promise<number> {
   } finally {
     handlingSignals.abort();
     if (started) renderer.finish(report);
+    await serviceManager?.close();
     await resources.release();
     await outputDeadline.deliver(renderer);
   }
+}
+
+/**
+ * Under systemd with `Type=notify` (`NOTIFY_SOCKET` is set): tells it when the stack is ready,
+ * when it stops and how far along it is, from the run's events (see systemd-service.ts); the
+ * sd_notify variables are removed from the environment every child gets. Imported only then.
+ */
+async function notifyServiceManager(
+  manager: Manager,
+  funnel: EventFunnel,
+  stack: Stack,
+): Promise<SystemdNotifier | undefined> {
+  if (process.env.NOTIFY_SOCKET === undefined) return undefined;
+  const { SystemdNotifier } = await import('./systemd-service.js');
+  const notifier = SystemdNotifier.fromEnvironment(process.env, {
+    status: () => manager.status(),
+    ready: () => manager.ready(),
+    shutdownTimeout: stack.shutdown.timeout,
+    onWarning: funnel.emit,
+  });
+  if (notifier) funnel.add(notifier);
+  return notifier;
 }
 
 /**
@@ -255,6 +280,9 @@ async function runIsolated(options: RunOptions): Promise<number> {
     process.stderr.write(`corral: isolation.pidNamespace is set, but ${support.reason}\n`);
     return EXIT.usage;
   }
+  // The inner Corral knows the stack's state, so it is the one that notifies systemd: the
+  // watchdog that names this process is handed on to it.
+  if (process.env.WATCHDOG_PID === String(process.pid)) delete process.env.WATCHDOG_PID;
   const entry = process.argv[1] ?? '';
   const run = runInNamespace([process.execPath, ...process.execArgv, entry, ...options.argv], {
     userNamespace: support.userNamespace,
