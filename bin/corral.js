@@ -1,4 +1,14 @@
-#!/usr/bin/env node
+#!/bin/sh
+':' /*
+# A shell reads these lines, Node a comment. PID 1 (a container's entrypoint) gets Corral's init,
+# which reaps orphans, forwards signals and exits with Corral's status (see corral-init). This must
+# happen here, before Node: Node 20 cannot exec, and a child of Node as init would leave Node as
+# PID 1, the parent of every orphan. CORRAL_NO_INIT=1 turns it off.
+if [ "$$" = 1 ] && [ -z "${CORRAL_NO_INIT-}" ]; then
+  exec /bin/sh "$(dirname "$(readlink -f "$0")")/corral-init" node "$0" "$@"
+fi
+exec node "$0" "$@"
+*/
 // The CLI entry point: the real work lives in dist/cli/main.js (built by `npm run build`).
 import { describeStartFailure } from '../dist/cli/start-failure.js';
 
