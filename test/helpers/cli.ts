@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isAlive } from '../../src/containment/liveness.js';
 import { killPids, waitUntil } from './process.js';
@@ -40,19 +40,26 @@ export interface CorralOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** A command that execs the rest (so that the pid stays corral's), e.g. `['prlimit', '--nofile=64:64']`. */
   readonly prefix?: readonly string[];
+  /** Runs bin/corral.js as an executable, through its shell header, instead of `node bin/corral.js`. */
+  readonly viaShellHeader?: boolean;
 }
 
 /** Starts `corral <args>` with its output piped (so in JSON mode unless told otherwise). */
 export function startCorral(args: string[], options: CorralOptions = {}): Corral {
   const [command = process.execPath, ...rest] = [
     ...(options.prefix ?? []),
-    process.execPath,
+    ...(options.viaShellHeader ? [] : [process.execPath]),
     CORRAL,
     ...args,
   ];
   const child = spawn(command, rest, {
     cwd: options.cwd ?? process.cwd(),
-    env: { ...process.env, ...options.env },
+    env: {
+      ...process.env,
+      // The shell header runs the `node` it finds first on PATH: this one.
+      ...(options.viaShellHeader && { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` }),
+      ...options.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const corral: Corral = {
