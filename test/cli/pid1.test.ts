@@ -1,71 +1,23 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readlinkSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
-import { isAlive, listProcesses, readStat } from '../../src/containment/liveness.js';
-import { checkNamespaceSupport } from '../../src/containment/namespace.js';
-import { FIXTURES, scratch, startCorral, type Corral } from '../helpers/cli.js';
+import { listProcesses, readStat } from '../../src/containment/liveness.js';
+import { FIXTURES, scratch, type Corral } from '../helpers/cli.js';
+import {
+  corralUnder,
+  membersOf,
+  pid1Of,
+  pid1Unavailable,
+  pidNamespace,
+  startAsPid1,
+} from '../helpers/pid1.js';
 import { killPids, waitUntil } from '../helpers/process.js';
 
-/**
- * `corral` as a container's entrypoint: `unshare --pid --fork --mount-proc` makes what it runs PID 1
- * of a new PID namespace, as a container runtime does. The test sees every process from outside,
- * by its host pid.
- */
-
-const UNSHARE = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child', '--'];
+/** `corral run` as PID 1 of a new PID namespace, as a container's entrypoint (see helpers/pid1.ts). */
 
 let unavailable: string | false = false;
 before(async () => {
-  const support = await checkNamespaceSupport();
-  if (!support.available) unavailable = support.reason;
-  else if (support.userNamespace) unavailable = 'needs root: a PID namespace without a user namespace';
+  unavailable = await pid1Unavailable();
 });
-
-/** `corral run` as PID 1 of a new PID namespace, started through bin/corral.js's shell header. */
-function startAsPid1(args: string[], env: NodeJS.ProcessEnv = {}): Corral {
-  return startCorral(['run', '--log-format', 'json', ...args], {
-    prefix: UNSHARE,
-    viaShellHeader: true,
-    env,
-  });
-}
-
-/** PID 1 of the namespace (its host pid): unshare's child, once it runs what unshare was given. */
-async function pid1Of(corral: Corral): Promise<number> {
-  const unshare = corral.child.pid ?? -1;
-  let pid1: number | undefined;
-  await waitUntil(() => {
-    const child = listProcesses().find((p) => p.ppid === unshare && p.state !== 'Z');
-    pid1 = child && child.comm !== 'unshare' ? child.pid : undefined;
-    return pid1 !== undefined;
-  }, 'PID 1 of the namespace');
-  // Never a pid to signal that is not one process: kill(-1) reaches every process there is.
-  assert.ok(pid1 !== undefined && pid1 > 1);
-  return pid1;
-}
-
-/** Corral under its init (host pid), the init's `node` child; fails rather than return no pid. */
-function corralUnder(pid1: number): number {
-  const pid = listProcesses().find((p) => p.ppid === pid1 && p.comm === 'node')?.pid;
-  assert.ok(pid !== undefined && pid > 1, 'Corral runs as a child of the init');
-  return pid;
-}
-
-function pidNamespace(pid: number): string | undefined {
-  try {
-    return readlinkSync(`/proc/${pid}/ns/pid`);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Every live process in namespace `ns` (host pids). */
-function membersOf(ns: string): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .map(Number)
-    .filter((pid) => pidNamespace(pid) === ns && isAlive(pid));
-}
 
 /**
  * Watches PID 1's children every 20 ms for `ms`: how many orphans (`sleep`s) it adopted, the most
@@ -108,7 +60,7 @@ async function pid1Session(
   env: NodeJS.ProcessEnv = {},
 ): Promise<void> {
   const s = scratch();
-  const corral = startAsPid1(['-f', s.write('corral.yaml', stack)], env);
+  const corral = startAsPid1(['run', '--log-format', 'json', '-f', s.write('corral.yaml', stack)], { env });
   try {
     const pid1 = await pid1Of(corral);
     const ns = pidNamespace(pid1) ?? 'gone';
