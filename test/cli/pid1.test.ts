@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { listProcesses, readStat } from '../../src/containment/liveness.js';
-import { FIXTURES, scratch, type Corral } from '../helpers/cli.js';
+import { FIXTURES, scratch, startCorral, type Corral } from '../helpers/cli.js';
 import {
   corralUnder,
   membersOf,
@@ -184,5 +184,30 @@ describe('corral as PID 1 (a container entrypoint)', { timeout: 120_000 }, () =>
       },
       { CORRAL_NO_INIT: '1' },
     );
+  });
+
+  test('isolation mode uses the same init: each signal reaches Corral once, SIGUSR2 drains without ending the namespace', async (t) => {
+    if (unavailable) {
+      t.skip(unavailable);
+      return;
+    }
+    const s = scratch();
+    const file = s.write('corral.yaml', `isolation: { pidNamespace: true }\n${ORPHANS_STACK}`);
+    // Not PID 1 here: the outer Corral starts the namespace, its init and the inner Corral.
+    const corral = startCorral(['run', '--log-format', 'json', '-f', file]);
+    try {
+      await corral.waitForRecord((r) => r.event === 'component.ready' && r.component === 'orphans', 'ready');
+      corral.signal('SIGUSR2');
+      await corral.waitForRecord((r) => String(r.msg).startsWith('SIGUSR2: draining'), 'the drain');
+      corral.signal('SIGTERM');
+      assert.equal(await corral.exited, 0, corral.stderr);
+      const said = (prefix: string) =>
+        corral.records().filter((r) => String(r.msg).startsWith(prefix)).length;
+      assert.deepEqual([said('SIGUSR2: draining'), said('SIGTERM: shutting down')], [1, 1]);
+      assert.deepEqual(order(corral, 'stopped'), ['orphans', 'base']);
+    } finally {
+      corral.child.kill('SIGKILL'); // everything inside dies with the outer Corral
+      s.cleanup();
+    }
   });
 });
