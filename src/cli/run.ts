@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import { dirname, resolve } from 'node:path';
 import { Isolation } from '../containment/isolation.js';
 import { checkBinaries } from '../process/lookup.js';
+import { noInitWarning, takePidOnePlace, type PidOnePlace } from '../containment/init.js';
 import { checkNamespaceSupport, insideNamespace, runInNamespace } from '../containment/namespace.js';
 import type { Component } from '../core/component.js';
 import { ComponentFailedError, describe, ShutdownTimeoutError } from '../core/errors.js';
@@ -36,15 +37,19 @@ export interface RunOptions {
 }
 
 /**
- * `corral run`: (isolation mode: re-run ourselves as init of a PID namespace,) set up how the run
- * is shown, handle signals, raise the isolation layers, bind /ready and /metrics, build every
- * component and check every binary before anything starts, run the manager, and whatever
- * happened, print the stop report and leave nothing behind. Resolves to the exit code; rejects
+ * `corral run`: (isolation mode: re-run ourselves under Corral's init in a new PID namespace,
+ * unless that init is PID 1 of ours already,) set up how the run is shown, handle signals, raise
+ * the isolation layers, bind /ready and /metrics, build every component and check every binary
+ * before anything starts, run the manager, and whatever happened, print the stop report and leave
+ * nothing behind. Resolves to the exit code; rejects
  * only when it could not set up, before anything started.
  */
 export async function runCommand(options: RunOptions): Promise<number> {
   const { stack } = options;
-  if (stack.isolation.pidNamespace && !insideNamespace().inside) return runIsolated(options);
+  const pidOne = takePidOnePlace();
+  if (stack.isolation.pidNamespace && !insideNamespace().inside && pidOne !== 'init') {
+    return runIsolated(options);
+  }
 
   const stop = new StopControl();
   const report = new StopReport(stack.components.map((c) => c.name));
@@ -68,6 +73,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
     elector: await buildElector(stack, funnel.emit),
   });
   manager.on(funnel.emit);
+  sayPidOne(funnel, pidOne, stack);
   const serviceManager = await notifyServiceManager(manager, funnel, stack);
   const metrics = stack.metrics && {
     address: stack.metrics.address,
@@ -126,6 +132,25 @@ async function notifyServiceManager(
   });
   if (notifier) funnel.add(notifier);
   return notifier;
+}
+
+/**
+ * What Corral as (or right below) PID 1 of its PID namespace means for this run. Under its init
+ * (`corral` as a container's entrypoint) isolation mode would add nothing: the container's PID
+ * namespace is one already, the init reaps orphans, and when it ends the kernel ends everything
+ * left in the namespace. And a nested namespace needs privileges containers seldom have.
+ */
+function sayPidOne(funnel: EventFunnel, place: PidOnePlace, stack: Stack): void {
+  if (place === 'self') funnel.emit(noInitWarning());
+  if (place !== 'init' || insideNamespace().inside) return;
+  if (stack.isolation.pidNamespace) {
+    funnel.say(
+      'info',
+      "isolation.pidNamespace: not needed, Corral's init is PID 1 of this PID namespace already (a container's)",
+    );
+  } else {
+    funnel.say('debug', "PID 1 is Corral's init: it reaps orphans and passes signals on");
+  }
 }
 
 /**

@@ -1,8 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { WarningEvent } from './cgroup.js';
-import { signalGroupUnlessGone } from '../util/process-group.js';
 import { systemTool } from '../util/system-tools.js';
+import { INIT_SCRIPT } from './init.js';
+import { listProcesses } from './liveness.js';
 
 /**
  * Isolation mode: the whole stack runs in its own PID namespace, so nothing can escape it. When the
@@ -12,16 +13,16 @@ import { systemTool } from '../util/system-tools.js';
  *     corral (outer, Node)                     forwards signals, mirrors the exit status
  *       setpriv --pdeathsig KILL               dies with the outer process, even on SIGKILL
  *         unshare --fork --pid --mount-proc --kill-child
- *           sh (PID 1: the init below)         dies with unshare (--kill-child); reaps orphans
+ *           sh corral-init (PID 1)             dies with unshare (--kill-child); reaps orphans
  *             corral (inner, PID 2)            the real run; CORRAL_PID_NAMESPACE=<outer pid>
  *
- * Why an init: orphans in the namespace are re-parented to its PID 1, and Node only reaps children
- * it started itself, so Node as PID 1 would collect zombies forever. A POSIX shell waiting for its
- * one child reaps every child that ends meanwhile (its wait(2) takes any child), about 1 MB.
+ * The init is Corral's own (./init.ts): orphans in the namespace are re-parented to its PID 1, and
+ * Node only reaps children it started itself, so Node as PID 1 would collect zombies forever.
  * Signals: the chain runs in its own session, so a terminal's Ctrl-C reaches only the outer process,
- * which forwards each signal once to the chain's process group. unshare blocks SIGINT and SIGTERM,
- * and PID 1 of a namespace ignores every signal it has no handler for, so only the inner Corral acts
- * on it (its components run in their own groups, as always).
+ * which forwards each signal once to the init, and the init once to the inner Corral (its
+ * components run in their own groups, as always). Not to the chain's process group: the inner
+ * Corral would get each signal twice, and unshare dies of those it does not block (all but SIGINT
+ * and SIGTERM), taking the namespace with it.
  *
  * Availability: Linux with util-linux `unshare` and `setpriv`, and either root (CAP_SYS_ADMIN) or
  * unprivileged user namespaces (then `--user --map-current-user` is added: same uid inside, but
@@ -31,12 +32,6 @@ import { systemTool } from '../util/system-tools.js';
 
 /** Set in the inner Corral's environment: the pid of the outer process. */
 export const NAMESPACE_ENV = 'CORRAL_PID_NAMESPACE';
-
-/**
- * PID 1. `<&0` keeps stdin: a background job of a non-interactive shell otherwise reads /dev/null.
- * The script's status is Corral's (or 128+n if a signal killed it).
- */
-const INIT_SCRIPT = '"$@" <&0 & wait $!';
 
 export interface NamespaceOptions {
   /** Add a user namespace (for non-root users); see {@link checkNamespaceSupport}. @default false */
@@ -75,9 +70,7 @@ export function namespaceCommand(
       '--kill-child',
       '--',
       '/bin/sh',
-      '-c',
       INIT_SCRIPT,
-      'corral-init',
       ...innerArgv,
     ],
     env: { [NAMESPACE_ENV]: String(outerPid) },
@@ -152,13 +145,19 @@ export function runInNamespace(innerArgv: readonly string[], options: NamespaceO
     env: { ...process.env, ...env },
   });
   const pid = child.pid ?? -1;
+  let ended = false;
   const forward = (signal: NodeJS.Signals): void => {
     // A chain that is gone, or never started, has its exit on its way.
-    if (pid > 0) signalGroupUnlessGone(pid, signal);
+    if (ended || pid <= 0) return;
+    const init = initOf(pid);
+    // Until unshare's child has become the init, it would die of the signal: try again shortly.
+    if (init === undefined) setTimeout(forward, 10, signal);
+    else signalUnlessGone(init, signal);
   };
   for (const signal of FORWARDED) process.on(signal, forward);
   const exitCode = new Promise<number>((resolve) => {
     const done = (code: number): void => {
+      ended = true;
       for (const signal of FORWARDED) process.removeListener(signal, forward);
       resolve(code);
     };
@@ -166,6 +165,20 @@ export function runInNamespace(innerArgv: readonly string[], options: NamespaceO
     child.once('exit', (code, signal) => done(code ?? 128 + (signal ? osConstants.signals[signal] : 0)));
   });
   return { pid, exitCode };
+}
+
+/** The chain's init: unshare's one child, once it runs the init script (its name is then `sh`). */
+function initOf(unsharePid: number): number | undefined {
+  const child = listProcesses().find((p) => p.ppid === unsharePid && p.state !== 'Z');
+  return child && child.comm !== 'unshare' ? child.pid : undefined;
+}
+
+function signalUnlessGone(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // Gone: its exit, and the chain's, is on its way.
+  }
 }
 
 function tools(): { setpriv: string | undefined; unshare: string | undefined } {

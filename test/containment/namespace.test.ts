@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { INIT_SCRIPT } from '../../src/containment/init.js';
 import { listProcesses, readStat } from '../../src/containment/liveness.js';
 import {
   checkNamespaceSupport,
@@ -65,9 +66,9 @@ describe('PID namespace isolation', { timeout: 120_000 }, () => {
     const text = argv.join(' ');
     assert.match(
       text,
-      /setpriv --pdeathsig KILL -- \S*unshare --fork --pid --mount-proc --kill-child -- \/bin\/sh -c /,
+      /setpriv --pdeathsig KILL -- \S*unshare --fork --pid --mount-proc --kill-child -- \/bin\/sh \S+\/bin\/corral-init /,
     );
-    assert.deepEqual(argv.slice(-4), ['corral-init', '/usr/bin/node', 'corral.js', 'run']);
+    assert.deepEqual(argv.slice(-4), [INIT_SCRIPT, '/usr/bin/node', 'corral.js', 'run']);
     assert.deepEqual(env, { [NAMESPACE_ENV]: '4242' });
     assert.match(namespaceCommand([], { userNamespace: true }).argv.join(' '), /--user --map-current-user/);
     assert.deepEqual(insideNamespace({ [NAMESPACE_ENV]: '4242' }), { inside: true, outerPid: 4242 });

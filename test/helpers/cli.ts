@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isAlive } from '../../src/containment/liveness.js';
 import { killPids, waitUntil } from './process.js';
@@ -12,6 +12,8 @@ import { killPids, waitUntil } from './process.js';
 /** Black-box helpers: run the built `corral` binary as a real process and watch what it does. */
 
 export const CORRAL = fileURLToPath(new URL('../../bin/corral.js', import.meta.url));
+/** What `npm install` links as `corral`: a shell script that starts bin/corral.js. */
+const LAUNCHER = fileURLToPath(new URL('../../bin/corral', import.meta.url));
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 export const DEMO = fileURLToPath(new URL('../../examples/demo/', import.meta.url));
 
@@ -40,19 +42,25 @@ export interface CorralOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** A command that execs the rest (so that the pid stays corral's), e.g. `['prlimit', '--nofile=64:64']`. */
   readonly prefix?: readonly string[];
+  /** Runs `bin/corral`, the launcher an installed `corral` is, instead of `node bin/corral.js`. */
+  readonly viaLauncher?: boolean;
 }
 
 /** Starts `corral <args>` with its output piped (so in JSON mode unless told otherwise). */
 export function startCorral(args: string[], options: CorralOptions = {}): Corral {
   const [command = process.execPath, ...rest] = [
     ...(options.prefix ?? []),
-    process.execPath,
-    CORRAL,
+    ...(options.viaLauncher ? [LAUNCHER] : [process.execPath, CORRAL]),
     ...args,
   ];
   const child = spawn(command, rest, {
     cwd: options.cwd ?? process.cwd(),
-    env: { ...process.env, ...options.env },
+    env: {
+      ...process.env,
+      // The launcher runs the `node` it finds first on PATH: this one.
+      ...(options.viaLauncher && { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` }),
+      ...options.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const corral: Corral = {
