@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { describe } from '../core/errors.js';
 import { Redactor } from '../util/redact.js';
 import { loadStack, StackFileError } from '../stackfile/load.js';
+import { parseDuration } from '../stackfile/duration.js';
 import { EXIT } from './exit.js';
 import { describeStartFailure } from './start-failure.js';
 import type { LogFormat, LogLevel } from './render.js';
@@ -19,6 +20,11 @@ options:
   -f, --file FILE            stack file (default: corral.yaml in the working directory)
       --log-format FORMAT    pretty or json (default: pretty on a terminal, json otherwise)
       --log-level LEVEL      trace, debug, info, warn, error or fatal (default: info)
+      --kubernetes-grace DURATION
+                             check: does the shutdown fit this terminationGracePeriodSeconds (e.g. 30s)?
+                             exit 1 when it does not
+      --kubernetes-prestop DURATION
+                             check: how long the preStop hook runs before SIGTERM (default 0s)
   -h, --help                 show this help
   -v, --version              show the version
 
@@ -45,6 +51,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         file: { type: 'string', short: 'f' },
         'log-format': { type: 'string' },
         'log-level': { type: 'string' },
+        'kubernetes-grace': { type: 'string' },
+        'kubernetes-prestop': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -74,6 +82,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (level !== undefined && !LEVELS.includes(level as LogLevel)) {
     return await usageError(`--log-level must be one of ${LEVELS.join(', ')}, got "${level}"`);
   }
+  const kubernetes = kubernetesGrace(values['kubernetes-grace'], values['kubernetes-prestop']);
+  if (typeof kubernetes === 'string') return await usageError(kubernetes);
+  if (kubernetes && command !== 'check') {
+    return await usageError('--kubernetes-grace and --kubernetes-prestop are options of check');
+  }
 
   const file = values.file ?? 'corral.yaml';
   // Learns every value the stack file takes from the environment: nothing Corral prints shows one.
@@ -92,7 +105,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === 'check') {
       const { checkCommand } = await import('./check.js');
       await print(process.stdout, redactor.text(checkCommand(stack, file)));
-      return EXIT.ok;
+      if (!kubernetes) return EXIT.ok;
+      const verdict = (await import('./kubernetes-grace.js')).checkKubernetesGrace(stack, kubernetes);
+      await print(process.stdout, redactor.text(verdict.text));
+      // Asked whether it fits, a "no" must stop a CI pipeline: a shutdown cut by the kubelet is
+      // the very bug Corral exists to prevent. 2 stays "the file is invalid".
+      return verdict.fits ? EXIT.ok : EXIT.failed;
     }
     const { runCommand } = await import('./run.js');
     return await runCommand({
@@ -108,6 +126,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     await print(process.stderr, `corral: ${redactor.text(describeStartFailure(error))}\n`);
     return EXIT.usage;
   }
+}
+
+/** The `--kubernetes-*` options as milliseconds; undefined when not given; a message when malformed. */
+function kubernetesGrace(
+  grace: string | undefined,
+  preStop: string | undefined,
+): { graceMs: number; preStopMs: number } | undefined | string {
+  if (grace === undefined) {
+    return preStop === undefined ? undefined : '--kubernetes-prestop needs --kubernetes-grace';
+  }
+  const graceMs = parseDuration(grace);
+  if (graceMs === undefined) return `--kubernetes-grace: expected a duration like "30s", got "${grace}"`;
+  const preStopMs = preStop === undefined ? 0 : parseDuration(preStop);
+  if (preStopMs === undefined) {
+    return `--kubernetes-prestop: expected a duration like "5s", got "${preStop ?? ''}"`;
+  }
+  return { graceMs, preStopMs };
 }
 
 async function usageError(message: string): Promise<number> {
