@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { describe } from '../core/errors.js';
 import { Redactor } from '../util/redact.js';
 import { loadStack, StackFileError } from '../stackfile/load.js';
+import { parseDuration } from '../stackfile/duration.js';
 import { EXIT } from './exit.js';
 import { describeStartFailure } from './start-failure.js';
 import type { LogFormat, LogLevel } from './render.js';
@@ -17,15 +18,23 @@ commands:
 
 options:
   -f, --file FILE            stack file (default: corral.yaml in the working directory)
-      --systemd-unit FILE    (check) also check the systemd unit that runs corral: Type, TimeoutStopSec, KillMode
+      --systemd-unit FILE    check: also check the systemd unit that runs corral: Type, TimeoutStopSec, KillMode
       --log-format FORMAT    pretty or json (default: pretty on a terminal, json otherwise)
       --log-level LEVEL      trace, debug, info, warn, error or fatal (default: info)
+      --kubernetes-grace DURATION
+                             check: does the shutdown fit this terminationGracePeriodSeconds (e.g. 30s)?
+                             exit 1 when it does not
+      --kubernetes-prestop DURATION
+                             check: how long the preStop hook runs before SIGTERM (default 0s)
   -h, --help                 show this help
   -v, --version              show the version
 
 signals (run):
   SIGTERM, SIGINT, SIGHUP    1st: drain and stop in reverse order; 2nd: skip the drain; 3rd: SIGKILL all, exit 1
   SIGUSR2                    drain every drainable component and report not ready, without stopping
+
+environment (run):
+  CORRAL_NO_INIT=1           as PID 1 (a container's entrypoint), run without Corral's init
 
 exit codes: 0 clean stop, 1 a component failed, the shutdown timed out or stdout was closed,
             2 nothing could be started
@@ -47,6 +56,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         'log-format': { type: 'string' },
         'log-level': { type: 'string' },
         'systemd-unit': { type: 'string' },
+        'kubernetes-grace': { type: 'string' },
+        'kubernetes-prestop': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -80,6 +91,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (level !== undefined && !LEVELS.includes(level as LogLevel)) {
     return await usageError(`--log-level must be one of ${LEVELS.join(', ')}, got "${level}"`);
   }
+  const kubernetes = kubernetesGrace(values['kubernetes-grace'], values['kubernetes-prestop']);
+  if (typeof kubernetes === 'string') return await usageError(kubernetes);
+  if (kubernetes && command !== 'check') {
+    return await usageError('--kubernetes-grace and --kubernetes-prestop are options of check');
+  }
 
   const file = values.file ?? 'corral.yaml';
   // Learns every value the stack file takes from the environment: nothing Corral prints shows one.
@@ -102,7 +118,12 @@ export async function main(argv: readonly string[]): Promise<number> {
         text += `\n${await (await import('./systemd-unit.js')).checkSystemdUnit(stack, systemdUnit)}`;
       }
       await print(process.stdout, redactor.text(text));
-      return EXIT.ok;
+      if (!kubernetes) return EXIT.ok;
+      const verdict = (await import('./kubernetes-grace.js')).checkKubernetesGrace(stack, kubernetes);
+      await print(process.stdout, redactor.text(verdict.text));
+      // Asked whether it fits, a "no" must stop a CI pipeline: a shutdown cut by the kubelet is
+      // the very bug Corral exists to prevent. 2 stays "the file is invalid".
+      return verdict.fits ? EXIT.ok : EXIT.failed;
     }
     const { runCommand } = await import('./run.js');
     return await runCommand({
@@ -118,6 +139,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     await print(process.stderr, `corral: ${redactor.text(describeStartFailure(error))}\n`);
     return EXIT.usage;
   }
+}
+
+/** The `--kubernetes-*` options as milliseconds; undefined when not given; a message when malformed. */
+function kubernetesGrace(
+  grace: string | undefined,
+  preStop: string | undefined,
+): { graceMs: number; preStopMs: number } | undefined | string {
+  if (grace === undefined) {
+    return preStop === undefined ? undefined : '--kubernetes-prestop needs --kubernetes-grace';
+  }
+  const graceMs = parseDuration(grace);
+  if (graceMs === undefined) return `--kubernetes-grace: expected a duration like "30s", got "${grace}"`;
+  const preStopMs = preStop === undefined ? 0 : parseDuration(preStop);
+  if (preStopMs === undefined) {
+    return `--kubernetes-prestop: expected a duration like "5s", got "${preStop ?? ''}"`;
+  }
+  return { graceMs, preStopMs };
 }
 
 async function usageError(message: string): Promise<number> {
