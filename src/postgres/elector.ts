@@ -5,7 +5,8 @@ import type { LeaderElector, Term } from '../core/leadership.js';
 import { Lease, type Won } from './lease.js';
 import { validateOptions, type ElectorSettings, type PostgresElectorOptions } from './options.js';
 import { Session } from './session.js';
-import { holdTerm, isAborted } from './term.js';
+import { holdTerm } from './term.js';
+import { isAborted } from '../util/abort.js';
 import { classify } from './connection.js';
 
 export type { PostgresElectorOptions } from './options.js';
