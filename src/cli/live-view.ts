@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { createLogUpdate } from 'log-update';
 import { formatMs } from '../core/errors.js';
 import type { CorralEvent } from '../events.js';
-import type { ComponentStatus } from '../core/entry.js';
+import { isRunning, type ComponentStatus } from '../core/entry.js';
 
 /**
  * The live block at the bottom of a terminal: a line per component (state, pid, uptime,
@@ -70,7 +70,7 @@ export class LiveView {
     return rows.map((r) => {
       const pid = this.#pids.get(r.name);
       const since = this.#startedAt.get(r.name);
-      const running = ['starting', 'ready', 'stopping', 'restarting'].includes(r.state);
+      const running = isRunning(r.state);
       const state = this.#draining.has(r.name)
         ? paint(36, 'draining'.padEnd(10))
         : paint(STATE_COLORS[r.state], r.state.padEnd(10));

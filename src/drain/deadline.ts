@@ -24,9 +24,7 @@ export function deadline(clock: Clock, ms: number, ...parents: (AbortSignal | un
   const controller = new AbortController();
   const timer = new AbortController();
   const live = parents.filter((p): p is AbortSignal => p !== undefined);
-  const onParentAbort = (event: Event): void => {
-    controller.abort((event.target as AbortSignal).reason);
-  };
+  const onParentAbort = (event: Event): void => controller.abort((event.target as AbortSignal).reason);
   const dispose = (): void => {
     timer.abort();
     for (const parent of live) parent.removeEventListener('abort', onParentAbort);

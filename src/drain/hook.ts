@@ -25,9 +25,8 @@ export function drainHook(spec: DrainSpec): ProcessDrainHook {
 
 /** A warning callback that publishes `warning` events for component `ctx.name`. */
 export function warnAs(ctx: ComponentContext): (warning: Warning) => void {
-  return (warning) => {
+  return (warning) =>
     ctx.emit({ type: 'warning', code: warning.code, message: warning.message, component: ctx.name });
-  };
 }
 
 /** Connections still open when the drain gave up will be cut by the stop: say so. */

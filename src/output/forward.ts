@@ -85,9 +85,7 @@ export function forwardOutput(source: Readable | OutputPipe, options: ForwardOpt
   // Only JSON records carry a time: other formats skip the clock on every chunk.
   const now = options.format === 'json' ? (options.now ?? Date.now) : () => 0;
   const formatter = new LineFormatter(options);
-  const publish = (line: string): void => {
-    lines?.publish(line, stream);
-  };
+  const publish = (line: string): void => lines?.publish(line, stream);
   const input = source instanceof OutputPipe ? pipeInput(source) : readableInput(source);
 
   return new Promise<void>((resolve, reject) => {
@@ -128,9 +126,7 @@ export function forwardOutput(source: Readable | OutputPipe, options: ForwardOpt
       return;
     }
     signal?.addEventListener('abort', onAbort, { once: true });
-    input.start(onChunk, (error) => {
-      finish(error);
-    });
+    input.start(onChunk, finish);
   });
 }
 
@@ -156,9 +152,7 @@ function readableInput(source: Readable): Input {
         if (!onChunk(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)) source.pause();
       };
       source.on('data', onData);
-      source.once('end', () => {
-        end();
-      });
+      source.once('end', () => end());
       source.once('error', end);
     },
     resume: () => source.resume(),

@@ -42,9 +42,7 @@ export class OutputPipe {
       // down a write side that was never used, which costs a round trip per pipe per stop.
       reader.destroy();
     });
-    reader.once('error', (error) => {
-      this.#finish(error);
-    });
+    reader.once('error', (error) => this.#finish(error));
   }
 
   /**
@@ -145,9 +143,7 @@ export class OutputPipe {
     else if (!paused) this.#reader.resume();
     return {
       resume: () => this.#reader.resume(),
-      destroy: () => {
-        this.#close();
-      },
+      destroy: () => this.#close(),
     };
   }
 

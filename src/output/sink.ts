@@ -91,12 +91,8 @@ export class OutputSink {
     const stream = destination;
     this.#stream = stream;
     this.#fd = undefined;
-    stream.on('drain', () => {
-      this.#releaseDrainWaiters();
-    });
-    stream.on('error', (error: Error) => {
-      this.#fail(error);
-    });
+    stream.on('drain', () => this.#releaseDrainWaiters());
+    stream.on('error', (error: Error) => this.#fail(error));
     stream.on('close', () => {
       this.#releaseDrainWaiters();
       this.#releaseFlushWaiters(true);

@@ -127,9 +127,7 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
     const binary = await preflight();
     if (signal.aborted) return;
     const containment = options.isolation
-      ? await options.isolation.contain(name, stopSignal, (event) => {
-          ctx.emit(event);
-        })
+      ? await options.isolation.contain(name, stopSignal, (event) => ctx.emit(event))
       : processLayersOnly();
     try {
       const command = [binary, ...options.command.slice(1)];
@@ -146,9 +144,7 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
         ...(options.group === undefined ? {} : { group: options.group }),
         stdout: io.stdout,
         stderr: io.stderr,
-      }).finally(() => {
-        io.release();
-      });
+      }).finally(() => io.release());
       const { pid } = child;
       ctx.emit({ type: 'process.spawned', component: name, pid, command });
 

@@ -92,9 +92,7 @@ export function exactlyOne(keys: readonly string[]) {
   const names = keys.map((key) => `"${key}"`).join(', ');
   return (value: Record<string, unknown>, ctx: z.RefinementCtx) => {
     const present = keys.filter((key) => value[key] !== undefined);
-    if (present.length === 0) {
-      ctx.addIssue({ code: 'custom', message: `needs one of ${names}` });
-    }
+    if (present.length === 0) ctx.addIssue({ code: 'custom', message: `needs one of ${names}` });
     for (const extra of present.slice(1)) {
       ctx.addIssue({
         code: 'custom',

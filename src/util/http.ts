@@ -117,9 +117,7 @@ export async function httpRequest(request: HttpRequest): Promise<HttpResponse> {
       });
       res.on('error', fail);
     });
-    const onAbort = (): void => {
-      req.destroy(signal?.reason as Error);
-    };
+    const onAbort = () => req.destroy(signal?.reason as Error);
     function fail(error: unknown): void {
       signal?.removeEventListener('abort', onAbort);
       if (signal?.aborted) {

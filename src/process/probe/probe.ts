@@ -106,9 +106,7 @@ async function attempt(
   signal: AbortSignal | undefined,
 ): Promise<{ reason: string; timedOut: boolean } | undefined> {
   const controller = new AbortController();
-  const onAbort = (): void => {
-    controller.abort(signal?.reason);
-  };
+  const onAbort = (): void => controller.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   const done = new AbortController(); // cancels the timer once the attempt settled
   let timedOut = false;
