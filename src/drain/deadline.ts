@@ -35,14 +35,13 @@ export function deadline(clock: Clock, ms: number, ...parents: (AbortSignal | un
     return { signal: controller.signal, dispose };
   }
   for (const parent of live) parent.addEventListener('abort', onParentAbort, { once: true });
+  // A sleep that rejects was disposed of before it fired: nothing to do.
   clock.sleep(Math.max(0, ms), timer.signal).then(
     () => {
       controller.abort(new DeadlineReached(ms));
       dispose();
     },
-    () => {
-      // Disposed before it fired: nothing to do.
-    },
+    () => undefined,
   );
   controller.signal.addEventListener('abort', dispose, { once: true });
   return { signal: controller.signal, dispose };

@@ -113,5 +113,3 @@ export async function runDrain(plan: DrainPlan, options: DrainOptions): Promise<
   });
   return end(idle.outcome, idle.lastCount);
 }
-
-export type { ConnectionCounter } from './idle.js';

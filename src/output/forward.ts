@@ -11,20 +11,8 @@ export type { OutputEvent } from './events.js';
 export { OutputSink, type OutputSinkOptions } from './sink.js';
 
 /**
- * Forwarding a child's stdout or stderr to a destination, line by line:
- *
- *     const sink = new OutputSink(process.stdout);      // one per destination, shared by components
- *     const lines = new LineTap();                      // for a `log` readiness probe
- *     const [out, err] = await OutputPipe.open(2);      // or stdio 'pipe' and child.stdout/stderr
- *     const child = spawn(cmd, args, { stdio: ['ignore', out.childEnd, err.childEnd] });
- *     out.releaseChildEnd();
- *     err.releaseChildEnd();
- *     const common = { component: 'app', format: 'prefixed', prefixWidth, sink, lines } as const;
- *     const forwarded = Promise.all([
- *       forwardOutput(out, { ...common, stream: 'stdout' }),
- *       forwardOutput(err, { ...common, stream: 'stderr' }),
- *     ]);
- *
+ * Forwarding a child's stdout or stderr to a destination (an OutputSink, one per destination,
+ * shared by components), line by line; process/output.ts wires it for a process component.
  * Guarantees: lines keep their order within a stream and none is lost, including the last one
  * when it has no newline (it is terminated at the end of the stream, except in `raw`, where the
  * sink terminates it before anything else follows it). Each write to the sink holds whole lines,

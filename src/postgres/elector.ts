@@ -56,7 +56,6 @@ export class PostgresElector implements LeaderElector {
     return this.#s.target;
   }
 
-  /** The election's name. */
   get name(): string {
     return this.#s.name;
   }

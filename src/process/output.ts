@@ -31,7 +31,6 @@ export type OutputTarget =
     }
   /** The child writes straight to Corral's own stdout and stderr: no prefix, no cost. */
   | 'inherit'
-  /** Discarded. */
   | 'ignore';
 
 /**

@@ -8,7 +8,6 @@ import { redactUrl } from './redact.js';
  * it imported, and most stacks never make a request.
  */
 
-/** One request. */
 export interface HttpRequest {
   /** @default 'GET' */
   readonly method?: string;
