@@ -10,12 +10,11 @@ import { childEnv, spawnChild } from './spawn.js';
 import { ProcessExitError, terminate, type Termination } from './terminate.js';
 
 /**
- * `processComponent()`: an external program as a component. The narrative of one run:
- * find the binary, contain the run (its isolation's cgroup and watchdog, if it has one), spawn the
- * child in its own session with a
- * parent-death signal, forward its output, mark it ready (at once or when its probe passes),
- * wait until it ends or is asked to stop, stop its whole process group (and cgroup), wait until
- * nothing of it is left and its output is flushed, and only then settle.
+ * `processComponent()`: an external program as a component. The narrative of one run: find the
+ * binary, contain the run (its isolation's cgroup and watchdog, if it has one), spawn the child in
+ * its own session with a parent-death signal, forward its output, mark it ready (at once or when
+ * its probe passes), wait until it ends or is asked to stop, stop its whole process group (and
+ * cgroup), wait until nothing of it is left and its output is flushed, and only then settle.
  */
 
 export type { OutputTarget } from './output.js';

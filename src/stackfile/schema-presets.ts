@@ -29,10 +29,9 @@ function adminAddress(baseDir: string) {
       if (!('socketPath' in address)) return address;
       const socketPath = resolve(baseDir, address.socketPath);
       if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `the socket path is ${Buffer.byteLength(socketPath)} bytes long once resolved; at most ${MAX_SOCKET_PATH} fit`,
-        });
+        const length = Buffer.byteLength(socketPath);
+        const message = `the socket path is ${length} bytes long once resolved; at most ${MAX_SOCKET_PATH} fit`;
+        ctx.addIssue({ code: 'custom', message });
       }
       return { socketPath };
     })
