@@ -14,7 +14,6 @@ const LEVELS: Partial<Record<CorralEvent['type'], Level>> = {
   'output.dropped': 'warn',
   'shutdown.stuck': 'error',
   warning: 'warn',
-  'component.draining': 'info',
   'shutdown.phase': 'debug',
 };
 

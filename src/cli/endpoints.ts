@@ -24,11 +24,7 @@ export interface Endpoint {
  * {@link EndpointBindError} naming `readiness.address` when the address cannot be bound.
  */
 export function serveReadiness(address: HostPort, readiness: () => Readiness): Promise<Endpoint> {
-  return serve('readiness.address', address, (req, res) => {
-    if (!isGet(req, '/ready')) {
-      notFound(res);
-      return;
-    }
+  return serve('readiness.address', address, '/ready', (res) => {
     const state = readiness();
     res.writeHead(state === 'READY' ? 200 : 503, { 'content-type': 'text/plain' });
     res.end(`${state}\n`);
@@ -40,19 +36,13 @@ export function serveReadiness(address: HostPort, readiness: () => Readiness): P
  * {@link EndpointBindError} naming `metrics.address` when the address cannot be bound.
  */
 export function serveMetrics(address: HostPort, registry: Registry): Promise<Endpoint> {
-  return serve('metrics.address', address, (req, res) => {
-    if (!isGet(req, '/metrics')) {
-      notFound(res);
-      return;
-    }
+  return serve('metrics.address', address, '/metrics', (res) => {
     registry.metrics().then(
       (text) => {
         res.writeHead(200, { 'content-type': registry.contentType });
         res.end(text);
       },
-      () => {
-        res.writeHead(500).end();
-      },
+      () => res.writeHead(500).end(),
     );
   });
 }
@@ -70,34 +60,32 @@ function notFound(res: ServerResponse): void {
  * Bounds on a client, so that none can hold a connection open for long: probes and scrapers send
  * their request at once and read the answer at once.
  */
-const LIMITS = {
+const REQUEST_LIMITS = {
   /** From the connection (or the previous request) to the end of the request's headers. */
   headersTimeout: 5_000,
   /** From the connection (or the previous request) to the end of the whole request. */
   requestTimeout: 10_000,
   /** How often the two above are checked. */
   connectionsCheckingInterval: 1_000,
-  /** Probes come every few seconds; a long keep-alive would only hold the close back. */
-  keepAliveTimeout: 1_000,
-  /** A socket with no traffic either way (a response never read) is destroyed after this. */
-  idleTimeout: 10_000,
-} as const;
+};
+/** Probes come every few seconds; a long keep-alive would only hold the close back. */
+const KEEP_ALIVE_TIMEOUT = 1_000;
+/** A socket with no traffic either way (a response never read) is destroyed after this. */
+const IDLE_TIMEOUT = 10_000;
 
+/** Serves `GET path` (HEAD too) with `answer`; any other request is 404. */
 async function serve(
   field: string,
   address: HostPort,
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  path: string,
+  answer: (res: ServerResponse) => void,
 ): Promise<Endpoint> {
-  const server: Server = createServer(
-    {
-      headersTimeout: LIMITS.headersTimeout,
-      requestTimeout: LIMITS.requestTimeout,
-      connectionsCheckingInterval: LIMITS.connectionsCheckingInterval,
-    },
-    handler,
-  );
-  server.keepAliveTimeout = LIMITS.keepAliveTimeout;
-  server.setTimeout(LIMITS.idleTimeout, (socket) => socket.destroy());
+  const server: Server = createServer(REQUEST_LIMITS, (req, res) => {
+    if (isGet(req, path)) answer(res);
+    else notFound(res);
+  });
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT;
+  server.setTimeout(IDLE_TIMEOUT, (socket) => socket.destroy());
   // Every socket, from the moment it is accepted: the HTTP server's own list (closeAllConnections)
   // is not a contract that covers a connection before it has sent anything, and one such
   // connection left open would hold the close, and so Corral's exit, back.

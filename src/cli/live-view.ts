@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { createLogUpdate } from 'log-update';
 import { formatMs } from '../core/errors.js';
 import type { CorralEvent } from '../events.js';
-import type { ComponentStatus } from '../core/entry.js';
+import { isRunning, type ComponentStatus } from '../core/entry.js';
 
 /**
  * The live block at the bottom of a terminal: a line per component (state, pid, uptime,
@@ -69,14 +69,14 @@ export class LiveView {
     const paint = this.#paint;
     return rows.map((r) => {
       const pid = this.#pids.get(r.name);
+      const shownPid = pid ? `pid ${pid}` : '';
       const since = this.#startedAt.get(r.name);
-      const running = ['starting', 'ready', 'stopping', 'restarting'].includes(r.state);
+      const up = isRunning(r.state) && since !== undefined ? `up ${formatMs(now - since)}` : '';
       const state = this.#draining.has(r.name)
         ? paint(36, 'draining'.padEnd(10))
         : paint(STATE_COLORS[r.state], r.state.padEnd(10));
-      return `  ${r.name.padEnd(width)}  ${state}  ${pid ? `pid ${pid}`.padEnd(11) : ''.padEnd(11)}  ${
-        running && since !== undefined ? `up ${formatMs(now - since)}`.padEnd(10) : ''.padEnd(10)
-      }  ${r.state === 'ready' ? 'ready' : 'not ready'}`;
+      const ready = r.state === 'ready' ? 'ready' : 'not ready';
+      return `  ${r.name.padEnd(width)}  ${state}  ${shownPid.padEnd(11)}  ${up.padEnd(10)}  ${ready}`;
     });
   }
 }

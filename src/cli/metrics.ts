@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CorralEvent } from '../events.js';
 import type { Manager } from '../core/manager.js';
+import { isRunning } from '../core/entry.js';
 import type { OutputSink } from '../output/forward.js';
 import { exitStatusOf } from '../process/terminate.js';
 
@@ -22,25 +23,19 @@ export function createMetrics(
   observe: (event: CorralEvent) => void;
 } {
   const registry = new Registry();
+  const perComponent = { labelNames: ['component'], registers: [registry] };
   new Gauge({
     name: 'corral_component_up',
     help: '1 while the component is running (started and not finished).',
-    labelNames: ['component'],
-    registers: [registry],
+    ...perComponent,
     collect() {
-      for (const s of manager.status()) {
-        this.set(
-          { component: s.name },
-          ['starting', 'ready', 'stopping', 'restarting'].includes(s.state) ? 1 : 0,
-        );
-      }
+      for (const s of manager.status()) this.set({ component: s.name }, isRunning(s.state) ? 1 : 0);
     },
   });
   new Gauge({
     name: 'corral_component_ready',
     help: '1 while the component is ready.',
-    labelNames: ['component'],
-    registers: [registry],
+    ...perComponent,
     collect() {
       for (const s of manager.status()) this.set({ component: s.name }, s.state === 'ready' ? 1 : 0);
     },
@@ -48,14 +43,12 @@ export function createMetrics(
   const restarts = new Counter({
     name: 'corral_component_restarts_total',
     help: 'How many times the component was restarted.',
-    labelNames: ['component'],
-    registers: [registry],
+    ...perComponent,
   });
   new Counter({
     name: 'corral_output_dropped_lines_total',
     help: "Lines of the component's output that its destination did not take (a file on a full disk).",
-    labelNames: ['component'],
-    registers: [registry],
+    ...perComponent,
     collect() {
       // The sinks keep exact totals; the counter is set from them at each scrape.
       const totals = new Map(manager.status().map((s) => [s.name, 0]));
@@ -71,15 +64,13 @@ export function createMetrics(
   const exitCode = new Gauge({
     name: 'corral_component_last_exit_code',
     help: "The last exit status of the component's process, shell-style (128+n when killed by signal n).",
-    labelNames: ['component'],
-    registers: [registry],
+    ...perComponent,
   });
   const stopDuration = new Histogram({
     name: 'corral_component_stop_duration_seconds',
     help: 'From the stop request to the component having completely finished.',
-    labelNames: ['component'],
+    ...perComponent,
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers: [registry],
   });
   new Gauge({
     name: 'corral_shutdown_phase',

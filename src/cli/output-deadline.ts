@@ -2,6 +2,9 @@ import { writeSync } from 'node:fs';
 import type { EventObserver, ShownEvent } from './funnel.js';
 import type { Renderer } from './render.js';
 
+const OUTPUT_LOST =
+  "corral: the shutdown budget ran out before Corral's output was read; the rest of it is lost\n";
+
 /**
  * The wait for Corral's own output at the end of a run. A reader that stopped reading must not keep
  * Corral from exiting for ever, so the shutdown budget bounds this wait too: it counts from the
@@ -27,10 +30,7 @@ export class OutputDeadline implements EventObserver {
     const left = (this.#shutdownAt ?? performance.now()) + this.#budgetMs - performance.now();
     if (await renderer.flushed(AbortSignal.timeout(Math.max(0, Math.ceil(left))))) return;
     try {
-      writeSync(
-        2,
-        "corral: the shutdown budget ran out before Corral's output was read; the rest of it is lost\n",
-      );
+      writeSync(2, OUTPUT_LOST);
     } catch {
       // stderr is gone too.
     }

@@ -9,16 +9,9 @@ import type { LiveView } from './live-view.js';
 import type { StopReport } from './report.js';
 
 export type LogFormat = 'pretty' | 'json';
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
-
-const LEVEL_RANK: Record<LogLevel, number> = {
-  trace: 10,
-  debug: 20,
-  info: 30,
-  warn: 40,
-  error: 50,
-  fatal: 60,
-};
+/** In increasing order of severity. */
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export type LogLevel = (typeof LEVELS)[number];
 
 /**
  * Everything `corral run` shows. Pretty: one line per event and prefixed component output, plus on
@@ -97,9 +90,7 @@ interface StdioSinks {
 
 function stdioSinks(options: RendererOptions, view: LiveView | undefined): StdioSinks {
   const common = { onEvent: options.onOutputEvent };
-  const onError = (stream: 'stdout' | 'stderr') => (error: Error) => {
-    options.onLost(stream, error);
-  };
+  const onError = (stream: 'stdout' | 'stderr') => (error: Error) => options.onLost(stream, error);
   const out = view
     ? new OutputSink(view.stream, { ...common, name: 'stdout', onError: onError('stdout') })
     : OutputSink.stdio(1, { ...common, onError: onError('stdout') });
@@ -152,7 +143,7 @@ function prettyRenderer(
   };
   const time = (t: number): string => paint(2, new Date(t).toISOString().slice(11, 23));
   const say = (lvl: LogLevel, message: string): void => {
-    if (LEVEL_RANK[lvl] < LEVEL_RANK[level]) return;
+    if (LEVELS.indexOf(lvl) < LEVELS.indexOf(level)) return;
     const tag = lvl === 'error' || lvl === 'fatal' ? paint(31, lvl) : lvl === 'warn' ? paint(33, lvl) : '';
     print(`${time(Date.now())} ${paint(1, 'corral')} ${tag ? `${tag} ` : ''}${message}\n`);
   };

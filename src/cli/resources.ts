@@ -21,16 +21,14 @@ export class RunResources {
    */
   async release(): Promise<void> {
     const failures: unknown[] = [];
-    const step = async (release: () => Promise<void> | undefined): Promise<void> => {
+    const step = async (release: () => Promise<unknown> | undefined): Promise<void> => {
       try {
         await release();
       } catch (error) {
         failures.push(error);
       }
     };
-    await step(async () => {
-      await Promise.all(this.endpoints.map((endpoint) => endpoint.close()));
-    });
+    await step(() => Promise.all(this.endpoints.map((endpoint) => endpoint.close())));
     await step(() => this.built?.close());
     await step(() => this.workDir?.release());
     await step(() => this.isolation?.close());

@@ -29,12 +29,9 @@ export function handleSignals(actions: SignalActions, signal: AbortSignal): void
   const onDrain = (): void => actions.drain();
   for (const name of STOP_SIGNALS) process.on(name, onStop);
   process.on('SIGUSR2', onDrain);
-  signal.addEventListener(
-    'abort',
-    () => {
-      for (const name of STOP_SIGNALS) process.off(name, onStop);
-      process.off('SIGUSR2', onDrain);
-    },
-    { once: true },
-  );
+  const uninstall = (): void => {
+    for (const name of STOP_SIGNALS) process.off(name, onStop);
+    process.off('SIGUSR2', onDrain);
+  };
+  signal.addEventListener('abort', uninstall, { once: true });
 }

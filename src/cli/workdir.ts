@@ -68,8 +68,7 @@ export async function openWorkDir(configured: string | undefined, options: WorkD
     async release() {
       if (released) return;
       released = true;
-      // Synchronous: this runs as Corral exits, where the promise version's several thread-pool
-      // round trips for one small directory are a millisecond of every shutdown.
+      // Synchronous: this runs as Corral exits, where thread-pool round trips only add delay.
       rmSync(path, { recursive: true, force: true });
     },
   };

@@ -5,13 +5,9 @@ import { join } from 'node:path';
 /**
  * The cgroups Corral creates (see cgroup.ts for how their place is found): `corral-<pid>/`, and
  * one child per run of a component, with the operations the stop path needs: join before exec,
- * signal all, kill all, wait until empty, remove.
- *
- * The stop path reads and writes cgroupfs synchronously on purpose. Its files live in kernel
- * memory, so a read or an rmdir never blocks and costs microseconds, whereas the promise API
- * sends each call through libuv's four-thread pool (`readFile` alone is four round trips). When
- * fifty components stop at once, those queued round trips, not the processes, were most of the
- * stop time.
+ * signal all, kill all, wait until empty, remove. The stop path uses cgroupfs synchronously on
+ * purpose: its files live in kernel memory, so a read or an rmdir never blocks, whereas the
+ * promise API queues each call on libuv's small thread pool, behind every other stop's calls.
  */
 
 /**
@@ -198,10 +194,9 @@ export class ComponentCgroup {
 export async function killByPids(path: string): Promise<void> {
   const freeze = join(path, 'cgroup.freeze');
   for (let round = 0; round < 100; round++) {
-    const frozen = await writeFile(freeze, '1').then(
-      () => true,
-      () => false,
-    );
+    const frozen = await writeFile(freeze, '1')
+      .then(() => true)
+      .catch(() => false);
     const pids = collectPids(path);
     for (const pid of pids) trySignal(pid, 'SIGKILL');
     if (frozen) await writeFile(freeze, '0').catch(() => undefined);
@@ -211,12 +206,6 @@ export async function killByPids(path: string): Promise<void> {
 }
 
 function collectPids(dir: string): number[] {
-  let entries;
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
   let own = '';
   try {
     own = readFileSync(join(dir, 'cgroup.procs'), 'utf8');
@@ -224,8 +213,18 @@ function collectPids(dir: string): number[] {
     // Removed meanwhile: nothing inside.
   }
   const pids = own.split('\n').filter(Boolean).map(Number);
-  for (const entry of entries) if (entry.isDirectory()) pids.push(...collectPids(join(dir, entry.name)));
+  for (const child of childCgroups(dir)) pids.push(...collectPids(child));
   return pids;
+}
+
+/** The cgroups directly below `dir`; none when it is gone. */
+function childCgroups(dir: string): string[] {
+  try {
+    const entries = readdirSync(dir, { withFileTypes: true });
+    return entries.filter((entry) => entry.isDirectory()).map((entry) => join(dir, entry.name));
+  } catch {
+    return [];
+  }
 }
 
 /** rmdir of a cgroup and its descendant cgroups, deepest first (interface files need no unlink). */
@@ -238,7 +237,7 @@ export async function removeTree(dir: string, options: { throwIfBusy?: boolean }
       // A component rarely creates cgroups of its own: the directory is listed only when the
       // rmdir fails, and its cgroups removed before the next try.
       listed = true;
-      await removeChildren(dir, options);
+      for (const child of childCgroups(dir)) await removeTree(child, options);
       continue;
     }
     if (error.code !== 'EBUSY' || attempt > 20) {
@@ -248,16 +247,6 @@ export async function removeTree(dir: string, options: { throwIfBusy?: boolean }
     // The kernel may report a cgroup empty a moment before rmdir accepts it; retry briefly.
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-}
-
-async function removeChildren(dir: string, options: { throwIfBusy?: boolean }): Promise<void> {
-  let entries;
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return; // Gone meanwhile: the next rmdir says so.
-  }
-  for (const entry of entries) if (entry.isDirectory()) await removeTree(join(dir, entry.name), options);
 }
 
 /** rmdir; returns the failure instead of throwing it. */
@@ -271,10 +260,8 @@ function tryRmdir(dir: string): NodeJS.ErrnoException | undefined {
 }
 
 function removeTreeSync(dir: string): void {
+  for (const child of childCgroups(dir)) removeTreeSync(child);
   try {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (entry.isDirectory()) removeTreeSync(join(dir, entry.name));
-    }
     rmdirSync(dir);
   } catch {
     // Busy (processes left for the watchdog) or gone: nothing more to do at exit.
@@ -291,8 +278,7 @@ function trySignal(pid: number, signal: NodeJS.Signals): boolean {
 }
 
 export async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
+  return access(path)
+    .then(() => true)
+    .catch(() => false);
 }

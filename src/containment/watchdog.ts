@@ -60,9 +60,6 @@ export interface WatchdogOptions {
   readonly shell?: string;
 }
 
-/** The default of {@link WatchdogOptions.graceMs}. */
-export const DEFAULT_GRACE_MS = 500;
-
 /**
  * The watchdog failed and could not be replaced (too many failures in a minute, or a replacement
  * failed to start): from now on, processes may outlive a SIGKILL of Corral.
@@ -202,10 +199,8 @@ export class Watchdog {
     this.#fd = undefined;
     clearInterval(this.#health);
     if (fd === undefined) return;
-    // With nothing to stop, the watchdog would still read every unregistration left in its pipe,
-    // which a shell does a byte at a time: milliseconds of a large stack's shutdown spent on
-    // finding nothing to do. SIGKILL comes before the close, as in #replace: from then on it runs
-    // no more code, so it cannot act on the end of its input.
+    // With nothing to stop, the watchdog would still read, a byte at a time, every unregistration
+    // left in its pipe. SIGKILL before the close, as in #replace: it cannot act on the end of input.
     const watching = [...this.#registry.keys()].some((key) => key.startsWith('g') || key.startsWith('c'));
     if (!watching) killQuietly(this.#child);
     closeSync(fd);
@@ -260,7 +255,7 @@ export class Watchdog {
       const read = openSync(fifo, constants.O_RDONLY);
       closeSync(probe);
       unlinkSync(fifo);
-      const grace = String(this.#options.graceMs ?? DEFAULT_GRACE_MS);
+      const grace = String(this.#options.graceMs ?? 500);
       // The script travels in the environment, so that `ps` shows one short line, not the script.
       child = spawn(shell, ['-c', 'eval "$CORRAL_WATCHDOG"', 'corral-watchdog', grace, ...tools], {
         stdio: [read, 'ignore', 'ignore'],

@@ -19,6 +19,11 @@ export interface ComponentStatus {
   readonly term: number | undefined;
 }
 
+/** Whether a component in `state` is between `run` being called and its promise settling. */
+export function isRunning(state: ComponentState): boolean {
+  return state === 'starting' || state === 'ready' || state === 'restarting' || state === 'stopping';
+}
+
 /** How a run ended, as {@link Entry.settle} judges it. */
 export type RunOutcome =
   /** It was asked to stop and finished, cleanly or by rejecting with the stop's own reason. */
@@ -87,8 +92,7 @@ export class Entry {
 
   /** Between `run` being called and its promise settling. */
   get running(): boolean {
-    const phase = this.#phase;
-    return phase === 'starting' || phase === 'ready' || phase === 'restarting' || phase === 'stopping';
+    return isRunning(this.state);
   }
 
   get ready(): boolean {

@@ -46,13 +46,8 @@ export class ComponentFailedError extends CorralError<'COMPONENT_FAILED'> {
     const later = laterFailures.length
       ? ` (and later: ${laterFailures.map((f) => `\`${f.component}\`: ${describe(f.error)}`).join('; ')})`
       : '';
-    super(
-      'COMPONENT_FAILED',
-      `component \`${failure.component}\` failed: ${describe(failure.error)}${later}`,
-      {
-        cause: failure.error,
-      },
-    );
+    const message = `component \`${failure.component}\` failed: ${describe(failure.error)}${later}`;
+    super('COMPONENT_FAILED', message, { cause: failure.error });
     this.component = failure.component;
     this.laterFailures = laterFailures;
   }
@@ -69,23 +64,15 @@ export interface StuckComponent {
 
 /** The whole stop exceeded `shutdownTimeout`; `stuck` lists every component still running. */
 export class ShutdownTimeoutError extends CorralError<'SHUTDOWN_TIMEOUT'> {
-  readonly timeoutMs: number;
-  readonly stuck: readonly StuckComponent[];
-  /** The failure that started the shutdown, if one did. */
-  readonly failure: ComponentFailedError | undefined;
-
-  constructor(timeoutMs: number, stuck: readonly StuckComponent[], failure?: ComponentFailedError) {
+  /** `failure` is the one that started the shutdown, if one did. */
+  constructor(
+    readonly timeoutMs: number,
+    readonly stuck: readonly StuckComponent[],
+    readonly failure?: ComponentFailedError,
+  ) {
     const who = stuck.map((s) => `\`${s.component}\` (${s.phase} for ${formatMs(s.forMs)})`).join(', ');
-    super(
-      'SHUTDOWN_TIMEOUT',
-      `shutdown did not finish within ${formatMs(timeoutMs)}; still running: ${who}`,
-      {
-        cause: failure,
-      },
-    );
-    this.timeoutMs = timeoutMs;
-    this.stuck = stuck;
-    this.failure = failure;
+    const message = `shutdown did not finish within ${formatMs(timeoutMs)}; still running: ${who}`;
+    super('SHUTDOWN_TIMEOUT', message, { cause: failure });
   }
 }
 
@@ -99,29 +86,27 @@ export type InvalidStackCode =
 
 /** The component set cannot run as declared; raised before anything starts. */
 export class InvalidStackError extends CorralError<InvalidStackCode> {
-  readonly component: string | undefined;
-
-  constructor(code: InvalidStackCode, message: string, component?: string) {
+  constructor(
+    code: InvalidStackCode,
+    message: string,
+    readonly component?: string,
+  ) {
     super(code, message);
-    this.component = component;
   }
 }
 
 /** The restart wrapper gave up: more than `maxRestarts` restarts within `windowMs`. */
 export class RestartLimitError extends CorralError<'RESTART_LIMIT'> {
-  readonly component: string;
-  readonly restarts: number;
-  readonly windowMs: number;
-
-  constructor(component: string, restarts: number, windowMs: number, cause: unknown) {
-    super(
-      'RESTART_LIMIT',
-      `component \`${component}\` gave up after ${restarts} restarts within ${formatMs(windowMs)}: ${describe(cause)}`,
-      { cause },
-    );
-    this.component = component;
-    this.restarts = restarts;
-    this.windowMs = windowMs;
+  constructor(
+    readonly component: string,
+    readonly restarts: number,
+    readonly windowMs: number,
+    cause: unknown,
+  ) {
+    const within = `${restarts} restarts within ${formatMs(windowMs)}`;
+    super('RESTART_LIMIT', `component \`${component}\` gave up after ${within}: ${describe(cause)}`, {
+      cause,
+    });
   }
 }
 
@@ -130,11 +115,8 @@ export class RestartLimitError extends CorralError<'RESTART_LIMIT'> {
  * `Manager.whenReady` rejects with when the run stopped before every component was ready.
  */
 export class StopRequest extends CorralError<'STOP_REQUESTED'> {
-  readonly reason: StopReason;
-
-  constructor(reason: StopReason) {
+  constructor(readonly reason: StopReason) {
     super('STOP_REQUESTED', `stop requested (${reason})`);
-    this.reason = reason;
   }
 }
 

@@ -24,9 +24,7 @@ export function deadline(clock: Clock, ms: number, ...parents: (AbortSignal | un
   const controller = new AbortController();
   const timer = new AbortController();
   const live = parents.filter((p): p is AbortSignal => p !== undefined);
-  const onParentAbort = (event: Event): void => {
-    controller.abort((event.target as AbortSignal).reason);
-  };
+  const onParentAbort = (event: Event): void => controller.abort((event.target as AbortSignal).reason);
   const dispose = (): void => {
     timer.abort();
     for (const parent of live) parent.removeEventListener('abort', onParentAbort);
@@ -37,52 +35,14 @@ export function deadline(clock: Clock, ms: number, ...parents: (AbortSignal | un
     return { signal: controller.signal, dispose };
   }
   for (const parent of live) parent.addEventListener('abort', onParentAbort, { once: true });
+  // A sleep that rejects was disposed of before it fired: nothing to do.
   clock.sleep(Math.max(0, ms), timer.signal).then(
     () => {
       controller.abort(new DeadlineReached(ms));
       dispose();
     },
-    () => {
-      // Disposed before it fired: nothing to do.
-    },
+    () => undefined,
   );
   controller.signal.addEventListener('abort', dispose, { once: true });
   return { signal: controller.signal, dispose };
-}
-
-/**
- * Settles like `promise`, or rejects with `signal.reason` as soon as `signal` aborts, whichever
- * comes first. Guards the drain's bounds against work that ignores its signal.
- */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => undefined);
-    return Promise.reject(signal.reason as Error);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      reject(signal.reason as Error);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        // Passed through untouched: callers inspect what the work itself rejected with.
-        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
-        reject(error);
-      },
-    );
-  });
-}
-
-/**
- * Reads `signal.aborted` afresh. TypeScript narrows `signal.aborted` to `false` after an early
- * return and does not see that an await in between may have changed it; this call it cannot narrow.
- */
-export function isAborted(signal: AbortSignal): boolean {
-  return signal.aborted;
 }

@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { CorralError, describe } from '../core/errors.js';
-import { deadline, isAborted, raceAbort } from './deadline.js';
+import { isAborted, raceAbort } from '../util/abort.js';
+import { deadline } from './deadline.js';
 import { waitUntilIdle } from './idle.js';
 import type { Warning } from '../util/warning.js';
 import type { ConnectionCounter, IdleOutcome } from './idle.js';
@@ -112,5 +113,3 @@ export async function runDrain(plan: DrainPlan, options: DrainOptions): Promise<
   });
   return end(idle.outcome, idle.lastCount);
 }
-
-export type { ConnectionCounter } from './idle.js';

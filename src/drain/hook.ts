@@ -2,56 +2,31 @@ import type { ProcessOptions } from '../process/component.js';
 import type { ComponentContext } from '../core/component.js';
 import { runDrain } from './drain.js';
 import type { Warning } from '../util/warning.js';
-import type { DrainPlan, DrainResult } from './drain.js';
+import type { DrainResult } from './drain.js';
 import { planDrain } from './spec.js';
 import type { DrainSpec } from './spec.js';
 
 /** The `drain` option of `processComponent`. */
 export type ProcessDrainHook = NonNullable<ProcessOptions['drain']>;
 
-export interface DrainHookOptions {
-  /** Receives every drain's result (for the stop report); must not throw. */
-  readonly onResult?: (result: DrainResult) => void;
-  /** @default 250 */
-  readonly interval?: number;
-}
-
 /**
  * The `drain` hook for a process component with a declared `drain` section: the signal goes to
  * the running child's process group. The same drain runs before a stop and on a drain-only
- * request (SIGUSR2), where the component then keeps running. Warnings (failed trigger or probe, connections still open at
- * the timeout) are published as `warning` events naming the component.
+ * request (SIGUSR2), where the component then keeps running. Warnings (failed trigger or probe,
+ * connections still open at the timeout) are published as `warning` events naming the component.
  */
-export function drainHook(spec: DrainSpec, options: DrainHookOptions = {}): ProcessDrainHook {
+export function drainHook(spec: DrainSpec): ProcessDrainHook {
   return async (signal, ctx, child) => {
-    await runPlanned(planDrain(spec, { pid: child.pid, commands: child.commands }), signal, ctx, options);
+    const warn = warnAs(ctx);
+    const plan = planDrain(spec, { pid: child.pid, commands: child.commands });
+    reportResult(await runDrain(plan, { clock: ctx.clock, signal, warn }), warn);
   };
-}
-
-/** Runs `plan` as component `ctx.name`'s drain, publishing its warnings; shared by the presets. */
-export async function runPlanned(
-  plan: DrainPlan,
-  signal: AbortSignal,
-  ctx: ComponentContext,
-  options: DrainHookOptions = {},
-): Promise<DrainResult> {
-  const warn = warnAs(ctx);
-  const result = await runDrain(plan, {
-    clock: ctx.clock,
-    signal,
-    warn,
-    ...(options.interval === undefined ? {} : { interval: options.interval }),
-  });
-  reportResult(result, warn);
-  options.onResult?.(result);
-  return result;
 }
 
 /** A warning callback that publishes `warning` events for component `ctx.name`. */
 export function warnAs(ctx: ComponentContext): (warning: Warning) => void {
-  return (warning) => {
+  return (warning) =>
     ctx.emit({ type: 'warning', code: warning.code, message: warning.message, component: ctx.name });
-  };
 }
 
 /** Connections still open when the drain gave up will be cut by the stop: say so. */

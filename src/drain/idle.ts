@@ -1,7 +1,8 @@
 import type { Clock } from '../core/clock.js';
 import { describe } from '../core/errors.js';
 import type { Warning } from '../util/warning.js';
-import { deadline, isAborted, raceAbort } from './deadline.js';
+import { isAborted, raceAbort } from '../util/abort.js';
+import { deadline } from './deadline.js';
 
 /** Reads the number of active connections; rejects when it cannot tell. Must honour `signal`. */
 export type ConnectionCounter = (signal: AbortSignal) => Promise<number>;

@@ -11,20 +11,8 @@ export type { OutputEvent } from './events.js';
 export { OutputSink, type OutputSinkOptions } from './sink.js';
 
 /**
- * Forwarding a child's stdout or stderr to a destination, line by line:
- *
- *     const sink = new OutputSink(process.stdout);      // one per destination, shared by components
- *     const lines = new LineTap();                      // for a `log` readiness probe
- *     const [out, err] = await OutputPipe.open(2);      // or stdio 'pipe' and child.stdout/stderr
- *     const child = spawn(cmd, args, { stdio: ['ignore', out.childEnd, err.childEnd] });
- *     out.releaseChildEnd();
- *     err.releaseChildEnd();
- *     const common = { component: 'app', format: 'prefixed', prefixWidth, sink, lines } as const;
- *     const forwarded = Promise.all([
- *       forwardOutput(out, { ...common, stream: 'stdout' }),
- *       forwardOutput(err, { ...common, stream: 'stderr' }),
- *     ]);
- *
+ * Forwarding a child's stdout or stderr to a destination (an OutputSink, one per destination,
+ * shared by components), line by line; process/output.ts wires it for a process component.
  * Guarantees: lines keep their order within a stream and none is lost, including the last one
  * when it has no newline (it is terminated at the end of the stream, except in `raw`, where the
  * sink terminates it before anything else follows it). Each write to the sink holds whole lines,
@@ -85,9 +73,7 @@ export function forwardOutput(source: Readable | OutputPipe, options: ForwardOpt
   // Only JSON records carry a time: other formats skip the clock on every chunk.
   const now = options.format === 'json' ? (options.now ?? Date.now) : () => 0;
   const formatter = new LineFormatter(options);
-  const publish = (line: string): void => {
-    lines?.publish(line, stream);
-  };
+  const publish = (line: string): void => lines?.publish(line, stream);
   const input = source instanceof OutputPipe ? pipeInput(source) : readableInput(source);
 
   return new Promise<void>((resolve, reject) => {
@@ -128,9 +114,7 @@ export function forwardOutput(source: Readable | OutputPipe, options: ForwardOpt
       return;
     }
     signal?.addEventListener('abort', onAbort, { once: true });
-    input.start(onChunk, (error) => {
-      finish(error);
-    });
+    input.start(onChunk, finish);
   });
 }
 
@@ -156,9 +140,7 @@ function readableInput(source: Readable): Input {
         if (!onChunk(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)) source.pause();
       };
       source.on('data', onData);
-      source.once('end', () => {
-        end();
-      });
+      source.once('end', () => end());
       source.once('error', end);
     },
     resume: () => source.resume(),

@@ -18,7 +18,6 @@ export class LineTap {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Whether anyone is watching. */
   get watched(): boolean {
     return this.#listeners.size > 0;
   }

@@ -6,19 +6,14 @@ import { join } from 'node:path';
 import { CorralError } from '../core/errors.js';
 
 /**
- * A faster pipe for a child's stdout or stderr than `stdio: 'pipe'`.
- *
- * With `stdio: 'pipe'`, Node reads each chunk into a freshly allocated 64 KiB buffer, copies it
- * into one of the right size, and pushes it through the Readable machinery; on a log-heavy child
- * that costs Corral about as much CPU as everything else it does with the output together. An
- * OutputPipe is a connected pair of Unix stream sockets (the same kind of channel libuv makes
- * for 'pipe'): the child gets one end in its stdio, and Corral reads the other with `onread`
- * into one buffer shared by every pipe. Sharing is safe because each read is handed to its
- * consumer synchronously and the consumer copies what it keeps (see forwardOutput).
- *
- * The pair is made by connecting to a listening socket in a fresh 0700 directory under the
- * system temp directory, so no other user can connect in between; both go away once the pairs
- * are made.
+ * A cheaper pipe for a child's stdout or stderr than `stdio: 'pipe'`, where Node reads each chunk
+ * into a fresh buffer, copies it and pushes it through the Readable machinery. An OutputPipe is a
+ * connected pair of Unix stream sockets (the channel libuv makes for 'pipe'): the child gets one
+ * end in its stdio, and Corral reads the other with `onread` into one buffer shared by every pipe.
+ * Sharing is safe because each read is handed to its consumer synchronously and the consumer
+ * copies what it keeps (see forwardOutput). The pair is made through a listening socket in a fresh
+ * 0700 directory under the system temp directory, so no other user can connect in between; both
+ * go away once the pairs are made.
  */
 export class OutputPipe {
   /** Corral's copy of the child's end, until released (dropping it frees the socket and its server). */
@@ -42,9 +37,7 @@ export class OutputPipe {
       // down a write side that was never used, which costs a round trip per pipe per stop.
       reader.destroy();
     });
-    reader.once('error', (error) => {
-      this.#finish(error);
-    });
+    reader.once('error', (error) => this.#finish(error));
   }
 
   /**
@@ -145,9 +138,7 @@ export class OutputPipe {
     else if (!paused) this.#reader.resume();
     return {
       resume: () => this.#reader.resume(),
-      destroy: () => {
-        this.#close();
-      },
+      destroy: () => this.#close(),
     };
   }
 

@@ -88,16 +88,11 @@ export class OutputSink {
       this.#openLine = endsMidLine(destination.fd) ? { source: undefined, ended: true } : undefined;
       return;
     }
-    const stream = destination;
-    this.#stream = stream;
+    this.#stream = destination;
     this.#fd = undefined;
-    stream.on('drain', () => {
-      this.#releaseDrainWaiters();
-    });
-    stream.on('error', (error: Error) => {
-      this.#fail(error);
-    });
-    stream.on('close', () => {
+    destination.on('drain', () => this.#releaseDrainWaiters());
+    destination.on('error', (error: Error) => this.#fail(error));
+    destination.on('close', () => {
       this.#releaseDrainWaiters();
       this.#releaseFlushWaiters(true);
     });

@@ -5,8 +5,9 @@ import type { LeaderElector, Term } from '../core/leadership.js';
 import { Lease, type Won } from './lease.js';
 import { validateOptions, type ElectorSettings, type PostgresElectorOptions } from './options.js';
 import { Session } from './session.js';
-import { holdTerm, isAborted } from './term.js';
-import { classify } from './connection.js';
+import { holdTerm } from './term.js';
+import { isAborted } from '../util/abort.js';
+import { classify, type FailureKind } from './connection.js';
 
 export type { PostgresElectorOptions } from './options.js';
 
@@ -55,7 +56,6 @@ export class PostgresElector implements LeaderElector {
     return this.#s.target;
   }
 
-  /** The election's name. */
   get name(): string {
     return this.#s.name;
   }
@@ -184,28 +184,14 @@ export class PostgresElector implements LeaderElector {
 
   #warnFailure(error: unknown, delay: number): void {
     const { name, target, redactor } = this.#s;
-    const reason = redactor.describe(error);
+    const failures: Record<FailureKind, [code: string, what: string]> = {
+      auth: ['LEADER_AUTH_FAILED', `the database at ${target} refused the credentials`],
+      unavailable: ['LEADER_DB_UNAVAILABLE', `cannot use the database at ${target}`],
+      query: ['LEADER_QUERY_FAILED', `a query on ${target} failed`],
+    };
+    const [code, what] = failures[classify(error)];
     const retrying = `retrying in ${formatMs(delay)}`;
-    switch (classify(error)) {
-      case 'auth':
-        this.#warn(
-          'LEADER_AUTH_FAILED',
-          `leader election \`${name}\`: the database at ${target} refused the credentials (${reason}); ${retrying}`,
-        );
-        break;
-      case 'unavailable':
-        this.#warn(
-          'LEADER_DB_UNAVAILABLE',
-          `leader election \`${name}\`: cannot use the database at ${target} (${reason}); ${retrying}`,
-        );
-        break;
-      case 'query':
-        this.#warn(
-          'LEADER_QUERY_FAILED',
-          `leader election \`${name}\`: a query on ${target} failed (${reason}); ${retrying}`,
-        );
-        break;
-    }
+    this.#warn(code, `leader election \`${name}\`: ${what} (${redactor.describe(error)}); ${retrying}`);
   }
 
   #warn(code: string, message: string): void {

@@ -4,6 +4,7 @@ import { CorralError, formatMs } from '../core/errors.js';
 import type { Lease, Won } from './lease.js';
 import type { ElectorSettings } from './options.js';
 import type { Session } from './session.js';
+import { isAborted } from '../util/abort.js';
 
 /** What holding a term needs from the elector. */
 export interface TermContext {
@@ -113,12 +114,4 @@ export async function holdTerm(
   await Promise.all([watching, renewing]);
   if (!term.signal.aborted) term.abort(new CorralError('LEADER_TERM_OVER', `term ${won.token} is over`));
   return failure;
-}
-
-/**
- * Reads `signal.aborted` afresh. TypeScript narrows a checked property and does not see it change
- * across an `await`; this keeps those checks honest.
- */
-export function isAborted(signal: AbortSignal): boolean {
-  return signal.aborted;
 }

@@ -10,12 +10,11 @@ import { childEnv, spawnChild } from './spawn.js';
 import { ProcessExitError, terminate, type Termination } from './terminate.js';
 
 /**
- * `processComponent()`: an external program as a component. The narrative of one run:
- * find the binary, contain the run (its isolation's cgroup and watchdog, if it has one), spawn the
- * child in its own session with a
- * parent-death signal, forward its output, mark it ready (at once or when its probe passes),
- * wait until it ends or is asked to stop, stop its whole process group (and cgroup), wait until
- * nothing of it is left and its output is flushed, and only then settle.
+ * `processComponent()`: an external program as a component. The narrative of one run: find the
+ * binary, contain the run (its isolation's cgroup and watchdog, if it has one), spawn the child in
+ * its own session with a parent-death signal, forward its output, mark it ready (at once or when
+ * its probe passes), wait until it ends or is asked to stop, stop its whole process group (and
+ * cgroup), wait until nothing of it is left and its output is flushed, and only then settle.
  */
 
 export type { OutputTarget } from './output.js';
@@ -127,9 +126,7 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
     const binary = await preflight();
     if (signal.aborted) return;
     const containment = options.isolation
-      ? await options.isolation.contain(name, stopSignal, (event) => {
-          ctx.emit(event);
-        })
+      ? await options.isolation.contain(name, stopSignal, (event) => ctx.emit(event))
       : processLayersOnly();
     try {
       const command = [binary, ...options.command.slice(1)];
@@ -146,9 +143,7 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
         ...(options.group === undefined ? {} : { group: options.group }),
         stdout: io.stdout,
         stderr: io.stderr,
-      }).finally(() => {
-        io.release();
-      });
+      }).finally(() => io.release());
       const { pid } = child;
       ctx.emit({ type: 'process.spawned', component: name, pid, command });
 

@@ -145,7 +145,5 @@ function collect(
       text += chunk;
     }
   });
-  return new Promise((resolve) => {
-    stream.once('close', () => resolve(text));
-  });
+  return new Promise((resolve) => stream.once('close', () => resolve(text)));
 }

@@ -31,7 +31,6 @@ export type OutputTarget =
     }
   /** The child writes straight to Corral's own stdout and stderr: no prefix, no cost. */
   | 'inherit'
-  /** Discarded. */
   | 'ignore';
 
 /**
@@ -57,7 +56,7 @@ export interface OutputConnection {
 
 /**
  * Connects a child's output for `target`. Forwarded output goes through OutputPipes, which
- * Corral reads with less CPU and memory than `stdio: 'pipe'` (see output-pipe.ts); where they
+ * Corral reads with less CPU and memory than `stdio: 'pipe'` (see output/pipe.ts); where they
  * cannot be made (no writable temp directory), through `stdio: 'pipe'`. 'inherit' and 'ignore'
  * are passed to the spawn as they are.
  */
@@ -134,6 +133,8 @@ export async function flush(
   component: string,
   ctx: ComponentContext,
 ): Promise<void> {
+  const warn = (code: string, message: string): void =>
+    ctx.emit({ type: 'warning', code, component, message });
   const finished = forwarding.done.then(() => true);
   const start = performance.now();
   let blockedReported = false;
@@ -144,22 +145,18 @@ export async function flush(
     if (!waitingForSink && now - lastActivity >= OUTPUT_GRACE_MS) break;
     if (waitingForSink && now - lastActivity >= OUTPUT_GRACE_MS && !blockedReported) {
       blockedReported = true;
-      ctx.emit({
-        type: 'warning',
-        code: 'OUTPUT_BLOCKED',
-        component,
-        message: `component \`${component}\` has exited, but the rest of its output waits for its destination to take it`,
-      });
+      warn(
+        'OUTPUT_BLOCKED',
+        `component \`${component}\` has exited, but the rest of its output waits for its destination to take it`,
+      );
     }
     const wait = waitingForSink ? OUTPUT_GRACE_MS : lastActivity + OUTPUT_GRACE_MS - now;
     if (await Promise.race([finished, sleep(wait)])) return;
   }
-  ctx.emit({
-    type: 'warning',
-    code: 'OUTPUT_HELD',
-    component,
-    message: `a process of component \`${component}\` outside its process group still holds its output; stopped reading it`,
-  });
+  warn(
+    'OUTPUT_HELD',
+    `a process of component \`${component}\` outside its process group still holds its output; stopped reading it`,
+  );
   stopReading.abort();
   await forwarding.done;
 }

@@ -3,6 +3,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { CorralError, formatMs } from '../core/errors.js';
 import { listProcesses, type ProcessTable } from '../containment/liveness.js';
 import { signalGroupUnlessGone } from '../util/process-group.js';
+import { raceAbort } from '../util/abort.js';
 import type { ExitStatus } from './spawn.js';
 
 /**
@@ -116,14 +117,10 @@ async function whenFinished(
   signal: AbortSignal | undefined,
   onPoll?: () => Promise<void>,
 ): Promise<void> {
-  await abortable(target.exited, signal);
-  await waitFor(
-    async () => isGroupGone(target.pgid, target.processes) && ((await target.isEmpty?.()) ?? true),
-    {
-      signal,
-      onPoll,
-    },
-  );
+  await (signal ? raceAbort(target.exited, signal) : target.exited);
+  const empty = async (): Promise<boolean> =>
+    isGroupGone(target.pgid, target.processes) && ((await target.isEmpty?.()) ?? true);
+  await waitFor(empty, { signal, onPoll });
 }
 
 async function killEverything(target: StopTarget): Promise<void> {
@@ -164,17 +161,6 @@ async function waitFor(
     await systemClock.sleep(interval, options.signal);
     await options.onPoll?.();
   }
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      if (signal.aborted) reject(signal.reason as Error);
-      signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
-    }),
-  ]);
 }
 
 /** The shell's exit status for an ending: the code, or 128 + the signal's number. */

@@ -16,17 +16,12 @@ export interface StackIssue {
  * read. The message lists one problem per line, ready to print as it is.
  */
 export class StackFileError extends CorralError<'STACK_INVALID' | 'STACK_UNREADABLE'> {
-  readonly file: string;
-  readonly issues: readonly StackIssue[];
-
   constructor(
-    file: string,
-    issues: readonly StackIssue[],
+    readonly file: string,
+    readonly issues: readonly StackIssue[],
     options: { code?: StackFileError['code']; cause?: unknown } = {},
   ) {
     super(options.code ?? 'STACK_INVALID', renderMessage(file, issues), { cause: options.cause });
-    this.file = file;
-    this.issues = issues;
   }
 }
 

@@ -35,10 +35,8 @@ export function duration(description: string, { minMs = 0 } = {}) {
     .transform((text, ctx) => {
       const ms = parseDuration(text) ?? 0;
       if (ms > MAX_DURATION_MS) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `must be at most 596h (Node's timer limit), got ${describeValue(text)}`,
-        });
+        const message = `must be at most 596h (Node's timer limit), got ${describeValue(text)}`;
+        ctx.addIssue({ code: 'custom', message });
       } else if (ms < minMs) {
         ctx.addIssue({ code: 'custom', message: `must be more than 0, got ${describeValue(text)}` });
       }
@@ -73,10 +71,8 @@ export function hostPort(description: string, options: HostPortOptions = {}) {
       const text = String(value);
       const address = parseHostPort(text, options);
       if ('problem' in address) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `expected ${forms}, got ${describeValue(text)}: ${address.problem}`,
-        });
+        const message = `expected ${forms}, got ${describeValue(text)}: ${address.problem}`;
+        ctx.addIssue({ code: 'custom', message });
         return z.NEVER;
       }
       return address;

@@ -84,21 +84,13 @@ export function describeValue(value: unknown, secret = false): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'an empty value';
   if (Array.isArray(value)) return 'a list';
-  if (secret) return typeof value === 'object' ? 'a map' : `a ${typeof value}`;
-  const written = substitutedFrom(value);
-  if (written !== undefined) return `the value of ${JSON.stringify(cut(written))} (not shown)`;
-  switch (typeof value) {
-    case 'string': {
-      return JSON.stringify(redactUrls(cut(value)));
-    }
-    case 'number':
-    case 'boolean':
-      return String(value);
-    case 'object':
-      return 'a map';
-    default:
-      return `a ${typeof value}`;
+  if (!secret) {
+    const written = substitutedFrom(value);
+    if (written !== undefined) return `the value of ${JSON.stringify(cut(written))} (not shown)`;
+    if (typeof value === 'string') return JSON.stringify(redactUrls(cut(value)));
+    if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   }
+  return typeof value === 'object' ? 'a map' : `a ${typeof value}`;
 }
 
 function cut(text: string): string {
@@ -169,13 +161,10 @@ export function issueMessage(issue: RawIssue): string {
 }
 
 function sizeMessage(origin: string, bound: 'least' | 'most', limit: number | bigint, got: string): string {
-  if (origin === 'array')
-    return bound === 'least' && limit === 1 ? 'must not be empty' : `must have at ${bound} ${limit} items`;
-  if (origin === 'string') {
-    return bound === 'least' && limit === 1
-      ? 'must not be empty'
-      : `must be at ${bound} ${limit} characters long`;
-  }
+  const sized = origin === 'array' || origin === 'string';
+  if (sized && bound === 'least' && limit === 1) return 'must not be empty';
+  if (origin === 'array') return `must have at ${bound} ${limit} items`;
+  if (origin === 'string') return `must be at ${bound} ${limit} characters long`;
   return `must be at ${bound} ${limit}, got ${got}`;
 }
 

@@ -70,12 +70,9 @@ export function parseStack(text: string, options: ParseStackOptions = {}): Stack
   // Before anything that recurses over the document: deep enough, any of it would overflow the stack.
   const tooDeep = tooDeepAt(text);
   if (tooDeep !== undefined) {
+    const line = text.slice(0, tooDeep).split('\n').length;
     throw new StackFileError(file, [
-      {
-        path: '',
-        line: text.slice(0, tooDeep).split('\n').length,
-        message: `nested more than ${MAX_STACK_DEPTH} levels deep`,
-      },
+      { path: '', line, message: `nested more than ${MAX_STACK_DEPTH} levels deep` },
     ]);
   }
   const lineCounter = new LineCounter();

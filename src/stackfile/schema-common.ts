@@ -75,11 +75,8 @@ export function notAfter<K extends string>(early: K, late: K) {
     const a = value[early];
     const b = value[late];
     if (typeof a === 'number' && typeof b === 'number' && a > b) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [early],
-        message: `${early} (${formatMs(a)}) must not be longer than ${late} (${formatMs(b)})`,
-      });
+      const message = `${early} (${formatMs(a)}) must not be longer than ${late} (${formatMs(b)})`;
+      ctx.addIssue({ code: 'custom', path: [early], message });
     }
   };
 }
@@ -92,15 +89,10 @@ export function exactlyOne(keys: readonly string[]) {
   const names = keys.map((key) => `"${key}"`).join(', ');
   return (value: Record<string, unknown>, ctx: z.RefinementCtx) => {
     const present = keys.filter((key) => value[key] !== undefined);
-    if (present.length === 0) {
-      ctx.addIssue({ code: 'custom', message: `needs one of ${names}` });
-    }
+    if (present.length === 0) ctx.addIssue({ code: 'custom', message: `needs one of ${names}` });
     for (const extra of present.slice(1)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [extra],
-        message: `cannot be combined with "${present[0] ?? ''}": give only one of ${names}`,
-      });
+      const message = `cannot be combined with "${present[0] ?? ''}": give only one of ${names}`;
+      ctx.addIssue({ code: 'custom', path: [extra], message });
     }
   };
 }

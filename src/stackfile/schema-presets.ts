@@ -29,10 +29,9 @@ function adminAddress(baseDir: string) {
       if (!('socketPath' in address)) return address;
       const socketPath = resolve(baseDir, address.socketPath);
       if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `the socket path is ${Buffer.byteLength(socketPath)} bytes long once resolved; at most ${MAX_SOCKET_PATH} fit`,
-        });
+        const length = Buffer.byteLength(socketPath);
+        const message = `the socket path is ${length} bytes long once resolved; at most ${MAX_SOCKET_PATH} fit`;
+        ctx.addIssue({ code: 'custom', message });
       }
       return { socketPath };
     })
@@ -41,16 +40,21 @@ function adminAddress(baseDir: string) {
     }) satisfies z.ZodType<AdminAddress>;
 }
 
+/** The program of a preset, by default found on PATH under its usual name. */
+function executable(name: string, program: string) {
+  return z
+    .string()
+    .min(1)
+    .default(name)
+    .meta({ description: `${program} executable: a path or a name on PATH.` });
+}
+
 /** `kind: envoy`: Envoy with kuma-dp's arguments, readiness from its admin API, and a connection-aware drain. */
 export function envoySchema(baseDir: string) {
   return z
     .strictObject({
       kind: z.literal('envoy'),
-      binary: z
-        .string()
-        .min(1)
-        .default('envoy')
-        .meta({ description: 'Envoy executable: a path or a name on PATH.' }),
+      binary: executable('envoy', 'Envoy'),
       bootstrap: filePath(baseDir, 'Bootstrap config; Corral passes a 0600 copy made in the work dir.'),
       admin: adminAddress(baseDir).prefault('127.0.0.1:9901'),
       logLevel: z.enum(ENVOY_LOG_LEVELS).default('info').meta({ description: "Envoy's --log-level." }),
@@ -87,11 +91,7 @@ export function corednsSchema(baseDir: string) {
   return z
     .strictObject({
       kind: z.literal('coredns'),
-      binary: z
-        .string()
-        .min(1)
-        .default('coredns')
-        .meta({ description: 'CoreDNS executable: a path or a name on PATH.' }),
+      binary: executable('coredns', 'CoreDNS'),
       port: integer(1, 65535, `Port the generated Corefile listens on. Default ${defaults.port}.`).optional(),
       upstream: hostPort(`Where queries go first, host:port. Default ${defaults.upstream}.`).optional(),
       log: flag('Log every query (the log plugin). Default false.').optional(),
@@ -108,13 +108,8 @@ export function corednsSchema(baseDir: string) {
     .superRefine((value, ctx) => {
       if (value.corefile === undefined) return;
       for (const key of ['port', 'upstream', 'log'] as const) {
-        if (value[key] !== undefined) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [key],
-            message: `"${key}" has no effect with "corefile", which is used as given`,
-          });
-        }
+        const message = `"${key}" has no effect with "corefile", which is used as given`;
+        if (value[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message });
       }
     })
     .transform((value) => ({

@@ -35,11 +35,8 @@ function readyProbe() {
       .superRefine(exactlyOne(PROBES))
       .superRefine((value, ctx) => {
         if (value.status !== undefined && value.http === undefined) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['status'],
-            message: '"status" applies only to an "http" probe',
-          });
+          const message = '"status" applies only to an "http" probe';
+          ctx.addIssue({ code: 'custom', path: ['status'], message });
         }
       })
       // The probe module's own form: the one given key, with its timing (and an http probe's status).

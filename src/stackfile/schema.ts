@@ -86,19 +86,15 @@ export function stackSchema(baseDir: string) {
         .transform((map) => Object.entries(map).map(([name, spec]) => ({ name, ...spec })))
         .meta({ description: 'The components, keyed by name. kind defaults to process.' }),
     })
-    .superRefine((stack, ctx) => {
-      const { readiness, metrics } = stack;
+    .superRefine(({ readiness, metrics }, ctx) => {
       if (
         readiness &&
         metrics &&
         metrics.address.port !== 0 &&
         sameAddress(readiness.address, metrics.address)
       ) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['metrics', 'address'],
-          message: 'is the same as readiness.address',
-        });
+        const message = 'is the same as readiness.address';
+        ctx.addIssue({ code: 'custom', path: ['metrics', 'address'], message });
       }
     })
     .meta({

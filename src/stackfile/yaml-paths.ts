@@ -84,18 +84,15 @@ export function collectionKeyOffsets(doc: Document): number[] {
 
 /** The entry for `segment`, also looking into `<<` merge keys, which contribute entries too. */
 function findPair(doc: Document, items: readonly Pair[], segment: PropertyKey): Pair | undefined {
-  const own = items.find((pair) => isScalar(pair.key) && String(pair.key.value) === String(segment));
+  const matches = (pair: Pair): boolean => isScalar(pair.key) && String(pair.key.value) === String(segment);
+  const own = items.find(matches);
   if (own !== undefined) return own;
   for (const merge of items.filter((pair) => isMergeKey(pair.key))) {
     const sources = isSeq(merge.value) ? merge.value.items : [merge.value];
     for (const source of sources) {
       const target = isAlias(source) ? source.resolve(doc) : source;
-      if (isMap(target)) {
-        const found = target.items.find(
-          (pair) => isScalar(pair.key) && String(pair.key.value) === String(segment),
-        );
-        if (found !== undefined) return found;
-      }
+      const found = isMap(target) ? target.items.find(matches) : undefined;
+      if (found !== undefined) return found;
     }
   }
   return undefined;

@@ -27,7 +27,6 @@ export class ScriptedComponent implements Component {
   ctx: ComponentContext | undefined;
   /** The signal of the latest run; undefined before the first. */
   signal: AbortSignal | undefined;
-  /** How many times it was started. */
   starts = 0;
   readonly #log: string[];
   readonly #options: ScriptedOptions;

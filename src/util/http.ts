@@ -8,7 +8,6 @@ import { redactUrl } from './redact.js';
  * it imported, and most stacks never make a request.
  */
 
-/** One request. */
 export interface HttpRequest {
   /** @default 'GET' */
   readonly method?: string;
@@ -117,9 +116,7 @@ export async function httpRequest(request: HttpRequest): Promise<HttpResponse> {
       });
       res.on('error', fail);
     });
-    const onAbort = (): void => {
-      req.destroy(signal?.reason as Error);
-    };
+    const onAbort = () => req.destroy(signal?.reason as Error);
     function fail(error: unknown): void {
       signal?.removeEventListener('abort', onAbort);
       if (signal?.aborted) {

@@ -21,7 +21,6 @@ import { checkEnvoyVersion } from './version.js';
 
 /** An envoy component's settings (durations in milliseconds), as the stack-file loader produces them. */
 export interface EnvoyPresetConfig {
-  /** The component's name. */
   readonly name: string;
   /** Where the bootstrap copy goes (in a directory named after the component). */
   readonly workDir: string;

@@ -58,28 +58,26 @@ export interface VersionCheck {
 /** Judges a `--version` output: a warning when it cannot be parsed or is older than supported. */
 export function judgeEnvoyVersion(output: string): VersionCheck {
   const version = parseEnvoyVersion(output);
+  const warn = (code: string, message: string): VersionCheck => ({ version, warning: { code, message } });
   if (!version) {
     const shown = output.trim().split('\n')[0]?.slice(0, 200) ?? '';
-    return {
-      version,
-      warning: {
-        code: 'ENVOY_VERSION_UNPARSABLE',
-        message: `could not read Envoy's version from \`envoy --version\` (expected "version: <5 parts separated by />", got "${shown}")`,
-      },
-    };
+    return warn(
+      'ENVOY_VERSION_UNPARSABLE',
+      `could not read Envoy's version from \`envoy --version\` (expected "version: <5 parts separated by />", got "${shown}")`,
+    );
   }
   const order = compareVersions(version.version, OLDEST_SUPPORTED_ENVOY);
-  if (order === undefined || order < 0) {
-    return {
-      version,
-      warning: {
-        code: 'ENVOY_VERSION_UNSUPPORTED',
-        message:
-          order === undefined
-            ? `Envoy version "${version.version}" is not a major.minor.patch version; Corral supports ${OLDEST_SUPPORTED_ENVOY} and newer`
-            : `Envoy ${version.version} is older than ${OLDEST_SUPPORTED_ENVOY}, the oldest version Corral supports; draining may not work as documented`,
-      },
-    };
+  if (order === undefined) {
+    return warn(
+      'ENVOY_VERSION_UNSUPPORTED',
+      `Envoy version "${version.version}" is not a major.minor.patch version; Corral supports ${OLDEST_SUPPORTED_ENVOY} and newer`,
+    );
+  }
+  if (order < 0) {
+    return warn(
+      'ENVOY_VERSION_UNSUPPORTED',
+      `Envoy ${version.version} is older than ${OLDEST_SUPPORTED_ENVOY}, the oldest version Corral supports; draining may not work as documented`,
+    );
   }
   return { version, warning: undefined };
 }

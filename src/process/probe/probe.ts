@@ -17,8 +17,8 @@ export {
 /*
  * Waiting for a readiness probe: attempts spaced by `interval`, each bounded by `attemptTimeout`,
  * all within the `timeout` deadline; every wait is on the injected Clock and stops when the
- * caller's signal aborts. What a probe is and how it is validated lives in probe-spec.ts, one
- * attempt of each kind in probe-checks.ts.
+ * caller's signal aborts. What a probe is and how it is validated lives in spec.ts, one
+ * attempt of each kind in checks.ts.
  */
 
 /** The start-up deadline passed before the probe passed. */
@@ -106,9 +106,7 @@ async function attempt(
   signal: AbortSignal | undefined,
 ): Promise<{ reason: string; timedOut: boolean } | undefined> {
   const controller = new AbortController();
-  const onAbort = (): void => {
-    controller.abort(signal?.reason);
-  };
+  const onAbort = (): void => controller.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   const done = new AbortController(); // cancels the timer once the attempt settled
   let timedOut = false;

@@ -91,16 +91,9 @@ export function prepare(probe: ReadinessProbe, options: ExecContext): Prepared {
   }
   if ('exec' in probe) {
     const argv = probe.exec;
-    if (
-      !Array.isArray(argv) ||
-      argv.length === 0 ||
-      argv.some((arg) => typeof arg !== 'string') ||
-      argv[0] === ''
-    ) {
-      throw new InvalidProbeError(
-        'exec',
-        'expected a non-empty array of strings (the command and its arguments)',
-      );
+    if (!Array.isArray(argv) || argv.some((arg) => typeof arg !== 'string') || !argv[0]) {
+      const expected = 'expected a non-empty array of strings (the command and its arguments)';
+      throw new InvalidProbeError('exec', expected);
     }
     const check = execCheck(argv, options);
     return { description: redactUrls(`\`${argv.join(' ')}\``), check, pattern: undefined };
