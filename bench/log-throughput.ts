@@ -15,7 +15,7 @@
  * itself, and GNU time's %M for `cat` and concurrently. Every output file is created afresh (a
  * truncated file would make ext4 flush it on close, charging the next contender).
  *
- *     node --import tsx bench/log-throughput.ts [--mb 200] [--rounds 7] [--out bench/results/log-throughput.md]
+ *     node --import tsx bench/log-throughput.ts [--mb 200] [--rounds 7] [--out report.md]
  */
 import { spawn } from 'node:child_process';
 import {
@@ -41,7 +41,7 @@ const { values } = parseArgs({
   options: {
     mb: { type: 'string', default: '200' },
     rounds: { type: 'string', default: '7' },
-    out: { type: 'string', default: join(root, 'bench/results/log-throughput.md') },
+    out: { type: 'string' },
   },
 });
 const bytes = Number(values.mb) * 1_000_000;
@@ -262,5 +262,5 @@ ${other.join('\n')}
 JSON records, formatting alone: pino (child logger, to /dev/null in 16 KiB writes) takes ${fmtMs(json.pinoMs)} for
 ${json.lines.toLocaleString('en')} lines; the forwarder's JSON formatter takes ${fmtMs(json.formatterMs)} for the same lines (in chunks of 1,000).
 `;
-writeFileSync(values.out, report);
+if (values.out) writeFileSync(values.out, report);
 console.log(`\n${report}`);
