@@ -124,10 +124,13 @@ describe('PID namespace isolation', { timeout: 120_000 }, () => {
       return;
     }
     // nobody runs the tree, from where nobody can reach it, wherever the checkout lies.
-    const copy = copyForUser('nobody', ['test/fixtures/iso-tree']);
+    const copy = copyForUser('nobody', ['test/fixtures/iso-tree', 'bin/corral-init']);
     t.after(copy.cleanup);
     const tree = [copy.path('test/fixtures/iso-tree'), '--members', '1', '--escapee', '--daemon'];
-    const { argv } = namespaceCommand(tree, { userNamespace: true });
+    const command = namespaceCommand(tree, { userNamespace: true }).argv;
+    // The init too is read by nobody: the copy, not the checkout's (which may be closed to it).
+    assert.ok(command.includes(INIT_SCRIPT), 'the chain runs the init script');
+    const argv = command.map((arg) => (arg === INIT_SCRIPT ? copy.path('bin/corral-init') : arg));
     const { uid, gid } = userIds('nobody');
     const drop = [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--'];
     // setpriv, setpriv and unshare all exec: the pid we spawn is unshare's.
