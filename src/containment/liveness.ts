@@ -109,18 +109,6 @@ export function groupMembers(pgid: number): number[] {
     .map((p) => p.pid);
 }
 
-/** Whether process group `pgid` has no live member left. */
-export function isGroupEmpty(pgid: number): boolean {
-  return groupMembers(pgid).length === 0;
-}
-
-/** Live members of session `sid`, in pid order. */
-export function sessionMembers(sid: number): number[] {
-  return listProcesses()
-    .filter((p) => p.sid === sid && isLiveState(p.state))
-    .map((p) => p.pid);
-}
-
 /**
  * Live descendants of `pid` (children, grandchildren, …), found through parent links. A process
  * whose parent died was re-parented (to PID 1 or a subreaper) and is no longer found here, so

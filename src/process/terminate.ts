@@ -143,11 +143,6 @@ export function isGroupGone(pgid: number, processes?: ProcessTable): boolean {
   return !all.some((p) => p.pgid === pgid && p.state !== 'Z' && p.state !== 'X');
 }
 
-/** Waits until group `pgid` has no live member, polling /proc; rejects when `signal` aborts. */
-export function waitForGroupEmpty(pgid: number, signal?: AbortSignal): Promise<void> {
-  return waitFor(() => isGroupGone(pgid), { signal });
-}
-
 /**
  * Polls `condition` until it holds, starting at 2 ms and backing off to 100 ms so that a quick stop
  * is seen at once and a slow one costs little. Polling uses real timers, not the injected clock:
