@@ -3,10 +3,18 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
-import { assertNoOverlap, createTermLog, isAlive, killAll, Replica, termLog, waitUntil } from './support.js';
+import {
+  assertNoOverlap,
+  createTermLog,
+  isAlive,
+  killAll,
+  Replica,
+  termLog,
+  TIMINGS,
+  waitUntil,
+} from './support.js';
 
 const T = { timeout: 90_000 };
-const TIMINGS = { lease: 2_000, renewDeadline: 1_500, renewInterval: 300, retry: 250, maxRetry: 2_000 };
 
 let cluster: PostgresCluster;
 const started: Replica[] = [];

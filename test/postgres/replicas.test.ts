@@ -11,13 +11,12 @@ import {
   lockHolders,
   Replica,
   termLog,
+  TIMINGS,
   waitUntil,
   type ReplicaConfig,
 } from './support.js';
 
 const T = { timeout: 90_000 };
-/** Grace (lease - renewDeadline) 500 ms; generous deadlines for a busy 2-core machine. */
-const TIMINGS = { lease: 2_000, renewDeadline: 1_500, renewInterval: 300, retry: 250, maxRetry: 2_000 };
 
 let cluster: PostgresCluster;
 const started: Replica[] = [];

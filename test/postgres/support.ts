@@ -10,6 +10,15 @@ import { PostgresElector, type PostgresElectorOptions } from '../../src/postgres
 import type { CorralEvent } from '../../src/events.js';
 import type { PostgresCluster } from '../helpers/postgres.js';
 
+/** Replicas' timings: grace (lease - renewDeadline) 500 ms; generous deadlines for a busy 2-core machine. */
+export const TIMINGS = {
+  lease: 2_000,
+  renewDeadline: 1_500,
+  renewInterval: 300,
+  retry: 250,
+  maxRetry: 2_000,
+};
+
 /** Polls `condition` every 20 ms until it holds; throws naming `what` after `timeoutMs`. */
 export async function waitUntil(
   condition: () => boolean | Promise<boolean>,
