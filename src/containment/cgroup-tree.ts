@@ -1,11 +1,12 @@
-import { readdirSync, readFileSync, rmdirSync, watch, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { signalQuietly } from '../util/process-group.js';
 
 /**
  * The cgroups Corral creates (see cgroup.ts for how their place is found): `corral-<pid>/`, and
  * one child per run of a component, with the operations the stop path needs: join before exec,
- * signal all, kill all, wait until empty, remove. The stop path uses cgroupfs synchronously on
+ * signal all, kill all, remove. The stop path uses cgroupfs synchronously on
  * purpose: its files live in kernel memory, so a read or an rmdir never blocks, whereas the
  * promise API queues each call on libuv's small thread pool, behind every other stop's calls.
  */
@@ -126,7 +127,7 @@ export class ComponentCgroup {
     // One small read answers the usual case, an empty cgroup, without listing the directory.
     if (!this.populated()) return 0;
     let sent = 0;
-    for (const pid of this.pids()) if (trySignal(pid, signal)) sent++;
+    for (const pid of this.pids()) if (signalQuietly(pid, signal)) sent++;
     return sent;
   }
 
@@ -134,7 +135,7 @@ export class ComponentCgroup {
    * SIGKILLs every process in the cgroup, atomically with respect to forks, through `cgroup.kill`
    * (Linux 5.14+). On older kernels: freeze the cgroup so nothing can fork, SIGKILL every pid,
    * thaw, and repeat until nothing is left (frozen processes still die of SIGKILL).
-   * Resolves once the kill is delivered, not once the processes are gone: see {@link waitEmpty}.
+   * Resolves once the kill is delivered, not once the processes are gone (see {@link populated}).
    */
   async kill(): Promise<void> {
     try {
@@ -147,42 +148,8 @@ export class ComponentCgroup {
   }
 
   /**
-   * Resolves when the cgroup holds no live process (immediately if the directory is gone).
-   * Woken by inotify on cgroup.events, with a slow poll as a safety net. Rejects with
-   * `signal.reason` when `signal` aborts first.
-   */
-  waitEmpty(signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return Promise.reject(signal.reason as Error);
-    // One controller tears down the watcher, the poll and the listener, however this ends.
-    const done = new AbortController();
-    return new Promise<void>((resolve, reject) => {
-      const finish = (error?: Error): void => {
-        if (done.signal.aborted) return;
-        done.abort();
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      signal?.addEventListener('abort', () => finish(signal.reason as Error), {
-        once: true,
-        signal: done.signal,
-      });
-      const check = (): void => {
-        if (!this.populated()) finish();
-      };
-      try {
-        watch(this.#eventsPath, { signal: done.signal, persistent: false }, check).on('error', check);
-      } catch {
-        // No inotify (or the cgroup just vanished): the poll below still gets there.
-      }
-      const poll = setInterval(check, 250);
-      done.signal.addEventListener('abort', () => clearInterval(poll), { once: true });
-      check();
-    });
-  }
-
-  /**
    * Removes the cgroup (and any cgroups the component created below it). Rejects with EBUSY while
-   * processes are still inside; call it after {@link waitEmpty}. Idempotent.
+   * processes are still inside; call it once {@link populated} is false. Idempotent.
    */
   async remove(): Promise<void> {
     await removeTree(this.path, { throwIfBusy: true });
@@ -198,7 +165,7 @@ export async function killByPids(path: string): Promise<void> {
       .then(() => true)
       .catch(() => false);
     const pids = collectPids(path);
-    for (const pid of pids) trySignal(pid, 'SIGKILL');
+    for (const pid of pids) signalQuietly(pid, 'SIGKILL');
     if (frozen) await writeFile(freeze, '0').catch(() => undefined);
     if (pids.length === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -265,15 +232,6 @@ function removeTreeSync(dir: string): void {
     rmdirSync(dir);
   } catch {
     // Busy (processes left for the watchdog) or gone: nothing more to do at exit.
-  }
-}
-
-function trySignal(pid: number, signal: NodeJS.Signals): boolean {
-  try {
-    process.kill(pid, signal);
-    return true;
-  } catch {
-    return false;
   }
 }
 
