@@ -12,7 +12,7 @@ import type { NamespacePlace } from './namespace.js';
 import type { CommandContainment } from '../process/helper-command.js';
 import { systemTool } from '../util/system-tools.js';
 import type { StopTarget } from '../process/terminate.js';
-import { signalGroupUnlessGone } from '../util/process-group.js';
+import { signalQuietly } from '../util/process-group.js';
 import { startWatchdog, type Watchdog, type WatchdogLostError, type WatchdogOptions } from './watchdog.js';
 
 /**
@@ -278,13 +278,7 @@ export class Isolation {
    * and the watchdog, once Corral has exited, are what remains. Safe at any time, also after close.
    */
   killAll(): void {
-    for (const pgid of this.#groups) {
-      try {
-        signalGroupUnlessGone(pgid, 'SIGKILL');
-      } catch {
-        // EPERM: every member left has changed its user; nothing more Corral may do.
-      }
-    }
+    for (const pgid of this.#groups) signalQuietly(-pgid, 'SIGKILL');
     this.#cgroups?.killAllSync();
   }
 

@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { WarningEvent } from './cgroup.js';
+import { signalQuietly } from '../util/process-group.js';
 import { systemTool } from '../util/system-tools.js';
 import { INIT_SCRIPT } from './init.js';
 import { listProcesses } from './liveness.js';
@@ -152,7 +153,8 @@ export function runInNamespace(innerArgv: readonly string[], options: NamespaceO
     const init = initOf(pid);
     // Until unshare's child has become the init, it would die of the signal: try again shortly.
     if (init === undefined) setTimeout(forward, 10, signal);
-    else signalUnlessGone(init, signal);
+    // An init already gone has its exit, and the chain's, on its way.
+    else signalQuietly(init, signal);
   };
   for (const signal of FORWARDED) process.on(signal, forward);
   const exitCode = new Promise<number>((resolve) => {
@@ -171,14 +173,6 @@ export function runInNamespace(innerArgv: readonly string[], options: NamespaceO
 function initOf(unsharePid: number): number | undefined {
   const child = listProcesses().find((p) => p.ppid === unsharePid && p.state !== 'Z');
   return child && child.comm !== 'unshare' ? child.pid : undefined;
-}
-
-function signalUnlessGone(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // Gone: its exit, and the chain's, is on its way.
-  }
 }
 
 function tools(): { setpriv: string | undefined; unshare: string | undefined } {

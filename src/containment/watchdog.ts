@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { CorralError } from '../core/errors.js';
 import type { WarningEvent } from './cgroup.js';
 import { readStat } from './liveness.js';
+import { signalQuietly } from '../util/process-group.js';
 import { requireSystemTool } from '../util/system-tools.js';
 import { WATCHDOG_SCRIPT } from './watchdog-script.js';
 
@@ -369,11 +370,8 @@ function writeLine(fd: number, line: string): void {
 
 /** SIGKILLs `child` unless it has already exited and been reaped (its pid may be reused by then). */
 function killQuietly(child: ChildProcess | undefined): void {
-  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(child.pid, 'SIGKILL');
-  } catch {
-    // Already gone.
+  if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+    signalQuietly(child.pid, 'SIGKILL');
   }
 }
 

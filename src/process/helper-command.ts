@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { lookupBinary } from './lookup.js';
 import { spawnChild } from './spawn.js';
-import { signalGroupUnlessGone } from '../util/process-group.js';
+import { signalQuietly } from '../util/process-group.js';
 
 /**
  * A component's helper commands (an `exec` readiness probe, a drain's connections command) run
@@ -92,11 +92,7 @@ export async function runHelperCommand(
   const killGroup = (): void => {
     if (killed) return;
     killed = true;
-    try {
-      signalGroupUnlessGone(pid, 'SIGKILL');
-    } catch {
-      // EPERM: every member left has changed its user; nothing more Corral may do.
-    }
+    signalQuietly(-pid, 'SIGKILL');
     untrack?.();
   };
   let overflowed = false;

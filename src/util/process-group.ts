@@ -14,3 +14,17 @@ export function signalGroupUnlessGone(pgid: number, signal: NodeJS.Signals): boo
     throw error;
   }
 }
+
+/**
+ * Sends `signal` to `pid` (to group `-pid` when negative) and returns whether it was delivered,
+ * for a best-effort kill: a process already gone (ESRCH), or out of Corral's reach because it
+ * changed its user (EPERM), leaves nothing more to do.
+ */
+export function signalQuietly(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
