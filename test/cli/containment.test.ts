@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { descendants, isAlive } from '../../src/containment/liveness.js';
+import { isAlive } from '../../src/containment/liveness.js';
 import { systemTool } from '../../src/util/system-tools.js';
-import { killPids, waitUntil } from '../helpers/process.js';
+import { descendants, killPids, waitUntil } from '../helpers/process.js';
 import { type Corral, FIXTURES, scratch, session } from '../helpers/cli.js';
 
 /**

@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
+import { isAlive, parseStat, ProcessTable, readStat } from '../../src/containment/liveness.js';
 import {
   descendants,
+  fixture,
   groupMembers,
-  isAlive,
-  parseStat,
-  ProcessTable,
-  readStat,
-} from '../../src/containment/liveness.js';
-import { fixture, killPids, LineReader, waitGone, waitUntil } from '../helpers/process.js';
+  killPids,
+  LineReader,
+  waitGone,
+  waitUntil,
+} from '../helpers/process.js';
 
 test('parseStat reads fields after a comm that contains spaces and parentheses', () => {
   const stat = parseStat('4242 (a (b) c) S 1 4242 4240 0 -1 4194560 ...');

@@ -3,7 +3,7 @@ import { readFile, realpath } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { processComponent, type ProcessOptions } from '../../src/process/component.js';
 import { Isolation } from '../../src/containment/isolation.js';
-import { groupMembers, isAlive, readStat } from '../../src/containment/liveness.js';
+import { isAlive, readStat } from '../../src/containment/liveness.js';
 import { BinaryLookupError } from '../../src/process/lookup.js';
 import { InvalidProbeError, ProbeTimeoutError } from '../../src/process/probe/probe.js';
 import { ProcessExitError } from '../../src/process/terminate.js';
@@ -14,6 +14,7 @@ import {
   captureOutput,
   fixture,
   freePort,
+  groupMembers,
   killPids,
   testContext,
   waitGone,

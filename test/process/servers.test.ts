@@ -8,8 +8,15 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { processComponent } from '../../src/process/component.js';
 import { Isolation } from '../../src/containment/isolation.js';
-import { groupMembers, isAlive } from '../../src/containment/liveness.js';
-import { captureOutput, freePort, killPids, testContext, waitUntil } from '../helpers/process.js';
+import { isAlive } from '../../src/containment/liveness.js';
+import {
+  captureOutput,
+  freePort,
+  groupMembers,
+  killPids,
+  testContext,
+  waitUntil,
+} from '../helpers/process.js';
 
 /** Real servers from Debian's packages as process components. */
 

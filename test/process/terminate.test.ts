@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock } from '../../src/testing/manual-clock.js';
-import { groupMembers, isAlive } from '../../src/containment/liveness.js';
+import { isAlive } from '../../src/containment/liveness.js';
 import { spawnChild, type SpawnedChild } from '../../src/process/spawn.js';
 import { exitStatusOf, isGroupGone, ProcessExitError, terminate } from '../../src/process/terminate.js';
-import { fixture, killPids, LineReader, waitGone, waitUntil } from '../helpers/process.js';
+import { fixture, groupMembers, killPids, LineReader, waitGone, waitUntil } from '../helpers/process.js';
 
 /** Spawns `argv` and waits for its `ready` line; returns the child and every pid it printed. */
 async function start(argv: string[]): Promise<{ child: SpawnedChild; lines: LineReader }> {
