@@ -1,4 +1,4 @@
-import { type CommandContainment, runHelperCommand } from '../process/helper-command.js';
+import { type CommandContainment, describeEnding, runHelperCommand } from '../process/helper-command.js';
 import { redactUrl } from '../util/redact.js';
 import { ConnectionsProbeError } from './errors.js';
 import { httpRequest } from '../util/http.js';
@@ -80,8 +80,7 @@ export async function countFromCommand(
     throw new ConnectionsProbeError(`connections command \`${file}\` printed more than a count`);
   }
   if (result.exitCode !== 0) {
-    const how = result.signal ? `was killed by ${result.signal}` : `exited with ${result.exitCode}`;
-    throw new ConnectionsProbeError(`connections command \`${file}\` ${how}`);
+    throw new ConnectionsProbeError(`connections command \`${file}\` ${describeEnding(result)}`);
   }
   if (count === undefined) {
     throw new ConnectionsProbeError(`connections command \`${file}\` did not print a count`);

@@ -50,6 +50,11 @@ export interface HelperCommandResult {
   readonly overflowed: boolean;
 }
 
+/** How a command ended, for messages: `exited with code 3`, `was killed by SIGKILL`. */
+export function describeEnding(result: Pick<HelperCommandResult, 'exitCode' | 'signal'>): string {
+  return result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
+}
+
 /** How long output is still read after the command exited; a process that escaped may hold it. */
 const OUTPUT_GRACE_MS = 50;
 

@@ -31,7 +31,7 @@ test('exec probe: the count a real command prints, without a shell', { timeout: 
 test('exec probe failures name the program only, never its arguments', { timeout: 20_000 }, async () => {
   const cases: [string[], RegExp][] = [
     [[node, '-e', 'console.log("many")', 'token=s3cret'], /did not print a count/],
-    [[node, '-e', 'process.exit(3)', 'token=s3cret'], /exited with 3/],
+    [[node, '-e', 'process.exit(3)', 'token=s3cret'], /exited with code 3/],
     [['/nonexistent/probe', 'token=s3cret'], /could not run: BINARY_NOT_FOUND/],
   ];
   for (const [argv, message] of cases) {

@@ -1,5 +1,5 @@
 import { describe, formatMs } from '../../core/errors.js';
-import { type CommandContainment, runHelperCommand } from '../../process/helper-command.js';
+import { type CommandContainment, describeEnding, runHelperCommand } from '../../process/helper-command.js';
 
 /** What `envoy --version` says: the whole build string and the version in it. */
 export interface EnvoyVersion {
@@ -116,11 +116,7 @@ export async function checkEnvoyVersion(
     return unavailable(timeout.aborted ? `no answer within ${formatMs(timeoutMs)}` : describe(error));
   }
   if (result.overflowed) return unavailable(`it printed more than ${MAX_OUTPUT} characters`);
-  if (result.exitCode !== 0) {
-    return unavailable(
-      result.signal ? `it was killed by ${result.signal}` : `it exited with code ${result.exitCode}`,
-    );
-  }
+  if (result.exitCode !== 0) return unavailable(`it ${describeEnding(result)}`);
   return judgeEnvoyVersion(result.stdout);
 }
 

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { CorralError } from '../../core/errors.js';
-import { type HelperCommandOptions, runHelperCommand } from '../helper-command.js';
+import { describeEnding, type HelperCommandOptions, runHelperCommand } from '../helper-command.js';
 import { HttpCallError, httpRequest } from '../../util/http.js';
 import { redactUrls } from '../../util/redact.js';
 
@@ -92,10 +92,7 @@ export function execCheck(argv: readonly string[], context: ExecContext): Check 
     }
     if (result.exitCode === 0) return undefined;
     const last = result.stderr.trim().split('\n').at(-1);
-    const said = last ? ` (stderr: ${last})` : '';
-    return result.exitCode === null
-      ? `was killed by ${result.signal ?? 'a signal'}${said}`
-      : `exited with code ${result.exitCode}${said}`;
+    return `${describeEnding(result)}${last ? ` (stderr: ${last})` : ''}`;
   };
 }
 
