@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { CorralError } from '../core/errors.js';
 import type { WarningEvent } from './cgroup.js';
 import { readStat } from './liveness.js';
+import { notify } from '../util/notify.js';
 import { signalQuietly } from '../util/process-group.js';
 import { requireSystemTool } from '../util/system-tools.js';
 import { WATCHDOG_SCRIPT } from './watchdog-script.js';
@@ -330,19 +331,11 @@ export class Watchdog {
 
   #lose(error: WatchdogLostError): void {
     clearInterval(this.#health);
-    try {
-      this.#options.onLost?.(error);
-    } catch {
-      // A broken listener must not break the caller of a watch* method.
-    }
+    notify(this.#options.onLost, error);
   }
 
   #warn(code: string, message: string): void {
-    try {
-      this.#options.onWarning?.({ type: 'warning', code, message });
-    } catch {
-      // A broken listener must not break the watchdog.
-    }
+    notify(this.#options.onWarning, { type: 'warning', code, message });
   }
 }
 

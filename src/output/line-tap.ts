@@ -1,3 +1,4 @@
+import { notify } from '../util/notify.js';
 import type { OutputStream } from './line-format.js';
 
 /** Receives each line (decoded as UTF-8, without its line ending) and the stream it came from. */
@@ -24,12 +25,6 @@ export class LineTap {
 
   /** Hands a line to every watcher. A watcher that throws is ignored, as it must not stop output. */
   publish(line: string, stream: OutputStream): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(line, stream);
-      } catch {
-        // A broken watcher must not break the forwarding it observes.
-      }
-    }
+    for (const listener of this.#listeners) notify(listener, line, stream);
   }
 }

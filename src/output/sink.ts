@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import type { Writable } from 'node:stream';
+import { notify } from '../util/notify.js';
 import type { OutputEvent } from './events.js';
 
 export interface OutputSinkOptions {
@@ -243,11 +244,7 @@ export class OutputSink {
   }
 
   #emit(event: OutputEvent): void {
-    try {
-      this.#onEvent?.(event);
-    } catch {
-      // A broken listener must not break the output it observes.
-    }
+    notify(this.#onEvent, event);
   }
 
   readonly #onWritten = (error?: Error | null): void => {

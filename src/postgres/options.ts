@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { ClientConfig } from 'pg';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { CoreEvent } from '../core/events.js';
+import { notify } from '../util/notify.js';
 import type { Redactor } from '../util/redact.js';
 import { LeaderConfigError } from './errors.js';
 import { connectionRedaction } from './connection.js';
@@ -148,13 +149,7 @@ export function validateOptions(options: PostgresElectorOptions): ElectorSetting
     table: parts.map((part) => `"${part}"`).join('.'),
     identity: options.identity ?? `${hostname()}:${process.pid}`,
     clock: options.clock ?? systemClock,
-    emit: (event) => {
-      try {
-        onEvent?.(event);
-      } catch {
-        // A broken listener must not break the election it observes.
-      }
-    },
+    emit: (event) => notify(onEvent, event),
     client: options.client ?? {},
     target,
     redactor,
