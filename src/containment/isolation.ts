@@ -283,13 +283,12 @@ export class Isolation {
   }
 
   /**
-   * Stops the watchdog (which, with nothing registered, just exits) and removes the cgroup
-   * directory. Call after every component has finished. Idempotent.
+   * Stops the watchdog (which, with nothing registered, just exits), waits for it so that nothing
+   * is left, and removes the cgroup directory. Call after every component has finished. Idempotent.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    // With nothing registered any more the watchdog just exits; wait for it, so nothing is left.
     this.#watchdog?.close();
     await this.#watchdog?.waitForExit();
     await this.#cgroups?.close();

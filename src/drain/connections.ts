@@ -48,10 +48,8 @@ export async function countOverHttp(url: string, signal: AbortSignal): Promise<n
 }
 
 /**
- * Runs `argv` as a helper command of the component (see helper-command.ts: its own process group,
- * inside `containment` when given, SIGKILLed with everything it started once it exits or `signal`
- * aborts) and resolves the count it prints. Messages name only the program, since arguments may
- * carry tokens.
+ * Runs `argv` as a helper command of the component (see helper-command.ts) and resolves the count
+ * it prints. Messages name only the program, since arguments may carry tokens.
  */
 export async function countFromCommand(
   argv: readonly string[],

@@ -83,9 +83,7 @@ export interface ProcessOptions {
   /**
    * The layers that keep the child and everything it starts from outliving Corral (a watchdog, a
    * cgroup; see Isolation.create), shared by the components of one Corral and closed after them.
-   * Without it the child gets only what every child gets: its own session and process group, and
-   * a parent-death signal where setpriv is installed. A SIGKILL of Corral then kills the child,
-   * but not what the child started.
+   * @default only what every child gets (see processLayersOnly)
    */
   readonly isolation?: Isolation;
   /** Where `corral` itself lives, for the lookup. @default process.argv[1] */

@@ -9,7 +9,6 @@ import type { AdminAddress } from './admin.js';
 import { envoyArguments } from './args.js';
 import { checkAdminAddress, copyBootstrap } from './bootstrap.js';
 import { EnvoyDrainer } from './drain.js';
-import type { DrainForeverOutcome } from './drain.js';
 import { waitUntilLive } from './ready.js';
 import { checkEnvoyVersion } from './version.js';
 
@@ -60,13 +59,6 @@ export interface EnvoyPreset {
   readonly warnings: readonly Warning[];
   /** Every shutdown drain's result, latest last (for the stop report). */
   readonly drains: readonly DrainResult[];
-  /**
-   * kuma-dp's drain-forever for SIGUSR2: POST /drain_listeners?inboundonly&graceful&skip_exit at
-   * most once, however often called; a later shutdown then stops without draining again. The
-   * component's drain hook calls it for `drain-only` (Manager.drain()), so the CLI need not; it
-   * is shared state, so calling both is harmless. Never rejects.
-   */
-  drainForever(warn?: (warning: Warning) => void): Promise<DrainForeverOutcome>;
 }
 
 /** Copies the bootstrap into the work dir (mode 0600) and assembles the preset. Rejects if the bootstrap cannot be read. */
@@ -133,7 +125,6 @@ export async function prepareEnvoy(
         drains.push(result);
       },
     },
-    drainForever: (warn) => drainer.drainForever(warn),
   };
 }
 

@@ -83,11 +83,10 @@ export function judgeEnvoyVersion(output: string): VersionCheck {
 }
 
 /**
- * Runs `<binary> --version` as a helper command (see helper-command.ts: no shell, its own process
- * group, inside `containment` when given, killed with everything it started once it exits), bounded
- * by `timeout` and `signal`, and judges its output. Never rejects: a binary that cannot be run is a
- * warning here, since the start itself will report it properly; a check that `signal` ended has
- * neither version nor warning, since whoever asked no longer needs the answer.
+ * Runs `<binary> --version` as a helper command (see helper-command.ts), bounded by `timeout` and
+ * `signal`, and judges its output. Never rejects: a binary that cannot be run is a warning here,
+ * since the start itself will report it properly; a check that `signal` ended has neither version
+ * nor warning, since whoever asked no longer needs the answer.
  */
 export async function checkEnvoyVersion(
   binary: string,

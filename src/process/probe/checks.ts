@@ -76,10 +76,8 @@ export class ProbeCommandError extends CorralError<'PROBE_COMMAND'> {
 export type ExecContext = Pick<HelperCommandOptions, 'cwd' | 'env' | 'containment'>;
 
 /**
- * Runs `argv` (no shell) as a helper command of the component (see helper-command.ts: its own
- * process group, contained like the component, SIGKILLed with everything it started once it
- * exits or the attempt is aborted); passes when it exits 0. Settles once the command is gone.
- * Rejects with {@link ProbeCommandError} when the command cannot be started.
+ * Runs `argv` as a helper command of the component (see helper-command.ts); passes when it exits
+ * 0. Rejects with {@link ProbeCommandError} when the command cannot be started.
  */
 export function execCheck(argv: readonly string[], context: ExecContext): Check {
   return async (signal) => {
