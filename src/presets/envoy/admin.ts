@@ -91,11 +91,6 @@ export class EnvoyAdmin {
     await this.#post(`/drain_listeners?${query}`, signal);
   }
 
-  /** POST /quitquitquit: Envoy exits at once. */
-  async quit(signal?: AbortSignal): Promise<void> {
-    await this.#post('/quitquitquit', signal);
-  }
-
   /** GET /stats (text format), optionally filtered by a regular expression, as name → value. */
   async stats(filter?: string, signal?: AbortSignal): Promise<Map<string, number>> {
     const path = filter === undefined ? '/stats' : `/stats?filter=${encodeURIComponent(filter)}`;

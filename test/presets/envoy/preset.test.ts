@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { formatAdminAddress } from '../../../src/presets/envoy/admin.js';
 import { envoyComponent, prepareEnvoy } from '../../../src/presets/envoy/preset.js';
 import type { EnvoyPresetConfig } from '../../../src/presets/envoy/preset.js';
 import { Isolation } from '../../../src/containment/isolation.js';
@@ -11,6 +12,7 @@ import { fromFunction } from '../../../src/core/component.js';
 import { ComponentFailedError } from '../../../src/core/errors.js';
 import type { CorralEvent } from '../../../src/events.js';
 import { Manager } from '../../../src/core/manager.js';
+import { httpRequest } from '../../../src/util/http.js';
 import { isGone, waitFor } from '../../drain/helpers.js';
 import { captureOutput } from '../../helpers/process.js';
 import {
@@ -192,7 +194,8 @@ test('Envoy exiting 0 on its own ends the run cleanly and stops the rest', { tim
     const stack = await runStack(s, {}, [app]);
     await waitFor('the stack to be ready', () => stack.manager.ready(), 15_000);
     // Envoy leaves by itself with status 0 (as on POST /quitquitquit from an operator).
-    await stack.preset.admin.quit();
+    const admin = formatAdminAddress(stack.preset.admin.address);
+    await httpRequest({ method: 'POST', url: `http://${admin}/quitquitquit` });
     await stack.running;
     assert.ok(appStopped);
     assert.ok(!stack.stop.signal.aborted, 'nobody asked for the stop');
