@@ -1,10 +1,10 @@
 import { execFile, spawn } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
 import type { WarningEvent } from './cgroup.js';
 import { signalQuietly } from '../util/process-group.js';
 import { systemTool } from '../util/system-tools.js';
 import { INIT_SCRIPT } from './init.js';
 import { listProcesses } from './liveness.js';
+import { exitStatusOf } from '../process/terminate.js';
 
 /**
  * Isolation mode: the whole stack runs in its own PID namespace, so nothing can escape it. When the
@@ -164,7 +164,7 @@ export function runInNamespace(innerArgv: readonly string[], options: NamespaceO
       resolve(code);
     };
     child.once('error', () => done(127));
-    child.once('exit', (code, signal) => done(code ?? 128 + (signal ? osConstants.signals[signal] : 0)));
+    child.once('exit', (exitCode, signal) => done(exitStatusOf({ exitCode, signal })));
   });
   return { pid, exitCode };
 }

@@ -1,4 +1,3 @@
-import { constants } from 'node:os';
 import type { Component, ComponentContext, DrainMode } from '../core/component.js';
 import type { CommandContainment } from './helper-command.js';
 import { processLayersOnly, type Isolation } from '../containment/isolation.js';
@@ -7,7 +6,7 @@ import { connectOutput, flush, forward, type OutputTarget } from './output.js';
 import { LineTap } from '../output/forward.js';
 import { validateProbe, waitUntilReady, InvalidProbeError, type ReadinessProbe } from './probe/probe.js';
 import { childEnv, spawnChild } from './spawn.js';
-import { ProcessExitError, terminate, type Termination } from './terminate.js';
+import { exitStatusOf, ProcessExitError, terminate, type Termination } from './terminate.js';
 
 /**
  * `processComponent()`: an external program as a component. The narrative of one run: find the
@@ -266,8 +265,9 @@ const SETTLED = new Error('the run has settled');
 function isCleanStop(ending: Termination): boolean {
   if (ending.forced) return false;
   if (ending.signal !== null) return ending.signal === ending.stopSignal;
-  const bySignal = 128 + ((constants.signals[ending.stopSignal] as number | undefined) ?? 0);
-  return ending.exitCode === 0 || ending.exitCode === bySignal;
+  return (
+    ending.exitCode === 0 || ending.exitCode === exitStatusOf({ exitCode: null, signal: ending.stopSignal })
+  );
 }
 
 /**
