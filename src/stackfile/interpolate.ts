@@ -11,9 +11,6 @@ import { MASK, type Secrets } from '../util/redact.js';
  * YAML structure, and map keys (component names, env names) are never substituted.
  */
 
-/** One `${…}` expression: a variable name, then optionally `:-` and a default up to the first `}`. */
-const EXPRESSION = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/;
-
 export type Environment = Readonly<Record<string, string | undefined>>;
 
 /** A substituted string, or why it could not be substituted (the message never contains a value). */
@@ -30,54 +27,49 @@ export type Interpolation =
     }
   | { ok: false; message: string };
 
-/** Substitutes every expression in `text`. Stops at the first problem. */
+/**
+ * `$${`, or a `${` that must begin an expression: a variable name, then optionally `:-` and a
+ * default up to the first `}` (the name is unset when what follows `${` is not such an expression).
+ */
+const REFERENCE = /\$\$\{|\$\{(?:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})?/g;
+
+/** Substitutes every expression in `text`; fails with the first problem. */
 export function interpolate(text: string, env: Environment): Interpolation {
-  // Fast path: most strings contain no expression at all.
-  if (!text.includes('${')) return { ok: true, value: text, read: false, shown: text, values: [] };
-  let value = '';
-  let shown = '';
   const values: string[] = [];
+  let problem: string | undefined;
   let read = false;
-  let i = 0;
-  while (i < text.length) {
-    if (text.startsWith('$${', i)) {
-      value += '${';
-      shown += '${';
-      i += 3;
-    } else if (text.startsWith('${', i)) {
-      const match = EXPRESSION.exec(text.slice(i));
-      if (!match) {
-        return {
-          ok: false,
-          message:
-            'invalid variable reference: expected ${NAME} or ${NAME:-default} (write $${ for a literal ${)',
-        };
+  let shown = '';
+  let copied = 0;
+  const value = text.replace(
+    REFERENCE,
+    (match: string, name: string | undefined, fallback: string | undefined, at: number) => {
+      let result = '${'; // what `$${` stands for
+      let show = result;
+      if (match !== '$${') {
+        const set = name === undefined ? undefined : env[name];
+        if (name === undefined) {
+          problem ??=
+            'invalid variable reference: expected ${NAME} or ${NAME:-default} (write $${ for a literal ${)';
+        } else if (fallback?.includes('${')) {
+          problem ??= 'a default cannot contain another ${…} reference';
+        } else if (set === undefined && fallback === undefined) {
+          problem ??= `environment variable ${name} is not set (use \${${name}:-default})`;
+        } else if (set === undefined || (set === '' && fallback !== undefined)) {
+          result = show = fallback ?? '';
+        } else {
+          result = set;
+          show = set === '' ? '' : MASK;
+          if (set !== '') values.push(set);
+        }
+        read = true;
       }
-      const [whole, name = '', fallback] = match;
-      if (fallback?.includes('${')) {
-        return { ok: false, message: 'a default cannot contain another ${…} reference' };
-      }
-      read = true;
-      const set = env[name];
-      if (set === undefined && fallback === undefined) {
-        return { ok: false, message: `environment variable ${name} is not set (use \${${name}:-default})` };
-      }
-      if (set === undefined || (set === '' && fallback !== undefined)) {
-        value += fallback ?? '';
-        shown += fallback ?? '';
-      } else {
-        value += set;
-        shown += set === '' ? '' : MASK;
-        if (set !== '') values.push(set);
-      }
-      i += whole.length;
-    } else {
-      value += text.charAt(i);
-      shown += text.charAt(i);
-      i += 1;
-    }
-  }
-  return { ok: true, value, read, shown, values };
+      shown += text.slice(copied, at) + show;
+      copied = at + match.length;
+      return result;
+    },
+  );
+  if (problem !== undefined) return { ok: false, message: problem };
+  return { ok: true, value, read, shown: shown + text.slice(copied), values };
 }
 
 /** Where a problem was found: the path of the value in the document. */
