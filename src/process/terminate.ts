@@ -45,11 +45,6 @@ export interface TerminateOptions {
   readonly stopTimeout?: number;
   /** Measures `stopTimeout` and the stop duration. @default systemClock */
   readonly clock?: Clock;
-  /**
-   * Gives up waiting (rejects with its reason). Processes may then be left running; only for
-   * callers that have already given up on the whole stop.
-   */
-  readonly signal?: AbortSignal;
 }
 
 /** How a stop ended. */
@@ -67,7 +62,7 @@ export interface Termination extends ExitStatus {
 /**
  * Stops `target` as described in the module doc and resolves when it has fully finished, with
  * how the direct child ended. Safe when the child already exited: the rest of its group is
- * still stopped. Never rejects unless `options.signal` aborts.
+ * still stopped. Never rejects.
  */
 export async function terminate(target: StopTarget, options: TerminateOptions = {}): Promise<Termination> {
   const clock = options.clock ?? systemClock;
@@ -84,9 +79,8 @@ export async function terminate(target: StopTarget, options: TerminateOptions = 
   }
 
   const deadline = new AbortController();
-  const giveUp = options.signal ? AbortSignal.any([options.signal, deadline.signal]) : deadline.signal;
-  const finishedInTime = whenFinished(target, giveUp).then(() => false);
-  const timeout = clock.sleep(stopTimeout, giveUp).then(() => true);
+  const finishedInTime = whenFinished(target, deadline.signal).then(() => false);
+  const timeout = clock.sleep(stopTimeout, deadline.signal).then(() => true);
   // The loser of the race is aborted in `finally`; its rejection is expected and ignored.
   finishedInTime.catch(() => undefined);
   timeout.catch(() => undefined);
@@ -96,7 +90,7 @@ export async function terminate(target: StopTarget, options: TerminateOptions = 
       forced = true;
       await killEverything(target);
       // Keep killing until empty: a member may have been forking while the first kill went out.
-      await whenFinished(target, options.signal, () => killEverything(target));
+      await whenFinished(target, undefined, () => killEverything(target));
     }
   } finally {
     deadline.abort(STOP_OVER);

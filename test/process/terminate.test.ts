@@ -4,7 +4,7 @@ import { ManualClock } from '../../src/testing/manual-clock.js';
 import { isAlive } from '../../src/containment/liveness.js';
 import { spawnChild, type SpawnedChild } from '../../src/process/spawn.js';
 import { exitStatusOf, isGroupGone, ProcessExitError, terminate } from '../../src/process/terminate.js';
-import { fixture, groupMembers, killPids, LineReader, waitGone, waitUntil } from '../helpers/process.js';
+import { fixture, groupMembers, killPids, LineReader, waitUntil } from '../helpers/process.js';
 
 /** Spawns `argv` and waits for its `ready` line; returns the child and every pid it printed. */
 async function start(argv: string[]): Promise<{ child: SpawnedChild; lines: LineReader }> {
@@ -177,19 +177,6 @@ test(
     }
   },
 );
-
-test('waiting can be given up through the signal', { timeout: 10_000 }, async () => {
-  const { child } = await start([fixture('ignore-sigterm')]);
-  try {
-    const controller = new AbortController();
-    const stopping = terminate(target(child), { stopTimeout: 60_000, signal: controller.signal });
-    controller.abort(new Error('gave up'));
-    await assert.rejects(stopping, /gave up/);
-  } finally {
-    killPids([child.pid]);
-    await waitGone([child.pid]);
-  }
-});
 
 test('exit statuses follow the shell, and messages name the component and the ending', () => {
   assert.equal(exitStatusOf({ exitCode: 3, signal: null }), 3);
