@@ -22,8 +22,6 @@ export { CgroupParent, ComponentCgroup, killByPids } from './cgroup-tree.js';
  * cgroups needs write access to `cgroup.procs` of their common ancestor, which is our own cgroup.
  */
 
-export type { WarningEvent };
-
 export type CgroupDetection =
   | { readonly available: true; readonly parent: CgroupParent; readonly removedStale: readonly string[] }
   /** `warning` is the event the caller emits once at start-up; nothing was created. */

@@ -1,12 +1,7 @@
 import { CorralError } from '../core/errors.js';
 import type { CoreEvent } from '../core/events.js';
-import {
-  detectCgroups,
-  type CgroupParent,
-  type ComponentCgroup,
-  type DetectOptions,
-  type WarningEvent,
-} from './cgroup.js';
+import type { WarningEvent } from '../core/events.js';
+import { detectCgroups, type CgroupParent, type ComponentCgroup, type DetectOptions } from './cgroup.js';
 import { ProcessTable } from './liveness.js';
 import type { NamespacePlace } from './namespace.js';
 import type { CommandContainment } from '../process/helper-command.js';

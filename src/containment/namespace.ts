@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import type { WarningEvent } from './cgroup.js';
+import type { WarningEvent } from '../core/events.js';
 import { signalQuietly } from '../util/process-group.js';
 import { systemTool } from '../util/system-tools.js';
 import { INIT_SCRIPT } from './init.js';

@@ -13,7 +13,7 @@ import {
 import { constants as osConstants, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CorralError } from '../core/errors.js';
-import type { WarningEvent } from './cgroup.js';
+import type { WarningEvent } from '../core/events.js';
 import { readStat } from './liveness.js';
 import { notify } from '../util/notify.js';
 import { signalQuietly } from '../util/process-group.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { basename } from 'node:path';
 import { test } from 'node:test';
-import type { WarningEvent } from '../../src/containment/cgroup.js';
+import type { WarningEvent } from '../../src/core/events.js';
 import { runHelperCommand } from '../../src/process/helper-command.js';
 import { processComponent } from '../../src/process/component.js';
 import { Isolation } from '../../src/containment/isolation.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isAlive, readStat } from '../../src/containment/liveness.js';
-import type { WarningEvent } from '../../src/containment/cgroup.js';
+import type { WarningEvent } from '../../src/core/events.js';
 import { startWatchdog, type Watchdog, WatchdogLostError } from '../../src/containment/watchdog.js';
 import { alive, cleanUpHosts, startHost, survivors } from '../fixtures/iso-harness.js';
 import { fixture, killPids, LineReader, waitGone, waitUntil } from '../helpers/process.js';

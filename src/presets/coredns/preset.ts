@@ -69,7 +69,6 @@ export function generateCorefile(options: CorefileOptions): string {
 }
 
 export interface CorednsPreset {
-  readonly name: string;
   /** The Corefile CoreDNS runs with: the generated copy, or the given file. */
   readonly corefilePath: string;
   /** Where readiness is read, or `undefined` when a given Corefile has no `ready` plugin (ready at start). */
@@ -113,7 +112,6 @@ export async function prepareCoredns(config: CorednsPresetConfig): Promise<Cored
           ...(config.readyTimeout === undefined ? {} : { timeout: config.readyTimeout }),
         };
   return {
-    name: config.name,
     corefilePath,
     readyUrl,
     processOptions: {

@@ -47,7 +47,6 @@ export type EnvoyProcessOptions = Required<
 >;
 
 export interface EnvoyPreset {
-  readonly name: string;
   /** The 0600 copy Envoy is started with. */
   readonly bootstrapPath: string;
   readonly admin: EnvoyAdmin;
@@ -100,7 +99,6 @@ export async function prepareEnvoy(
   };
 
   return {
-    name,
     bootstrapPath,
     admin,
     args,
