@@ -1,10 +1,7 @@
-import type { Clock } from '../core/clock.js';
 import { CorralError, describe } from '../core/errors.js';
 import { isAborted, raceAbort } from '../util/abort.js';
 import { deadline } from './deadline.js';
-import { waitUntilIdle } from './idle.js';
-import type { Warning } from '../util/warning.js';
-import type { ConnectionCounter, IdleOutcome } from './idle.js';
+import { waitUntilIdle, type ConnectionCounter, type IdleOutcome, type IdleWaitOptions } from './idle.js';
 
 /**
  * The drain mechanism: start the drain, then wait until the component is idle, within bounds.
@@ -24,18 +21,16 @@ export interface DrainPlan {
   readonly maxProbeFailures?: number;
 }
 
-export interface DrainOptions {
-  readonly clock: Clock;
-  /** Aborting it skips whatever is left of the drain (the CLI's second signal); `run` then resolves at once. */
-  readonly signal: AbortSignal;
-  /** @default 250 */
-  readonly interval?: number;
-  /** Longest wait for one count. @default 2000 */
-  readonly probeTimeout?: number;
+/**
+ * `signal` aborting skips whatever is left of the drain (the CLI's second signal), and `warn`
+ * receives a warning for a failed trigger or probe; the rest as in {@link IdleWaitOptions}.
+ */
+export interface DrainOptions extends Pick<
+  IdleWaitOptions,
+  'clock' | 'signal' | 'interval' | 'probeTimeout' | 'warn'
+> {
   /** Longest wait for the trigger, also capped by `timeout`. @default 5000 */
   readonly triggerTimeout?: number;
-  /** Receives a warning for a failed trigger or probe. Must not throw. */
-  readonly warn?: (warning: Warning) => void;
 }
 
 /**
@@ -101,15 +96,11 @@ export async function runDrain(plan: DrainPlan, options: DrainOptions): Promise<
   }
 
   const idle = await waitUntilIdle(plan.connections, {
-    clock,
-    signal,
+    ...options,
     startedAt,
     min,
     timeout,
-    interval: options.interval,
-    probeTimeout: options.probeTimeout,
     maxProbeFailures: plan.maxProbeFailures,
-    warn,
   });
   return end(idle.outcome, idle.lastCount);
 }
