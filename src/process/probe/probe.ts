@@ -76,9 +76,8 @@ export async function waitUntilReady(probe: ReadinessProbe, options: WaitOptions
   const timedOut = (failure: string | undefined, summary?: string): ProbeTimeoutError =>
     new ProbeTimeoutError(options.component, prepared.description, timeout, failure, summary);
   signal?.throwIfAborted();
-  if (prepared.pattern) return watchForLine(prepared.pattern, options, clock, timeout, timedOut);
-  const check = prepared.check;
-  if (!check) throw new InvalidProbeError('probe', 'nothing to check');
+  if ('pattern' in prepared) return watchForLine(prepared.pattern, options, clock, timeout, timedOut);
+  const { check } = prepared;
   const deadline = clock.now() + timeout;
   let lastFailure: string | undefined;
   for (;;) {

@@ -45,12 +45,13 @@ export class InvalidProbeError extends CorralError<'INVALID_PROBE'> {
   }
 }
 
-/** A validated probe: its description (URLs redacted) and how to run one attempt of it. */
-export interface Prepared {
-  readonly description: string;
-  readonly check: Check | undefined; // undefined for `log`, which watches instead of polling
-  readonly pattern: RegExp | undefined;
-}
+/**
+ * A validated probe: its description (URLs redacted), and how to run one attempt of it or, for
+ * `log`, which watches instead of polling, the pattern.
+ */
+export type Prepared = { readonly description: string } & (
+  { readonly check: Check } | { readonly pattern: RegExp }
+);
 
 /**
  * Checks that `probe` can work, without running it: exactly one kind, a parseable http(s) URL,
@@ -86,7 +87,6 @@ export function prepare(probe: ReadinessProbe, options: ExecContext): Prepared {
     return {
       description: `TCP connect ${formatHostPort(address)}`,
       check: tcpCheck(address.host, address.port),
-      pattern: undefined,
     };
   }
   if ('exec' in probe) {
@@ -96,10 +96,10 @@ export function prepare(probe: ReadinessProbe, options: ExecContext): Prepared {
       throw new InvalidProbeError('exec', expected);
     }
     const check = execCheck(argv, options);
-    return { description: redactUrls(`\`${argv.join(' ')}\``), check, pattern: undefined };
+    return { description: redactUrls(`\`${argv.join(' ')}\``), check };
   }
   const pattern = compile(probe.log);
-  return { description: `output matching ${String(pattern)}`, check: undefined, pattern };
+  return { description: `output matching ${String(pattern)}`, pattern };
 }
 
 function prepareHttp(text: string, status: number | undefined): Prepared {
@@ -121,7 +121,6 @@ function prepareHttp(text: string, status: number | undefined): Prepared {
   return {
     description: `GET ${redactUrl(url.href)}`,
     check: httpCheck(url, status, (message) => redactor.text(message)),
-    pattern: undefined,
   };
 }
 
