@@ -46,7 +46,7 @@ export class CgroupParent {
         throw error;
       }
       this.#inUse.add(name);
-      return new ComponentCgroup(component, join(this.path, name), () => this.#inUse.delete(name));
+      return new ComponentCgroup(join(this.path, name), () => this.#inUse.delete(name));
     }
   }
 
@@ -87,9 +87,7 @@ const JOIN_SCRIPT = 'echo $$ > "$0" || { echo "corral: cannot join cgroup $0" >&
 
 /** One component's cgroup. Methods are safe to call after the directory is gone. */
 export class ComponentCgroup {
-  readonly component: string;
   readonly path: string;
-  readonly procsPath: string;
   readonly #eventsPath: string;
   /**
    * Put this before the command (and before any user switch, since the join needs Corral's
@@ -99,12 +97,10 @@ export class ComponentCgroup {
   readonly joinPrefix: readonly string[];
   #release: () => void;
 
-  constructor(component: string, path: string, release: () => void) {
-    this.component = component;
+  constructor(path: string, release: () => void) {
     this.path = path;
-    this.procsPath = join(path, 'cgroup.procs');
     this.#eventsPath = join(path, 'cgroup.events');
-    this.joinPrefix = ['/bin/sh', '-c', JOIN_SCRIPT, this.procsPath];
+    this.joinPrefix = ['/bin/sh', '-c', JOIN_SCRIPT, join(path, 'cgroup.procs')];
     this.#release = release;
   }
 
