@@ -1,14 +1,7 @@
 import { CorralError } from '../core/errors.js';
 import type { ElectorSettings } from './options.js';
 import type { Session } from './session.js';
-import {
-  electionLockKey,
-  statements,
-  toLeaseRow,
-  type LeaseRow,
-  type RawLeaseRow,
-  type Statements,
-} from './sql.js';
+import { electionLockKey, statements, type LeaseRow, type RawLeaseRow, type Statements } from './sql.js';
 
 /** A won term: its token, and when the winning statement was sent (our clock), which starts the deadline. */
 export interface Won {
@@ -64,7 +57,7 @@ export class Lease {
     }
     if (!raw)
       throw new CorralError('LEADER_ROW_MISSING', `leader election \`${this.#s.name}\`: its row vanished`);
-    return toLeaseRow(raw);
+    return { ...raw, token: Number(raw.token) };
   }
 
   /** Starts a term if the lease is free, our own finished term, or still the orphaned term `orphanToken`. */

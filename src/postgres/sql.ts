@@ -48,9 +48,10 @@ COMMENT ON TABLE ${table} IS 'Corral leader election leases, one row per electio
 COMMIT;`,
     /** The row starts released, at token 0; the first term gets token 1. */
     ensureRow: `INSERT INTO ${table} (name, token, expires_at) VALUES ($1, 0, now()) ON CONFLICT (name) DO NOTHING`,
-    read: `SELECT token::text AS token, holder, holder_locked,
+    /** A {@link RawLeaseRow}: the columns named as LeaseRow's fields. */
+    read: `SELECT token::text AS token, holder, holder_locked AS "holderLocked",
   (holder IS NULL OR expires_at <= now()) AS free,
-  greatest(0, extract(epoch FROM expires_at - now()) * 1000)::float8 AS expires_in_ms
+  greatest(0, extract(epoch FROM expires_at - now()) * 1000)::float8 AS "expiresInMs"
 FROM ${table} WHERE name = $1`,
     /**
      * Starts a new term with the next token, if the lease is free, is our own finished term, or is
@@ -80,24 +81,8 @@ WHERE name = $1 AND token = $3::bigint AND holder = $2`,
 
 export type Statements = ReturnType<typeof statements>;
 
-/** The raw row of `read`, as the driver returns it. */
-export interface RawLeaseRow {
-  token: string;
-  holder: string | null;
-  holder_locked: boolean;
-  free: boolean;
-  expires_in_ms: number;
-}
-
-export function toLeaseRow(raw: RawLeaseRow): LeaseRow {
-  return {
-    token: Number(raw.token),
-    holder: raw.holder,
-    holderLocked: raw.holder_locked,
-    free: raw.free,
-    expiresInMs: raw.expires_in_ms,
-  };
-}
+/** The row of `read` as the driver returns it: the token is a bigint, sent as text. */
+export type RawLeaseRow = Omit<LeaseRow, 'token'> & { readonly token: string };
 
 /**
  * The advisory lock key of an election: 64 bits of a hash of table and name. A collision with
