@@ -1,5 +1,5 @@
 import { describeCycle, findCycles } from '../core/graph.js';
-import { describeValue, type PathSegments } from './issues.js';
+import { describeValue, isRecord, type PathSegments } from './issues.js';
 
 /**
  * Checks of the dependency graph that no schema can express: unknown names, self-references,
@@ -77,8 +77,4 @@ function unknownMessage(name: string, names: readonly string[]): string {
 /** `leader: true`, or the string "true" that a `${VAR}` gives; the schema rejects anything else. */
 function isLeader(spec: unknown): boolean {
   return isRecord(spec) && (spec.leader === true || spec.leader === 'true');
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

@@ -175,8 +175,9 @@ function unknownKeyMessage(key: string, issue: RawIssue): string {
   return `unknown key ${describeValue(key)}${near === undefined ? '' : ` (did you mean "${near}"?)`}`;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object';
+/** A map of the raw document (not a list, not null). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** Levenshtein distance, for "did you mean" on misspelt keys. */
