@@ -8,7 +8,7 @@ import type { CommandContainment } from '../process/helper-command.js';
 import { systemTool } from '../util/system-tools.js';
 import type { StopTarget } from '../process/terminate.js';
 import { signalQuietly } from '../util/process-group.js';
-import { startWatchdog, type Watchdog, type WatchdogLostError, type WatchdogOptions } from './watchdog.js';
+import { Watchdog, type WatchdogLostError, type WatchdogOptions } from './watchdog.js';
 
 /**
  * The layers that keep a component's processes from outliving Corral, owned once per Corral
@@ -126,13 +126,19 @@ export class Isolation {
 
     let watchdog: Watchdog | undefined;
     if (options.watchdog ?? true) {
-      const started = startWatchdog({
-        ...(typeof options.watchdog === 'object' ? options.watchdog : {}),
-        onWarning: (warning) => isolation.#warn(warning),
-        onLost: (error) => isolation.#loseWatchdog(error),
-      });
-      if (started.available) watchdog = started.watchdog;
-      else deliver(started.warning);
+      try {
+        watchdog = new Watchdog({
+          ...(typeof options.watchdog === 'object' ? options.watchdog : {}),
+          onWarning: (warning) => isolation.#warn(warning),
+          onLost: (error) => isolation.#loseWatchdog(error),
+        });
+      } catch (error) {
+        deliver({
+          type: 'warning',
+          code: 'WATCHDOG_UNAVAILABLE',
+          message: `cannot start the watchdog (${(error as Error).message}); if Corral is killed, descendants of its components may survive`,
+        });
+      }
     }
     // Our `corral-<pid>/` outlives us if Corral is killed; the watchdog removes it at the end.
     if (cgroups) watchdog?.removeAtEnd(cgroups.path);

@@ -77,29 +77,6 @@ export class WatchdogLostError extends CorralError<'WATCHDOG_LOST'> {
   }
 }
 
-export type WatchdogStart =
-  | { readonly available: true; readonly watchdog: Watchdog }
-  /** `warning` is the event the caller emits once at start-up. */
-  | { readonly available: false; readonly reason: string; readonly warning: WarningEvent };
-
-/** Starts the watchdog. Synchronous; never throws. */
-export function startWatchdog(options: WatchdogOptions = {}): WatchdogStart {
-  try {
-    return { available: true, watchdog: new Watchdog(options) };
-  } catch (error) {
-    const reason = (error as Error).message;
-    return {
-      available: false,
-      reason,
-      warning: {
-        type: 'warning',
-        code: 'WATCHDOG_UNAVAILABLE',
-        message: `cannot start the watchdog (${reason}); if Corral is killed, descendants of its components may survive`,
-      },
-    };
-  }
-}
-
 /** Restarts allowed within {@link RESTART_WINDOW_MS} before the watchdog is given up. */
 const MAX_RESTARTS = 5;
 const RESTART_WINDOW_MS = 60_000;
@@ -127,7 +104,7 @@ export class Watchdog {
   /** Looks for a stopped watchdog; unref'd, cleared on close or loss. */
   #health: NodeJS.Timeout | undefined;
 
-  /** Use {@link startWatchdog}; this throws when the first watchdog cannot be started. */
+  /** Starts the watchdog, synchronously; throws when it cannot be started. */
   constructor(options: WatchdogOptions = {}) {
     this.#options = options;
     this.#launch();

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isAlive, readStat } from '../../src/containment/liveness.js';
 import type { WarningEvent } from '../../src/core/events.js';
-import { startWatchdog, type Watchdog, WatchdogLostError } from '../../src/containment/watchdog.js';
+import { Isolation } from '../../src/containment/isolation.js';
+import { Watchdog, WatchdogLostError } from '../../src/containment/watchdog.js';
 import { alive, cleanUpHosts, startHost, survivors } from '../fixtures/iso-harness.js';
 import { fixture, killPids, LineReader, waitGone, waitUntil } from '../helpers/process.js';
 
@@ -33,13 +34,11 @@ function mustStart(
   graceMs = 1000,
   onLost?: (error: WatchdogLostError) => void,
 ): Watchdog {
-  const started = startWatchdog({
+  return new Watchdog({
     graceMs,
     ...(onWarning ? { onWarning } : {}),
     ...(onLost ? { onLost } : {}),
   });
-  if (!started.available) throw new Error(started.reason);
-  return started.watchdog;
 }
 
 describe('watchdog: a SIGKILLed Corral leaves no process group behind', { timeout: 120_000 }, () => {
@@ -138,11 +137,18 @@ describe('watchdog: life cycle', { timeout: 60_000 }, () => {
     }
   });
 
-  test('without a shell it is unavailable, with a warning event for the caller to emit', () => {
-    const started = startWatchdog({ shell: '/nonexistent/sh' });
-    assert.ok(!started.available);
-    assert.equal(started.warning.code, 'WATCHDOG_UNAVAILABLE');
-    assert.match(started.warning.message, /\/nonexistent\/sh does not exist/);
+  test('without a shell it is unavailable, and the isolation says so in a warning event', async () => {
+    assert.throws(() => new Watchdog({ shell: '/nonexistent/sh' }), /\/nonexistent\/sh does not exist/);
+    const warnings: WarningEvent[] = [];
+    const isolation = await Isolation.create({
+      watchdog: { shell: '/nonexistent/sh' },
+      cgroup: false,
+      onWarning: (warning) => warnings.push(warning),
+    });
+    await isolation.close();
+    assert.equal(isolation.layers.watchdog, false);
+    const [warning] = warnings.filter((w) => w.code === 'WATCHDOG_UNAVAILABLE');
+    assert.match(warning?.message ?? '', /cannot start the watchdog \(\/nonexistent\/sh does not exist\)/);
   });
 
   test('unregistered groups are left alone when Corral closes the pipe; registered ones are stopped', async () => {
