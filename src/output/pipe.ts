@@ -49,10 +49,8 @@ export class OutputPipe {
     const path = join(dir, 's');
     const server = createServer();
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(path, resolve);
-      });
+      server.listen(path);
+      await once(server, 'listening');
       const pipes: OutputPipe[] = [];
       try {
         // One connection at a time, so that the accepted socket is the one just connected.

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ComponentContext } from '../core/component.js';
 import {
   forwardOutput,
@@ -151,7 +152,7 @@ export async function flush(
       );
     }
     const wait = waitingForSink ? OUTPUT_GRACE_MS : lastActivity + OUTPUT_GRACE_MS - now;
-    if (await Promise.race([finished, sleep(wait)])) return;
+    if (await Promise.race([finished, sleep(Math.max(1, wait), false, { ref: false })])) return;
   }
   warn(
     'OUTPUT_HELD',
@@ -159,9 +160,4 @@ export async function flush(
   );
   stopReading.abort();
   await forwarding.done;
-}
-
-/** Resolves to false after `ms`, without keeping the process alive for it. */
-function sleep(ms: number): Promise<false> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(1, ms), false).unref());
 }

@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { stat } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { CorralError } from '../core/errors.js';
@@ -137,13 +138,10 @@ export async function spawnChild(options: SpawnOptions): Promise<SpawnedChild> {
       resolve({ exitCode, signal });
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    child.once('spawn', resolve);
-    child.once('error', (error) => {
-      // Out of descriptors, Node names the first program of the chain (a prefix, setpriv), not ours.
-      const why = isOutOfFiles(error) ? describeOutOfFiles(error) : error.message;
-      reject(new SpawnError('SPAWN_FAILED', argv0, `could not start ${argv0}: ${why}`, { cause: error }));
-    });
+  await once(child, 'spawn').catch((error: unknown) => {
+    // Out of descriptors, Node names the first program of the chain (a prefix, setpriv), not ours.
+    const why = isOutOfFiles(error) ? describeOutOfFiles(error) : (error as Error).message;
+    throw new SpawnError('SPAWN_FAILED', argv0, `could not start ${argv0}: ${why}`, { cause: error });
   });
   // Later errors (a failed kill or send) must not crash Corral; it signals groups itself anyway.
   child.on('error', () => undefined);
