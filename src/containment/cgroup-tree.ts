@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { signalQuietly } from '../util/process-group.js';
 
@@ -138,7 +138,7 @@ export class ComponentCgroup {
       writeFileSync(join(this.path, 'cgroup.kill'), '1');
       return;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !(await exists(this.path))) return;
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !existsSync(this.path)) return;
     }
     await killByPids(this.path);
   }
@@ -229,10 +229,4 @@ function removeTreeSync(dir: string): void {
   } catch {
     // Busy (processes left for the watchdog) or gone: nothing more to do at exit.
   }
-}
-
-export async function exists(path: string): Promise<boolean> {
-  return access(path)
-    .then(() => true)
-    .catch(() => false);
 }

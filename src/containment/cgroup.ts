@@ -1,8 +1,8 @@
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { access, mkdir, readdir, readFile, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WarningEvent } from '../core/events.js';
-import { CgroupParent, exists, removeTree } from './cgroup-tree.js';
+import { CgroupParent, removeTree } from './cgroup-tree.js';
 import { isAlive } from './liveness.js';
 
 export { CgroupParent, ComponentCgroup, killByPids } from './cgroup-tree.js';
@@ -147,7 +147,7 @@ async function removeStaleParents(ownDir: string): Promise<string[]> {
     if (!match || isAlive(Number(match[1]))) continue;
     const path = join(ownDir, name);
     await removeTree(path);
-    if (!(await exists(path))) removed.push(path);
+    if (!existsSync(path)) removed.push(path);
   }
   return removed;
 }
