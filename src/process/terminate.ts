@@ -105,7 +105,12 @@ export async function terminate(target: StopTarget, options: TerminateOptions = 
  */
 const STOP_OVER = new Error('the stop is over');
 
-/** Waits for the direct child to exit and then for its group (and cgroup) to be empty. */
+/**
+ * Waits for the direct child to exit and then for its group (and cgroup) to be empty, polling from
+ * 2 ms and backing off to 100 ms so that a quick stop is seen at once and a slow one costs little.
+ * Polling uses real timers, not the injected clock: it observes real processes, and a manual clock
+ * would never let it see them.
+ */
 async function whenFinished(
   target: StopTarget,
   signal: AbortSignal | undefined,
@@ -114,7 +119,10 @@ async function whenFinished(
   await (signal ? raceAbort(target.exited, signal) : target.exited);
   const empty = async (): Promise<boolean> =>
     isGroupGone(target.pgid, target.processes) && ((await target.isEmpty?.()) ?? true);
-  await waitFor(empty, { signal, onPoll });
+  for (let interval = 2; !(await empty()); interval = Math.min(100, interval * 1.5)) {
+    await systemClock.sleep(interval, signal);
+    await onPoll?.();
+  }
 }
 
 async function killEverything(target: StopTarget): Promise<void> {
@@ -135,21 +143,6 @@ export function isGroupGone(pgid: number, processes?: ProcessTable): boolean {
   }
   const all = processes ? processes.list() : listProcesses();
   return !all.some((p) => p.pgid === pgid && p.state !== 'Z' && p.state !== 'X');
-}
-
-/**
- * Polls `condition` until it holds, starting at 2 ms and backing off to 100 ms so that a quick stop
- * is seen at once and a slow one costs little. Polling uses real timers, not the injected clock:
- * it observes real processes, and a manual clock would never let it see them.
- */
-async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  options: { signal?: AbortSignal | undefined; onPoll?: (() => Promise<void>) | undefined },
-): Promise<void> {
-  for (let interval = 2; !(await condition()); interval = Math.min(100, interval * 1.5)) {
-    await systemClock.sleep(interval, options.signal);
-    await options.onPoll?.();
-  }
 }
 
 /** The shell's exit status for an ending: the code, or 128 + the signal's number. */
