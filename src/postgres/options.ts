@@ -55,27 +55,14 @@ export interface PostgresElectorOptions {
   client?: Omit<ClientConfig, 'connectionString' | 'stream'>;
 }
 
-/** The options, validated and with every default filled in. */
-export interface ElectorSettings {
-  readonly url: string;
-  readonly name: string;
-  readonly lease: number;
-  readonly renewDeadline: number;
-  readonly renewInterval: number;
-  readonly retry: number;
-  readonly maxRetry: number;
-  readonly sessionLock: boolean;
-  /** Quoted, ready to paste into SQL. */
-  readonly table: string;
-  readonly identity: string;
-  readonly clock: Clock;
+/** The options, validated and with every default filled in; `table` is quoted, ready to paste into SQL. */
+export type ElectorSettings = Readonly<Required<Omit<PostgresElectorOptions, 'onEvent'>>> & {
   readonly emit: (event: CoreEvent) => void;
-  readonly client: Omit<ClientConfig, 'connectionString' | 'stream'>;
   /** The connection string as shown: redacted, safe for logs and metric labels. */
   readonly target: string;
   /** Hides the connection string and its password in every message that leaves the elector. */
   readonly redactor: Redactor;
-}
+};
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
