@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { lookupBinary } from './lookup.js';
-import { spawnChild } from './spawn.js';
+import { spawnChild, type ExitStatus } from './spawn.js';
 import { signalQuietly } from '../util/process-group.js';
 
 /**
@@ -40,10 +40,7 @@ export interface HelperCommandOptions {
   readonly stderrTail?: number;
 }
 
-export interface HelperCommandResult {
-  /** How the command ended, as Node reports it: exactly one of the two is set. */
-  readonly exitCode: number | null;
-  readonly signal: NodeJS.Signals | null;
+export interface HelperCommandResult extends ExitStatus {
   readonly stdout: string;
   readonly stderr: string;
   /** It printed more than `stdoutLimit` and was killed for it. */
@@ -51,7 +48,7 @@ export interface HelperCommandResult {
 }
 
 /** How a command ended, for messages: `exited with code 3`, `was killed by SIGKILL`. */
-export function describeEnding(result: Pick<HelperCommandResult, 'exitCode' | 'signal'>): string {
+export function describeEnding(result: ExitStatus): string {
   return result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
 }
 

@@ -40,13 +40,9 @@ export interface CorednsPresetConfig {
 }
 
 /** What the generated Corefile says. */
-export interface CorefileOptions {
-  readonly port: number;
-  readonly upstream: HostPortInput;
-  readonly log: boolean;
-  readonly prometheusAddress: HostPortInput;
-  readonly readyAddress: HostPortInput;
-}
+export type CorefileOptions = Required<
+  Pick<CorednsPresetConfig, 'port' | 'upstream' | 'log' | 'prometheusAddress' | 'readyAddress'>
+>;
 
 /**
  * The Corefile kuma-dp generated, plus the `ready` plugin: listen on `port`; forward everything to
