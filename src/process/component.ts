@@ -39,8 +39,7 @@ export interface RunningProcess {
  */
 export type ReadyCheck = (signal: AbortSignal, child: RunningProcess, ctx: ComponentContext) => Promise<void>;
 
-export interface ProcessOptions {
-  readonly name: string;
+export interface ProcessOptions extends Pick<Component, 'name' | 'dependsOn' | 'leader' | 'oneShot'> {
   /**
    * The program and its arguments, run without a shell, so nothing in them is interpreted; the
    * program is looked up as described in lookup.ts. For a shell, say so: `['/bin/sh', '-c', script]`.
@@ -56,9 +55,6 @@ export interface ProcessOptions {
   readonly stopSignal?: NodeJS.Signals;
   /** Time from the stop signal to SIGKILL, in ms. @default 10_000 */
   readonly stopTimeout?: number;
-  readonly dependsOn?: readonly string[];
-  readonly leader?: boolean;
-  readonly oneShot?: boolean;
   /**
    * When the component counts as ready: a probe (http, tcp, exec or log, with an interval and a
    * start-up deadline; missing the deadline fails the component) or a function. Without it, the
