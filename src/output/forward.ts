@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { LineFormatter, type OutputFormat, type OutputStream } from './line-format.js';
+import { LineFormatter, type LineFormatOptions } from './line-format.js';
 import type { LineTap } from './line-tap.js';
 import { OutputPipe, type PipeControl } from './pipe.js';
 import type { OutputSink } from './sink.js';
@@ -21,26 +21,11 @@ export { OutputSink, type OutputSinkOptions } from './sink.js';
  * `write`: memory stays bounded by the sink's buffer, the stream's buffer and one line of at most
  * `maxLineBytes` (see {@link DEFAULT_MAX_LINE_BYTES}).
  */
-export interface ForwardOptions {
-  /** The component's name: the prefix in `prefixed`, the `component` field in `json`. */
-  readonly component: string;
-  readonly stream: OutputStream;
-  /**
-   * `prefixed`: `<name padded to prefixWidth> | <line>`. `json`: one pino-style record per line,
-   * `{"level":30,"time":<ms since epoch>,"component":…,"stream":…,"line":…}` (`time` is when the
-   * chunk holding the line was read; invalid UTF-8 becomes U+FFFD). `raw`: the bytes unchanged.
-   * Writing to a file is the same with a file sink ({@link OutputSink.openFile}).
-   */
-  readonly format: OutputFormat;
+export interface ForwardOptions extends LineFormatOptions {
+  /** Writing to a file is the same with a file sink ({@link OutputSink.openFile}). */
   readonly sink: OutputSink;
-  /** Width the name is padded to, so that columns align across components. @default name length */
-  readonly prefixWidth?: number;
-  /** ANSI colour code for the name in `prefixed` (see {@link prefixColor}); plain when unset. */
-  readonly color?: number;
   /** Lines are also published here, for the `log` readiness probe; free while nobody watches. */
   readonly lines?: LineTap;
-  /** @default DEFAULT_MAX_LINE_BYTES */
-  readonly maxLineBytes?: number;
   /** Wall-clock time for JSON records. @default Date.now */
   readonly now?: () => number;
   /**

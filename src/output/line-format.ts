@@ -7,7 +7,12 @@
  */
 import { needsNeutralising, neutralise, runNeedsNeutralising } from './terminal-text.js';
 
-/** How forwarded lines are written. */
+/**
+ * How forwarded lines are written. `prefixed`: `<name padded to prefixWidth> | <line>`. `json`:
+ * one pino-style record per line, `{"level":30,"time":<ms since epoch>,"component":…,"stream":…,
+ * "line":…}` (`time` is when the chunk holding the line was read; invalid UTF-8 becomes U+FFFD).
+ * `raw`: the bytes unchanged.
+ */
 export type OutputFormat = 'prefixed' | 'json' | 'raw';
 
 /** Which of the child's streams a line came from. */
@@ -25,6 +30,7 @@ export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
 
 export interface LineFormatOptions {
   readonly format: OutputFormat;
+  /** The component's name: the prefix in `prefixed`, the `component` field in `json`. */
   readonly component: string;
   readonly stream: OutputStream;
   /** Width the name is padded to in `prefixed`. @default component.length */
