@@ -5,7 +5,7 @@ import { lookupBinary, type BinarySpec, type LookupOptions } from './lookup.js';
 import { connectOutput, flush, forward, type OutputTarget } from './output.js';
 import { LineTap } from '../output/forward.js';
 import { validateProbe, waitUntilReady, InvalidProbeError, type ReadinessProbe } from './probe/probe.js';
-import { childEnv, spawnChild } from './spawn.js';
+import { childEnv, spawnChild, type SpawnOptions } from './spawn.js';
 import { exitStatusOf, ProcessExitError, terminate, type Termination } from './terminate.js';
 
 /**
@@ -39,18 +39,15 @@ export interface RunningProcess {
  */
 export type ReadyCheck = (signal: AbortSignal, child: RunningProcess, ctx: ComponentContext) => Promise<void>;
 
-export interface ProcessOptions extends Pick<Component, 'name' | 'dependsOn' | 'leader' | 'oneShot'> {
+export interface ProcessOptions
+  extends
+    Pick<Component, 'name' | 'dependsOn' | 'leader' | 'oneShot'>,
+    Pick<SpawnOptions, 'env' | 'cwd' | 'user' | 'group'> {
   /**
    * The program and its arguments, run without a shell, so nothing in them is interpreted; the
    * program is looked up as described in lookup.ts. For a shell, say so: `['/bin/sh', '-c', script]`.
    */
   readonly command: readonly string[];
-  /** Added to Corral's environment; `undefined` removes a variable. */
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  /** @default process.cwd() */
-  readonly cwd?: string;
-  readonly user?: string | number;
-  readonly group?: string | number;
   /** Sent to the process group to stop it (nginx wants SIGQUIT, HAProxy SIGUSR1). @default 'SIGTERM' */
   readonly stopSignal?: NodeJS.Signals;
   /** Time from the stop signal to SIGKILL, in ms. @default 10_000 */
