@@ -1,5 +1,4 @@
-import { runDrain } from '../../drain/drain.js';
-import type { DrainResult } from '../../drain/drain.js';
+import { runDrain, type DrainOptions, type DrainPlan, type DrainResult } from '../../drain/drain.js';
 import type { Warning } from '../../util/warning.js';
 import type { Clock } from '../../core/clock.js';
 import { describe } from '../../core/errors.js';
@@ -9,14 +8,7 @@ import type { EnvoyAdmin } from './admin.js';
 export const SHUTDOWN_DRAIN_QUERY = 'graceful&inboundonly';
 export const DRAIN_FOREVER_QUERY = 'inboundonly&graceful&skip_exit';
 
-export interface EnvoyDrainTiming {
-  /** Milliseconds the drain lasts at least. @default 0 */
-  readonly min?: number;
-  /** Milliseconds the drain lasts at most. */
-  readonly timeout: number;
-  /** @default 250 */
-  readonly interval?: number;
-}
+export type EnvoyDrainTiming = Pick<DrainPlan, 'min' | 'timeout'> & Pick<DrainOptions, 'interval'>;
 
 /** What the drain-forever request did. */
 export type DrainForeverOutcome =
