@@ -16,14 +16,11 @@ import type { DrainTrigger } from './trigger.js';
  *   timeout: 30s
  * ```
  */
-export interface DrainSpec {
+export interface DrainSpec extends Pick<DrainPlan, 'min' | 'timeout'> {
   /** Omitted: nothing is sent, the drain only waits. */
   readonly trigger?: DrainTrigger;
   /** Omitted: the drain waits `min`. */
   readonly connections?: ConnectionsProbe;
-  /** @default 0 */
-  readonly min?: number;
-  readonly timeout: number;
 }
 
 /** The running component a drain is for. */
