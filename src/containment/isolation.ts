@@ -1,6 +1,5 @@
 import { CorralError } from '../core/errors.js';
-import type { CoreEvent } from '../core/events.js';
-import type { WarningEvent } from '../core/events.js';
+import type { CoreEvent, WarningEvent } from '../core/events.js';
 import { detectCgroups, type CgroupParent, type ComponentCgroup, type DetectOptions } from './cgroup.js';
 import { ProcessTable } from './liveness.js';
 import type { NamespacePlace } from './namespace.js';

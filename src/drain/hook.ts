@@ -1,10 +1,8 @@
 import type { ProcessOptions } from '../process/component.js';
 import type { ComponentContext } from '../core/component.js';
-import { runDrain } from './drain.js';
+import { runDrain, type DrainResult } from './drain.js';
 import type { Warning } from '../util/warning.js';
-import type { DrainResult } from './drain.js';
-import { planDrain } from './spec.js';
-import type { DrainSpec } from './spec.js';
+import { planDrain, type DrainSpec } from './spec.js';
 
 /** The `drain` option of `processComponent`. */
 export type ProcessDrainHook = NonNullable<ProcessOptions['drain']>;

@@ -1,9 +1,7 @@
 import type { CommandContainment } from '../process/helper-command.js';
-import { counterFor } from './connections.js';
-import type { ConnectionsProbe } from './connections.js';
+import { counterFor, type ConnectionsProbe } from './connections.js';
 import type { DrainPlan } from './drain.js';
-import { triggerFor } from './trigger.js';
-import type { DrainTrigger } from './trigger.js';
+import { triggerFor, type DrainTrigger } from './trigger.js';
 
 /**
  * A component's `drain` section as the stack-file loader hands it over (durations in milliseconds):

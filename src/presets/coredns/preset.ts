@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { processComponent } from '../../process/component.js';
-import type { ProcessComponent, ProcessOptions } from '../../process/component.js';
+import { processComponent, type ProcessComponent, type ProcessOptions } from '../../process/component.js';
 import type { ReadinessProbe } from '../../process/probe/probe.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../../util/address.js';
 import { writePrivateFile } from '../../util/private-file.js';

@@ -2,8 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { parse } from 'yaml';
 import type { Warning } from '../../util/warning.js';
-import { formatAdminAddress } from './admin.js';
-import type { AdminAddress } from './admin.js';
+import { formatAdminAddress, type AdminAddress } from './admin.js';
 import { writePrivateFile } from '../../util/private-file.js';
 
 /** Extensions Envoy reads the bootstrap format from; the copy keeps the original's. */

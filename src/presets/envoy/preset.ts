@@ -2,10 +2,13 @@ import { readFile } from 'node:fs/promises';
 import type { DrainResult } from '../../drain/drain.js';
 import type { Warning } from '../../util/warning.js';
 import { reportResult, warnAs } from '../../drain/hook.js';
-import { processComponent } from '../../process/component.js';
-import type { ProcessComponent, ProcessOptions, ReadyCheck } from '../../process/component.js';
-import { EnvoyAdmin } from './admin.js';
-import type { AdminAddress } from './admin.js';
+import {
+  processComponent,
+  type ProcessComponent,
+  type ProcessOptions,
+  type ReadyCheck,
+} from '../../process/component.js';
+import { EnvoyAdmin, type AdminAddress } from './admin.js';
 import { envoyArguments } from './args.js';
 import { checkAdminAddress, copyBootstrap } from './bootstrap.js';
 import { EnvoyDrainer } from './drain.js';

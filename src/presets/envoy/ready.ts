@@ -1,7 +1,6 @@
 import type { Clock } from '../../core/clock.js';
 import { CorralError, describe, formatMs } from '../../core/errors.js';
-import { formatAdminAddress } from './admin.js';
-import type { EnvoyAdmin } from './admin.js';
+import { formatAdminAddress, type EnvoyAdmin } from './admin.js';
 
 /** Envoy's /ready did not say LIVE before the start-up deadline. */
 export class EnvoyNotReadyError extends CorralError<'ENVOY_NOT_READY'> {
