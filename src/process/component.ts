@@ -104,9 +104,9 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
   const binary: BinarySpec = {
     component: name,
     binary: options.command[0] ?? '',
-    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-    ...(options.env?.PATH === undefined ? {} : { path: options.env.PATH }),
-    ...(options.corralPath === undefined ? {} : { corralPath: options.corralPath }),
+    cwd: options.cwd,
+    path: options.env?.PATH,
+    corralPath: options.corralPath,
   };
   let running: RunningProcess | undefined;
 
@@ -127,10 +127,10 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
         prefix: containment.prefix,
         parentDeathSignal: containment.parentDeathSignal,
         onFork: containment.onFork,
-        ...(options.env === undefined ? {} : { env: options.env }),
-        ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-        ...(options.user === undefined ? {} : { user: options.user }),
-        ...(options.group === undefined ? {} : { group: options.group }),
+        env: options.env,
+        cwd: options.cwd,
+        user: options.user,
+        group: options.group,
         stdout: io.stdout,
         stderr: io.stderr,
       }).finally(() => io.release());
@@ -244,7 +244,7 @@ function readyCheck(options: ProcessOptions): ReadyCheck | undefined {
       signal,
       clock: ctx.clock,
       lines: child.lines,
-      exec: { env, containment: child.commands, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) },
+      exec: { env, containment: child.commands, cwd: options.cwd },
     });
 }
 

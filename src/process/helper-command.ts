@@ -68,10 +68,7 @@ export async function runHelperCommand(
 ): Promise<HelperCommandResult> {
   const { signal, containment } = options;
   const [program = '', ...args] = argv;
-  const binary = await lookupBinary(program, {
-    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-    ...(options.env?.PATH === undefined ? {} : { path: options.env.PATH }),
-  });
+  const binary = await lookupBinary(program, { cwd: options.cwd, path: options.env?.PATH });
   signal.throwIfAborted();
   let untrack: (() => void) | undefined;
   const spawned = await spawnChild({
@@ -81,8 +78,8 @@ export async function runHelperCommand(
     onFork: (pid) => {
       untrack = containment?.trackGroup?.(pid);
     },
-    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-    ...(options.env === undefined ? {} : { baseEnv: options.env }),
+    cwd: options.cwd,
+    baseEnv: options.env,
     stdout: options.stdoutLimit === undefined ? 'ignore' : 'pipe',
     stderr: options.stderrTail === undefined ? 'ignore' : 'pipe',
   }).catch((error: unknown) => {

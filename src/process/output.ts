@@ -110,8 +110,8 @@ export function forward(
       sink,
       progress: state,
       format: target.format ?? 'prefixed',
-      ...(target.prefixWidth === undefined ? {} : { prefixWidth: target.prefixWidth }),
-      ...(target.color === undefined ? {} : { color: target.color }),
+      prefixWidth: target.prefixWidth,
+      color: target.color,
     }).catch((error: unknown) => error);
   };
   const done = Promise.all([

@@ -77,9 +77,9 @@ export async function prepareEnvoy(
     configPath: bootstrapPath,
     drainTimeout,
     logLevel: config.logLevel ?? 'info',
-    ...(config.componentLogLevel === undefined ? {} : { componentLogLevel: config.componentLogLevel }),
-    ...(config.concurrency === undefined ? {} : { concurrency: config.concurrency }),
-    ...(options.platform === undefined ? {} : { platform: options.platform }),
+    componentLogLevel: config.componentLogLevel,
+    concurrency: config.concurrency,
+    platform: options.platform,
   });
   const drainer = new EnvoyDrainer(admin, { min: config.drain?.min ?? 0, timeout: drainTimeout });
   const drains: DrainResult[] = [];
@@ -94,11 +94,7 @@ export async function prepareEnvoy(
         if (warning) warnAs(ctx)(warning);
       });
     }
-    await waitUntilLive(admin, {
-      clock: ctx.clock,
-      signal,
-      ...(config.readyTimeout === undefined ? {} : { timeout: config.readyTimeout }),
-    });
+    await waitUntilLive(admin, { clock: ctx.clock, signal, timeout: config.readyTimeout });
   };
 
   return {
