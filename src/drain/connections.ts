@@ -61,11 +61,7 @@ export async function countFromCommand(
   signal.throwIfAborted();
   let result;
   try {
-    result = await runHelperCommand(argv, {
-      signal,
-      stdoutLimit: MAX_OUTPUT_BYTES,
-      ...(containment === undefined ? {} : { containment }),
-    });
+    result = await runHelperCommand(argv, { signal, stdoutLimit: MAX_OUTPUT_BYTES, containment });
   } catch (error) {
     if (signal.aborted) throw signal.reason as Error;
     const code = (error as { code?: unknown }).code;

@@ -104,7 +104,7 @@ export async function prepareCoredns(config: CorednsPresetConfig): Promise<Cored
           http: readyUrl,
           status: 200,
           interval: 200,
-          ...(config.readyTimeout === undefined ? {} : { timeout: config.readyTimeout }),
+          timeout: config.readyTimeout,
         };
   return {
     corefilePath,
@@ -114,7 +114,7 @@ export async function prepareCoredns(config: CorednsPresetConfig): Promise<Cored
       command: [config.binary ?? 'coredns', '-conf', corefilePath, '-quiet'],
       stopSignal: 'SIGTERM',
       stopTimeout: config.stopTimeout ?? 5_000,
-      ...(ready ? { ready } : {}),
+      ready,
     },
   };
 }

@@ -108,7 +108,7 @@ export async function checkEnvoyVersion(
     result = await runHelperCommand([binary, '--version'], {
       signal,
       stdoutLimit: MAX_OUTPUT,
-      ...(options.containment && { containment: options.containment }),
+      containment: options.containment,
     });
   } catch (error) {
     if (options.signal?.aborted) return { version: undefined, warning: undefined };
