@@ -6,13 +6,7 @@ import type { Check, ExecContext } from './checks.js';
 import { InvalidProbeError, prepare, PROBE_DEFAULTS, type ReadinessProbe } from './spec.js';
 
 export { type ExecContext, ProbeCommandError } from './checks.js';
-export {
-  describeProbe,
-  InvalidProbeError,
-  type ProbeTiming,
-  type ReadinessProbe,
-  validateProbe,
-} from './spec.js';
+export { InvalidProbeError, type ProbeTiming, type ReadinessProbe, validateProbe } from './spec.js';
 
 /*
  * Waiting for a readiness probe: attempts spaced by `interval`, each bounded by `attemptTimeout`,

@@ -62,11 +62,6 @@ export function validateProbe(probe: ReadinessProbe): void {
   prepare(probe, {});
 }
 
-/** `probe` described for people, URLs redacted: `GET http://***@db:8080/health?token=***`. */
-export function describeProbe(probe: ReadinessProbe): string {
-  return prepare(probe, {}).description;
-}
-
 export function prepare(probe: ReadinessProbe, options: ExecContext): Prepared {
   for (const field of ['interval', 'timeout', 'attemptTimeout'] as const) {
     const value = probe[field];

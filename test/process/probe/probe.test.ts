@@ -10,7 +10,6 @@ import { after, type TestContext, test } from 'node:test';
 import { ManualClock } from '../../../src/testing/manual-clock.js';
 import { forwardOutput, LineTap, OutputSink } from '../../../src/output/forward.js';
 import {
-  describeProbe,
   InvalidProbeError,
   ProbeCommandError,
   ProbeTimeoutError,
@@ -18,9 +17,12 @@ import {
   validateProbe,
   waitUntilReady,
 } from '../../../src/process/probe/probe.js';
+import { prepare } from '../../../src/process/probe/spec.js';
 import { isAlive } from '../../../src/containment/liveness.js';
 import { waitUntil } from '../../helpers/process.js';
 
+/** `probe` described for people, URLs redacted, as errors name it. */
+const describeProbe = (probe: ReadinessProbe): string => prepare(probe, {}).description;
 const fixture = (name: string): string => new URL(`../../fixtures/${name}`, import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'corral-probe-'));
 after(() => {
