@@ -5,6 +5,7 @@ import { lookupBinary, type BinarySpec, type LookupOptions } from './lookup.js';
 import { connectOutput, flush, forward, type OutputTarget } from './output.js';
 import { LineTap } from '../output/forward.js';
 import { validateProbe, waitUntilReady, InvalidProbeError, type ReadinessProbe } from './probe/probe.js';
+import { FINISHED } from '../util/abort.js';
 import { childEnv, spawnChild, type SpawnOptions } from './spawn.js';
 import { exitStatusOf, ProcessExitError, terminate, type Termination } from './terminate.js';
 
@@ -169,7 +170,7 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
         stopRequested.then(() => 'stop' as const),
         probe.failed,
       ]);
-      settled.abort(SETTLED);
+      settled.abort(FINISHED);
 
       // A stop requested meanwhile is under way already, even if the child's exit won the race.
       const termination = await (stopping ?? terminate(target, stopOptions));
@@ -247,12 +248,6 @@ function readyCheck(options: ProcessOptions): ReadyCheck | undefined {
       exec: { env, containment: child.commands, cwd: options.cwd },
     });
 }
-
-/**
- * Why a run's waits are cancelled once it knows how it ends. A fixed reason, because `abort()`
- * without one builds a DOMException with a stack trace on every run.
- */
-const SETTLED = new Error('the run has settled');
 
 /** A stop is clean when the child died of the stop signal, or exited 0 or 128 + that signal. */
 function isCleanStop(ending: Termination): boolean {

@@ -3,7 +3,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { CorralError, formatMs } from '../core/errors.js';
 import { listProcesses, type ProcessTable } from '../containment/liveness.js';
 import { signalGroupUnlessGone } from '../util/process-group.js';
-import { raceAbort } from '../util/abort.js';
+import { FINISHED, raceAbort } from '../util/abort.js';
 import type { ExitStatus } from './spawn.js';
 
 /**
@@ -93,17 +93,11 @@ export async function terminate(target: StopTarget, options: TerminateOptions = 
       await whenFinished(target, undefined, () => killEverything(target));
     }
   } finally {
-    deadline.abort(STOP_OVER);
+    deadline.abort(FINISHED);
   }
   const status = await target.exited;
   return { ...status, forced, durationMs: clock.now() - started, stopSignal, stopTimeout };
 }
-
-/**
- * Why the stop's own timer and waits are cancelled once it is over. A fixed reason, because
- * `abort()` without one builds a DOMException with a stack trace on every stop.
- */
-const STOP_OVER = new Error('the stop is over');
 
 /**
  * Waits for the direct child to exit and then for its group (and cgroup) to be empty, polling from

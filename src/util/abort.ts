@@ -16,6 +16,13 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<
 }
 
 /**
+ * The reason for aborting internal waits whose owner is done (a stop is over, a run has settled).
+ * A fixed one, because `abort()` without a reason builds a DOMException with a stack trace, and
+ * that would happen on every run and every stop.
+ */
+export const FINISHED = new Error('finished');
+
+/**
  * Reads `signal.aborted` afresh. TypeScript narrows `signal.aborted` to `false` after an early
  * return and does not see that an await in between may have changed it; this call it cannot narrow.
  */
