@@ -43,8 +43,7 @@ export async function loadStack(
     const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
       const stat = await handle.stat();
-      if (!stat.isFile())
-        throw new StackFileError(path, [wholeFile('not a regular file')], { code: 'STACK_UNREADABLE' });
+      if (!stat.isFile()) throw unreadable(path, 'not a regular file');
       if (stat.size > MAX_STACK_FILE_BYTES) throw tooLarge(path);
       text = await handle.readFile('utf8');
     } finally {
@@ -52,10 +51,7 @@ export async function loadStack(
     }
   } catch (error) {
     if (error instanceof StackFileError) throw error;
-    throw new StackFileError(path, [wholeFile(`cannot read the file: ${fsProblem(error)}`)], {
-      code: 'STACK_UNREADABLE',
-      cause: error,
-    });
+    throw unreadable(path, `cannot read the file: ${fsProblem(error)}`, error);
   }
   return parseStack(text, { ...options, sourceName: path, baseDir: dirname(resolve(path)) });
 }
@@ -196,10 +192,12 @@ function wholeFile(message: string): StackIssue {
   return { path: '', line: undefined, message };
 }
 
+function unreadable(file: string, message: string, cause?: unknown): StackFileError {
+  return new StackFileError(file, [wholeFile(message)], { code: 'STACK_UNREADABLE', cause });
+}
+
 function tooLarge(file: string): StackFileError {
-  return new StackFileError(file, [wholeFile(`the file is larger than ${MAX_STACK_FILE_BYTES / 1024} KiB`)], {
-    code: 'STACK_UNREADABLE',
-  });
+  return unreadable(file, `the file is larger than ${MAX_STACK_FILE_BYTES / 1024} KiB`);
 }
 
 function unique(issues: readonly StackIssue[]): StackIssue[] {
