@@ -8,41 +8,26 @@ export class DeadlineReached extends Error {
   }
 }
 
-/** An AbortSignal that aborts after a delay on a given clock, or as soon as any parent aborts. */
+/** An AbortSignal that aborts after a delay on a given clock, or as soon as its parent aborts. */
 export interface Deadline {
   readonly signal: AbortSignal;
-  /** Drops the timer and the parent listeners; call it when the guarded work is done. Idempotent. */
+  /** Drops the timer; call it when the guarded work is done. Idempotent. */
   dispose(): void;
 }
 
 /**
  * Starts a deadline of `ms` on `clock`. When it passes, `signal` aborts with {@link DeadlineReached};
- * when a parent aborts first, `signal` aborts with the parent's reason. Taking the time from a
+ * when the parent aborts first, `signal` aborts with the parent's reason. Taking the time from a
  * Clock (not `AbortSignal.timeout`) is what lets unit tests drive drains with a ManualClock.
  */
-export function deadline(clock: Clock, ms: number, ...parents: (AbortSignal | undefined)[]): Deadline {
-  const controller = new AbortController();
-  const timer = new AbortController();
-  const live = parents.filter((p): p is AbortSignal => p !== undefined);
-  const onParentAbort = (event: Event): void => controller.abort((event.target as AbortSignal).reason);
-  const dispose = (): void => {
-    timer.abort();
-    for (const parent of live) parent.removeEventListener('abort', onParentAbort);
-  };
-  const already = live.find((p) => p.aborted);
-  if (already) {
-    controller.abort(already.reason);
-    return { signal: controller.signal, dispose };
-  }
-  for (const parent of live) parent.addEventListener('abort', onParentAbort, { once: true });
-  // A sleep that rejects was disposed of before it fired: nothing to do.
-  clock.sleep(Math.max(0, ms), timer.signal).then(
-    () => {
-      controller.abort(new DeadlineReached(ms));
-      dispose();
-    },
+export function deadline(clock: Clock, ms: number, parent: AbortSignal): Deadline {
+  const expired = new AbortController();
+  const disposed = new AbortController();
+  const signal = AbortSignal.any([parent, expired.signal]);
+  // Rejects, with nothing left to do, when the parent aborts or the deadline is disposed of first.
+  clock.sleep(Math.max(0, ms), AbortSignal.any([signal, disposed.signal])).then(
+    () => expired.abort(new DeadlineReached(ms)),
     () => undefined,
   );
-  controller.signal.addEventListener('abort', dispose, { once: true });
-  return { signal: controller.signal, dispose };
+  return { signal, dispose: () => disposed.abort() };
 }
