@@ -98,24 +98,19 @@ async function attempt(
   clock: Clock,
   signal: AbortSignal | undefined,
 ): Promise<{ reason: string; timedOut: boolean } | undefined> {
-  const controller = new AbortController();
-  const onAbort = (): void => controller.abort(signal?.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
+  const expired = new AbortController();
   const done = new AbortController(); // cancels the timer once the attempt settled
-  let timedOut = false;
   void clock.sleep(ms, done.signal).then(
-    () => {
-      timedOut = true;
-      controller.abort(new Error(`timed out after ${formatMs(ms)}`));
-    },
+    () => expired.abort(new Error(`timed out after ${formatMs(ms)}`)),
     () => undefined,
   );
   try {
-    const failure = await check(controller.signal);
-    return failure === undefined ? undefined : { reason: redactUrls(failure), timedOut };
+    const failure = await check(signal ? AbortSignal.any([signal, expired.signal]) : expired.signal);
+    return failure === undefined
+      ? undefined
+      : { reason: redactUrls(failure), timedOut: expired.signal.aborted };
   } finally {
     done.abort();
-    signal?.removeEventListener('abort', onAbort);
   }
 }
 
