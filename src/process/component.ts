@@ -164,11 +164,10 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
       const stopRequested = onAbort(signal, settled.signal, () => {
         stopping = terminate(target, stopOptions);
       });
-      const probe = startProbe(ready, running, ctx, signal, settled.signal);
       const cause = await Promise.race([
         child.exited.then(() => 'exited' as const),
         stopRequested.then(() => 'stop' as const),
-        probe.failed,
+        probeFailure(ready, running, ctx, signal, settled.signal),
       ]);
       settled.abort(FINISHED);
 
@@ -277,24 +276,23 @@ function onAbort(signal: AbortSignal, until: AbortSignal, begin: () => void): Pr
 }
 
 /**
- * Runs the readiness check until `stop` or `settled` aborts. `failed` settles only if the check
- * fails (with the failure), so it can be raced against the child's end; success marks the
- * component ready.
+ * Runs the readiness check until `stop` or `settled` aborts. Settles only if the check fails (with
+ * the failure), so it can be raced against the child's end; success marks the component ready.
  */
-function startProbe(
+function probeFailure(
   check: ReadyCheck | undefined,
   child: RunningProcess,
   ctx: ComponentContext,
   stop: AbortSignal,
   settled: AbortSignal,
-): { failed: Promise<{ error: unknown }> } {
+): Promise<{ error: unknown }> {
   if (!check) {
     ctx.ready();
-    return { failed: new Promise(() => undefined) };
+    return new Promise(() => undefined);
   }
   // Combined only when there is a probe: AbortSignal.any is among the dearer objects of a run.
   const signal = AbortSignal.any([stop, settled]);
-  const failed = check(signal, child, ctx).then(
+  return check(signal, child, ctx).then(
     () => {
       ctx.ready();
       return new Promise<never>(() => undefined);
@@ -302,5 +300,4 @@ function startProbe(
     // An abort means the child ended or a stop came first: that one is handled, not this.
     (error: unknown) => (signal.aborted ? new Promise<never>(() => undefined) : { error }),
   );
-  return { failed };
 }
