@@ -104,7 +104,7 @@ export async function prepareCoredns(config: CorednsPresetConfig): Promise<Cored
           http: readyUrl,
           status: 200,
           interval: 200,
-          timeout: config.readyTimeout,
+          ...(config.readyTimeout === undefined ? {} : { timeout: config.readyTimeout }),
         };
   return {
     corefilePath,
