@@ -87,12 +87,8 @@ export function stackSchema(baseDir: string) {
         .meta({ description: 'The components, keyed by name. kind defaults to process.' }),
     })
     .superRefine(({ readiness, metrics }, ctx) => {
-      if (
-        readiness &&
-        metrics &&
-        metrics.address.port !== 0 &&
-        sameAddress(readiness.address, metrics.address)
-      ) {
+      const same = JSON.stringify(readiness?.address) === JSON.stringify(metrics?.address);
+      if (readiness && metrics && metrics.address.port !== 0 && same) {
         const message = 'is the same as readiness.address';
         ctx.addIssue({ code: 'custom', path: ['metrics', 'address'], message });
       }
@@ -107,10 +103,6 @@ function expectingComponents(input: unknown): string | undefined {
   return input === undefined
     ? undefined
     : `expected a map of component names to components, got ${describeValue(input)}`;
-}
-
-function sameAddress(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /**
