@@ -86,6 +86,7 @@ export async function httpRequest(request: HttpRequest): Promise<HttpResponse> {
       path: `${url.pathname}${url.search}`,
       headers: { ...request.headers },
       agent: false,
+      signal,
       ...(auth === undefined ? {} : { auth }),
       ...(request.socketPath === undefined
         ? { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || undefined }
@@ -116,9 +117,7 @@ export async function httpRequest(request: HttpRequest): Promise<HttpResponse> {
       });
       res.on('error', fail);
     });
-    const onAbort = () => req.destroy(signal?.reason as Error);
     function fail(error: unknown): void {
-      signal?.removeEventListener('abort', onAbort);
       if (signal?.aborted) {
         reject(signal.reason as Error);
       } else if (error instanceof HttpCallError) {
@@ -130,8 +129,6 @@ export async function httpRequest(request: HttpRequest): Promise<HttpResponse> {
       }
     }
     req.on('error', fail);
-    req.on('close', () => signal?.removeEventListener('abort', onAbort));
-    signal?.addEventListener('abort', onAbort, { once: true });
     req.end();
   });
 }
