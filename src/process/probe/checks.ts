@@ -33,21 +33,13 @@ export function httpCheck(url: URL, status: number | undefined, redact: (text: s
 export function tcpCheck(host: string, port: number): Check {
   return (signal) =>
     new Promise((resolve) => {
-      const socket = connect({ host, port });
-      const onAbort = (): void => {
-        socket.destroy();
-        resolve(`failed: ${reasonOf(undefined, signal)}`);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
+      // Aborting destroys the socket, which then fails with an AbortError: reasonOf gives the reason.
+      const socket = connect({ host, port, signal });
       socket.once('connect', () => {
-        signal.removeEventListener('abort', onAbort);
         socket.destroy();
         resolve(undefined);
       });
-      socket.once('error', (error) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(`failed: ${reasonOf(error, signal)}`);
-      });
+      socket.once('error', (error) => resolve(`failed: ${reasonOf(error, signal)}`));
     });
 }
 
