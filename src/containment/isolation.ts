@@ -47,18 +47,10 @@ export interface IsolationOptions {
 }
 
 /** Which layers are in force. */
-export interface Layers {
-  readonly parentDeathSignal: boolean;
-  readonly watchdog: boolean;
-  readonly cgroup: boolean;
-}
+export type Layers = Readonly<Record<'parentDeathSignal' | 'watchdog' | 'cgroup', boolean>>;
 
 /** One run of one component inside the isolation; see {@link Isolation.contain}. */
-export interface Containment {
-  /** Command prefix that makes the child join its cgroup before the program runs. */
-  readonly prefix: readonly string[];
-  /** Whether to ask for a parent-death signal. */
-  readonly parentDeathSignal: boolean;
+export interface Containment extends Required<Pick<CommandContainment, 'prefix' | 'parentDeathSignal'>> {
   /** Registers the child's process group with the watchdog; pass as `spawnChild`'s `onFork`. */
   readonly onFork: (pid: number) => void;
   /**
