@@ -59,7 +59,6 @@ export function forwardOutput(source: Readable | OutputPipe, options: ForwardOpt
   const now = options.format === 'json' ? (options.now ?? Date.now) : () => 0;
   const formatter = new LineFormatter(options);
   const publish = (line: string): void => lines?.publish(line, stream);
-  const input = source instanceof OutputPipe ? pipeInput(source) : readableInput(source);
 
   return new Promise<void>((resolve, reject) => {
     let finished = false;
@@ -95,53 +94,42 @@ export function forwardOutput(source: Readable | OutputPipe, options: ForwardOpt
       input.destroy();
     };
     if (signal?.aborted) {
-      onAbort();
+      finish();
+      // Never read: released as it is.
+      if (source instanceof OutputPipe) source.releaseChildEnd();
+      else source.destroy();
       return;
     }
     signal?.addEventListener('abort', onAbort, { once: true });
-    input.start(onChunk, finish);
+    // Called back only after this returns (a drain, an abort): `input` is set by then.
+    const input = consume(source, onChunk, finish);
   });
 }
 
-/** A source of chunks, whichever kind of stream it reads. */
-interface Input {
-  /** `onChunk` returns false to pause until `resume`; `onEnd` is called once. */
-  start(onChunk: (chunk: Buffer) => boolean, onEnd: (error?: Error) => void): void;
-  resume(): void;
-  destroy(): void;
-}
-
-function readableInput(source: Readable): Input {
-  return {
-    start(onChunk, onEnd) {
-      let ended = false;
-      const end = (error?: Error): void => {
-        if (ended) return;
-        ended = true;
-        source.off('data', onData);
-        onEnd(error);
-      };
-      const onData = (chunk: Buffer | string): void => {
-        if (!onChunk(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)) source.pause();
-      };
-      source.on('data', onData);
-      source.once('end', () => end());
-      source.once('error', end);
-    },
-    resume: () => source.resume(),
-    destroy: () => source.destroy(),
+/**
+ * Reads `source`, whichever kind of stream it is, as {@link OutputPipe.consume} does: `onChunk`
+ * returns false to pause until `resume`; `onEnd` is called once.
+ */
+function consume(
+  source: Readable | OutputPipe,
+  onChunk: (chunk: Buffer) => boolean,
+  onEnd: (error?: Error) => void,
+): PipeControl {
+  if (source instanceof OutputPipe) return source.consume(onChunk, onEnd);
+  let ended = false;
+  const end = (error?: Error): void => {
+    if (ended) return;
+    ended = true;
+    source.off('data', onData);
+    onEnd(error);
   };
-}
-
-function pipeInput(pipe: OutputPipe): Input {
-  let control: PipeControl | undefined;
-  return {
-    start(onChunk, onEnd) {
-      control = pipe.consume(onChunk, onEnd);
-    },
-    resume: () => control?.resume(),
-    destroy: () => (control ? control.destroy() : pipe.releaseChildEnd()),
+  const onData = (chunk: Buffer | string): void => {
+    if (!onChunk(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)) source.pause();
   };
+  source.on('data', onData);
+  source.once('end', () => end());
+  source.once('error', end);
+  return { resume: () => source.resume(), destroy: () => source.destroy() };
 }
 
 /** A palette of distinguishable ANSI colours for prefixes; `prefixColor(i)` cycles through it. */
