@@ -1,6 +1,7 @@
 import { Socket } from 'node:net';
 import pg from 'pg';
 import { formatMs } from '../core/errors.js';
+import { raceAbort } from '../util/abort.js';
 import { SessionLostError } from './errors.js';
 import type { ElectorSettings } from './options.js';
 
@@ -89,16 +90,9 @@ export class Session {
       () => undefined,
     );
     try {
-      const result = await Promise.race([
-        this.#client.query<R>(sql, params.length > 0 ? params : undefined),
-        // The driver rejects pending queries when the connection dies, but not when we gave up on it.
-        new Promise<never>((_, reject) => {
-          const fail = (): void => reject(this.#lost.signal.reason as Error);
-          if (this.#lost.signal.aborted) fail();
-          else this.#lost.signal.addEventListener('abort', fail, { once: true, signal: done.signal });
-        }),
-      ]);
-      return result.rows;
+      const query = this.#client.query<R>(sql, params.length > 0 ? params : undefined);
+      // The driver rejects pending queries when the connection dies, but not when we gave up on it.
+      return (await raceAbort(query, this.#lost.signal)).rows;
     } finally {
       done.abort();
       limits.signal?.removeEventListener('abort', onAbort);
