@@ -200,14 +200,12 @@ function tooLarge(file: string): StackFileError {
   return unreadable(file, `the file is larger than ${MAX_STACK_FILE_BYTES / 1024} KiB`);
 }
 
+/** Without repeats (same place, same message), in the order found. */
 function unique(issues: readonly StackIssue[]): StackIssue[] {
-  const seen = new Set<string>();
-  return issues.filter((issue) => {
-    const key = `${issue.path}\0${issue.line ?? ''}\0${issue.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  const byKey = new Map(
+    issues.map((issue) => [`${issue.path}\0${issue.line ?? ''}\0${issue.message}`, issue]),
+  );
+  return [...byKey.values()];
 }
 
 /** Stable: problems on the same line keep the order they were found in. */
