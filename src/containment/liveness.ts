@@ -56,7 +56,7 @@ export function parseStat(text: string): ProcStat | undefined {
 }
 
 /** True for a state letter of a process that can still run (anything but zombie or dead). */
-function isLiveState(state: string): boolean {
+export function isLiveState(state: string): boolean {
   return state !== 'Z' && state !== 'X' && state !== 'x';
 }
 

@@ -3,7 +3,7 @@ import type { WarningEvent } from '../core/events.js';
 import { signalQuietly } from '../util/process-group.js';
 import { systemTool } from '../util/system-tools.js';
 import { INIT_SCRIPT } from './init.js';
-import { listProcesses } from './liveness.js';
+import { isLiveState, listProcesses } from './liveness.js';
 import { exitStatusOf } from '../process/terminate.js';
 
 /**
@@ -171,7 +171,7 @@ export function runInNamespace(innerArgv: readonly string[], options: NamespaceO
 
 /** The chain's init: unshare's one child, once it runs the init script (its name is then `sh`). */
 function initOf(unsharePid: number): number | undefined {
-  const child = listProcesses().find((p) => p.ppid === unsharePid && p.state !== 'Z');
+  const child = listProcesses().find((p) => p.ppid === unsharePid && isLiveState(p.state));
   return child && child.comm !== 'unshare' ? child.pid : undefined;
 }
 

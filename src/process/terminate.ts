@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import { systemClock, type Clock } from '../core/clock.js';
 import { CorralError, formatMs } from '../core/errors.js';
-import { listProcesses, type ProcessTable } from '../containment/liveness.js';
+import { isLiveState, listProcesses, type ProcessTable } from '../containment/liveness.js';
 import { signalGroupUnlessGone } from '../util/process-group.js';
 import { FINISHED, raceAbort } from '../util/abort.js';
 import type { ExitStatus } from './spawn.js';
@@ -136,7 +136,7 @@ export function isGroupGone(pgid: number, processes?: ProcessTable): boolean {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return true;
   }
   const all = processes ? processes.list() : listProcesses();
-  return !all.some((p) => p.pgid === pgid && p.state !== 'Z' && p.state !== 'X');
+  return !all.some((p) => p.pgid === pgid && isLiveState(p.state));
 }
 
 /** The shell's exit status for an ending: the code, or 128 + the signal's number. */

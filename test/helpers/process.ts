@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { PassThrough, type Readable } from 'node:stream';
 import type { OutputTarget } from '../../src/process/component.js';
-import { isAlive, listProcesses, type ProcStat } from '../../src/containment/liveness.js';
+import { isAlive, isLiveState, listProcesses, type ProcStat } from '../../src/containment/liveness.js';
 import { OutputSink } from '../../src/output/forward.js';
 import { systemClock, type Clock } from '../../src/core/clock.js';
 import type { ComponentContext } from '../../src/core/component.js';
@@ -176,7 +176,7 @@ export async function freePort(): Promise<number> {
 /** Live members of process group `pgid` (zombies excluded), in pid order. */
 export function groupMembers(pgid: number): number[] {
   return listProcesses()
-    .filter((p) => p.pgid === pgid && p.state !== 'Z' && p.state !== 'X')
+    .filter((p) => p.pgid === pgid && isLiveState(p.state))
     .map((p) => p.pid);
 }
 
@@ -197,7 +197,7 @@ export function descendants(pid: number): number[] {
   // A zombie is walked through (its children may still be alive) but not reported.
   const queue = [...(children.get(pid) ?? [])];
   for (let next = queue.shift(); next; next = queue.shift()) {
-    if (next.state !== 'Z' && next.state !== 'X') found.push(next.pid);
+    if (isLiveState(next.state)) found.push(next.pid);
     queue.push(...(children.get(next.pid) ?? []));
   }
   return found.sort((a, b) => a - b);
