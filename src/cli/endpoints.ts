@@ -28,7 +28,10 @@ export function serveReadiness(
  */
 export function serveMetrics(address: HostPort, registry: Registry): Promise<Endpoint> {
   return serve('metrics.address', address, (req, res) => {
-    if (!isGet(req, '/metrics')) return answer(res, 404, 'not found');
+    if (!isGet(req, '/metrics')) {
+      answer(res, 404, 'not found');
+      return;
+    }
     registry.metrics().then(
       (text) => {
         res.writeHead(200, { 'content-type': registry.contentType });

@@ -119,11 +119,11 @@ export class Connections {
     for (const remove of this.#detach.splice(0)) remove();
   }
 
-  #listen<Args extends unknown[]>(event: string, listener: (...args: Args) => void): void {
-    // The server's events are not typed by name on net.Server; each listener states its own.
-    const untyped = listener as (...args: unknown[]) => void;
-    this.#server.prependListener(event, untyped);
-    this.#detach.push(() => this.#server.off(event, untyped));
+  // The server's events are not typed by name on net.Server: each listener states its own types.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  #listen(event: string, listener: (...args: any[]) => void): void {
+    this.#server.prependListener(event, listener);
+    this.#detach.push(() => this.#server.off(event, listener));
   }
 
   /**

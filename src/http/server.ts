@@ -136,7 +136,10 @@ export function httpServer(options: HttpServerOptions): HttpServerComponent {
       if (!current) return;
       await runDrain(
         {
-          trigger: () => Promise.resolve(current.closeAfterResponses()),
+          trigger: () => {
+            current.closeAfterResponses();
+            return Promise.resolve();
+          },
           connections: () => Promise.resolve(current.size),
           min: options.drain?.min ?? 0,
           timeout: options.drain?.timeout ?? 30_000,
