@@ -52,6 +52,8 @@ export class Connections {
   /** Set by {@link closeAfterResponses}: every response says `Connection: close`, and idle ones close. */
   #closing = false;
   #count = 0;
+  /** Responses whose `Connection: close` header is ours, not the application's. */
+  readonly #marked = new WeakSet<ServerResponse>();
   readonly #detach: Array<() => void> = [];
 
   /** Starts tracking; call before the server accepts anything. */
@@ -78,11 +80,14 @@ export class Connections {
     this.#closing = true;
     for (const connection of this.#connections()) {
       const last = [...connection.responses].at(-1);
-      // Only the last: Node closes the socket after a response that says close, and would drop
-      // a pipelined request queued behind it.
-      if (last && !last.headersSent) last.setHeader('connection', 'close');
+      if (last) this.#markLast(connection, last);
       this.#closeIfIdle(connection);
     }
+  }
+
+  /** Open connections that are not long-lived: what a drain waits for. */
+  get busy(): number {
+    return this.#count - this.longLived().length;
   }
 
   /** The event streams and upgraded connections open now. */
@@ -172,9 +177,6 @@ export class Connections {
       if (key !== undefined) this.#handshaking.delete(key);
       this.#count--;
     });
-    // A connection accepted after the stop began (already queued by the kernel) has nothing to
-    // finish: idle, so closed at once.
-    if (this.#closing) this.#closeIfIdle(connection);
   }
 
   /** A TLS handshake completed: requests now come on the TLS socket over the TCP one. */
@@ -190,13 +192,29 @@ export class Connections {
   #request(req: IncomingMessage, res: ServerResponse): void {
     const connection = this.#bySocket.get(req.socket);
     if (!connection) return;
-    if (this.#closing) res.setHeader('connection', 'close');
+    if (this.#closing) this.#markLast(connection, res);
     connection.responses.add(res);
     // 'close' comes once the response has ended or its connection was lost, whichever is first.
     res.once('close', () => {
       connection.responses.delete(res);
       if (this.#closing) this.#closeIfIdle(connection);
     });
+  }
+
+  /**
+   * Makes `last` the response that says `Connection: close`, and no earlier one whose headers are
+   * not sent yet: Node closes the socket after a response that says close, and would drop a
+   * pipelined request queued behind it unanswered.
+   */
+  #markLast(connection: Connection, last: ServerResponse): void {
+    for (const earlier of connection.responses) {
+      if (earlier !== last && !earlier.headersSent && this.#marked.delete(earlier))
+        earlier.removeHeader('connection');
+    }
+    if (!last.headersSent) {
+      last.setHeader('connection', 'close');
+      this.#marked.add(last);
+    }
   }
 
   /**
@@ -212,7 +230,11 @@ export class Connections {
 /** A response still being written whose body is a server-sent event stream. */
 function isEventStream(response: ServerResponse): boolean {
   const type = response.getHeader('content-type');
-  return typeof type === 'string' && /^text\/event-stream\b/i.test(type);
+  if (typeof type === 'string') return /^text\/event-stream\b/i.test(type);
+  // Headers given to `writeHead` alone (no `setHeader` before) are not kept where `getHeader`
+  // looks, only in the header block Node sent.
+  const sent: unknown = Reflect.get(response, '_header');
+  return typeof sent === 'string' && /^content-type:[ \t]*text\/event-stream\b/im.test(sent);
 }
 
 /** The remote end of a TCP connection, which the TLS socket over it shares. */

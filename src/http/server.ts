@@ -43,8 +43,9 @@ export interface HttpServerOptions {
   /**
    * Bounds of a drain (`manager.drain()`, the CLI's SIGUSR2, and a graceful shutdown's drain
    * phase): it lasts at least `min` and at most `timeout` milliseconds, and ends as soon as no
-   * connection is open.
-   * @default { min: 0, timeout: 30_000 }
+   * connection other than long-lived ones is open. A `min` gives load balancers time to notice
+   * that the service is no longer ready while it still serves.
+   * @default { min: 0, timeout: closeTimeout }
    */
   readonly drain?: { readonly min?: number; readonly timeout?: number };
   /**
@@ -140,9 +141,10 @@ export function httpServer(options: HttpServerOptions): HttpServerComponent {
             current.closeAfterResponses();
             return Promise.resolve();
           },
-          connections: () => Promise.resolve(current.size),
+          // Long-lived connections never end by themselves: the stop hands them to their hook.
+          connections: () => Promise.resolve(current.busy),
           min: options.drain?.min ?? 0,
-          timeout: options.drain?.timeout ?? 30_000,
+          timeout: options.drain?.timeout ?? closeTimeout,
         },
         { clock: ctx.clock, signal, interval: 50, warn: (w) => warn(ctx, w.code, w.message) },
       );
