@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { Agent as HttpsAgent, createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { connect, createServer } from 'node:net';
 import { test } from 'node:test';
 import { ComponentFailedError } from '../../src/core/errors.js';
+import { Manager } from '../../src/core/manager.js';
 import type { LongLived } from '../../src/http/connections.js';
 import { HttpListenError, HttpOptionsError } from '../../src/http/errors.js';
 import { httpServer } from '../../src/http/server.js';
-import { waitUntil } from '../helpers/process.js';
+import { fixture, waitUntil } from '../helpers/process.js';
 import { fetchVia, idleConnections, runServer, tcpHandles, waitForHandles } from './support.js';
 
 /** The httpServer component with a real server, real clients and a real manager. */
@@ -296,7 +299,6 @@ test('a busy port fails the component, naming the address', T, async () => {
   const address = blocker.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   try {
-    const { Manager } = await import('../../src/core/manager.js');
     const manager = new Manager();
     const server = (await import('node:http')).createServer();
     manager.add(httpServer({ name: 'api', server, address: `127.0.0.1:${port}` }));
@@ -325,3 +327,59 @@ test('an address that is not one is refused when the component is built', () => 
     (e: unknown) => e instanceof HttpOptionsError && e.option === 'address' && /URL/.test(e.message),
   );
 });
+
+test(
+  'https: a connection still in its TLS handshake is closed at once, a request in flight completes',
+  T,
+  async () => {
+    const baseline = tcpHandles();
+    const tls = { key: readFileSync(fixture('tls/key.pem')), cert: readFileSync(fixture('tls/cert.pem')) };
+    let release: (() => void) | undefined;
+    const server = createHttpsServer(tls, (req, res) => {
+      if (req.url === '/hold') release = () => res.end('held\n');
+      else res.end('fast\n');
+    });
+    server.keepAliveTimeout = 60_000;
+    const component = httpServer({ name: 'api', server, address: '127.0.0.1:0', ...NO_DRAIN });
+    const manager = new Manager();
+    manager.add(component);
+    const stop = new AbortController();
+    const done = manager.run(stop.signal);
+    await manager.whenReady();
+    const port = component.address?.port ?? 0;
+    const agent = new HttpsAgent({ keepAlive: true, ca: tls.cert });
+    // Connected, but it never starts its handshake.
+    const stalled = connect(port, '127.0.0.1');
+    stalled.on('error', () => undefined);
+    try {
+      await once(stalled, 'connect');
+      const get = (path: string) =>
+        new Promise<{ body: string; connection: string | undefined }>((resolve, reject) => {
+          const req = httpsRequest({ host: '127.0.0.1', port, path, agent }, (res) => {
+            let body = '';
+            res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+            res.on('end', () => resolve({ body, connection: res.headers.connection }));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      assert.equal((await get('/fast')).body, 'fast\n');
+      const held = get('/hold');
+      await waitUntil(() => release !== undefined, 'the server got the request');
+      const stalledClosed = once(stalled, 'close');
+      stop.abort();
+      await stalledClosed;
+      await waitUntil(
+        () => Object.values(agent.freeSockets).flat().length === 0,
+        'the idle connection closed',
+      );
+      release?.();
+      assert.deepEqual(await held, { body: 'held\n', connection: 'close' });
+      await done;
+    } finally {
+      stalled.destroy();
+      agent.destroy();
+    }
+    await waitForHandles(baseline);
+  },
+);
