@@ -146,7 +146,8 @@ export function httpServer(options: HttpServerOptions): HttpServerComponent {
           min: options.drain?.min ?? 0,
           timeout: options.drain?.timeout ?? closeTimeout,
         },
-        { clock: ctx.clock, signal, interval: 50, warn: (w) => warn(ctx, w.code, w.message) },
+        // The count is a read of our own bookkeeping, not a request: polling it often costs nothing.
+        { clock: ctx.clock, signal, interval: 10, warn: (w) => warn(ctx, w.code, w.message) },
       );
     },
   };

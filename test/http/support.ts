@@ -44,7 +44,7 @@ export interface Running {
 /**
  * Runs an `httpServer` component in a manager, with a handler: `/fast` answers at once; `/hold`
  * (and `/hold-headers`, which sends the headers first) waits for the test's release (see
- * {@link Held}); `/sse` starts an event stream that never ends by itself. Resolves once ready.
+ * {@link Held}); `/slow?ms=N` answers after N ms by itself; `/sse` starts an event stream that never ends by itself. Resolves once ready.
  */
 export async function runServer(options: Partial<HttpServerOptions> = {}): Promise<Running> {
   const held: Held[] = [];
@@ -53,6 +53,10 @@ export async function runServer(options: Partial<HttpServerOptions> = {}): Promi
     if (path === '/hold' || path === '/hold-headers') {
       if (path === '/hold-headers') res.writeHead(200, { 'content-type': 'text/plain' }).flushHeaders();
       held.push({ path, release: () => res.end('held\n') });
+    } else if (path === '/slow') {
+      const ms = Number(new URLSearchParams((req.url ?? '').split('?')[1]).get('ms'));
+      held.push({ path, release: () => undefined });
+      setTimeout(() => res.end('slow\n'), ms);
     } else if (path === '/sse') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       res.write('data: hello\n\n');
