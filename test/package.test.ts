@@ -10,6 +10,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 test('each entry point exposes its part of the library, and internals stay hidden', async () => {
   const entries: Record<string, readonly string[]> = {
     corral: ['Manager', 'fromFunction', 'withRestarts', 'processComponent', 'ComponentFailedError'],
+    'corral/http': ['httpServer', 'healthServer', 'healthHandler', 'HttpListenError', 'HttpOptionsError'],
     'corral/postgres': ['PostgresElector', 'LeaderConfigError', 'LeadershipLostError'],
     'corral/presets': ['prepareEnvoy', 'envoyComponent', 'prepareCoredns', 'corednsComponent'],
     'corral/stack': ['loadStack', 'parseStack', 'StackFileError', 'buildStack', 'buildElector'],
@@ -21,6 +22,7 @@ test('each entry point exposes its part of the library, and internals stay hidde
   }
   const main = (await import('corral')) as Record<string, unknown>;
   assert.equal(main.PostgresElector, undefined, 'the elector is in corral/postgres only');
+  assert.equal(main.httpServer, undefined, 'the HTTP server component is in corral/http only');
   // A specifier in a variable: the type-checker must not resolve it either.
   const internal = 'corral/dist/core/manager.js';
   await assert.rejects(import(internal), { code: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
@@ -60,6 +62,9 @@ test(
     assert.ok(!main.packages.includes('pg'), `corral loaded pg: ${main.packages.join(', ')}`);
     for (const module of ['http', 'https', 'tls'])
       assert.ok(!main.builtins.includes(module), `corral loaded node:${module}`);
+
+    const http = await loadedBy('corral/http');
+    assert.ok(http.builtins.includes('http'), 'corral/http did not load node:http');
 
     const postgres = await loadedBy('corral/postgres');
     assert.ok(postgres.packages.includes('pg'), 'corral/postgres did not load pg');

@@ -12,7 +12,6 @@ import type { HostPort } from '../util/address.js';
 import { Redactor } from '../util/redact.js';
 import { buildElector, buildStack } from '../stackfile/build.js';
 import type { Stack } from '../stackfile/schema.js';
-import type { Readiness } from './endpoints.js';
 import { EXIT, type ExitCode } from './exit.js';
 import { EventFunnel } from './funnel.js';
 import { OutputDeadline } from './output-deadline.js';
@@ -94,7 +93,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
     // happens before anything starts.
     let components: readonly Component[];
     try {
-      await serveEndpoints(stack, metrics, readinessOf(manager, stop), resources);
+      await serveEndpoints(stack, metrics, manager, stop, resources);
       components = await prepareComponents(options, isolation, funnel, renderer, resources);
     } catch (error) {
       funnel.say('error', describe(error));
@@ -216,29 +215,24 @@ async function isolate(funnel: EventFunnel, stop: StopControl, until: AbortSigna
   return isolation;
 }
 
-/** What `/ready` answers: TERMINATING from the first stop request (or SIGUSR2) on. */
-function readinessOf(manager: Manager, stop: StopControl): () => Readiness {
-  return () =>
-    stop.terminating || manager.phase() !== 'running'
-      ? 'TERMINATING'
-      : manager.ready()
-        ? 'READY'
-        : 'NOT_READY';
-}
-
 /**
- * Binds /ready and /metrics, first: an address in use is a reason not to start, found before
+ * Binds /ready (with /live) and /metrics, first: an address in use is a reason not to start, found before
  * anything is prepared. Node's HTTP server is imported only for a stack that serves something.
  */
 async function serveEndpoints(
   stack: Stack,
   metrics: { readonly address: HostPort; readonly registry: Registry } | undefined,
-  readiness: () => Readiness,
+  manager: Manager,
+  stop: StopControl,
   resources: RunResources,
 ): Promise<void> {
   if (!stack.readiness && !metrics) return;
   const { serveMetrics, serveReadiness } = await import('./endpoints.js');
-  if (stack.readiness) resources.endpoints.push(await serveReadiness(stack.readiness.address, readiness));
+  if (stack.readiness) {
+    // TERMINATING from the first stop signal (or SIGUSR2) on, before the manager hears of it.
+    const terminating = (): boolean => stop.terminating;
+    resources.endpoints.push(await serveReadiness(stack.readiness.address, manager, terminating));
+  }
   if (metrics) resources.endpoints.push(await serveMetrics(metrics.address, metrics.registry));
 }
 

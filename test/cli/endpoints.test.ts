@@ -120,6 +120,15 @@ test('clients holding connections open on /ready and /metrics do not delay the e
   });
 });
 
+test('/live answers 200 LIVE beside /ready, from the same handler as the library', T, async () => {
+  await withEndpoints(async (corral, ports) => {
+    const live = await get(`http://127.0.0.1:${ports.ready}/live`);
+    assert.deepEqual(live, { status: 200, body: 'LIVE\n' });
+    corral.signal('SIGTERM');
+    assert.equal(await corral.exited, 0, corral.stdout + corral.stderr);
+  });
+});
+
 test('a client that never finishes its request is disconnected while corral runs', T, async () => {
   await withEndpoints(async (corral, ports, clients) => {
     for (const port of [ports.ready, ports.metrics]) {
