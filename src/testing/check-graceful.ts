@@ -17,6 +17,14 @@ export interface GracefulCheckOptions {
    * (`LEAKED_HANDLES`). Only a failing check waits this long. @default 1_000
    */
   readonly settleWithin?: number;
+  /**
+   * Runs once the component is ready, before it is asked to stop; the stop begins when it
+   * resolves. For traffic to stop under: open idle keep-alive connections, start requests that
+   * are still in flight when the stop begins. What it opens must be closed by the time the
+   * component has finished, as a graceful server closes its connections. When it rejects, the
+   * check stops the component and rejects with that error.
+   */
+  readonly beforeStop?: () => void | Promise<void>;
 }
 
 /** What a component that passed {@link checkGraceful} did. */
@@ -87,6 +95,13 @@ export async function checkGraceful(
     throw fail('ENDED_EARLY', `finished on its own ${when}, without being asked to stop`);
   }
   const startMs = performance.now() - startedAt;
+  try {
+    await options.beforeStop?.();
+  } catch (error) {
+    stop.abort();
+    await outcome;
+    throw error;
+  }
 
   const stoppingAt = performance.now();
   stop.abort();
@@ -133,7 +148,7 @@ export async function checkGraceful(
     }
     throw fail(
       'SETTLED_EARLY',
-      `finished before its work was done: ${describeOpen(open)} still open when its \`run\` settled, closed later on its own`,
+      `finished before its work was done: when its \`run\` settled it still had ${describeOpen(open)} open, which closed later on their own`,
       { open },
     );
   }

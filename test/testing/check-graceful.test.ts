@@ -145,7 +145,8 @@ const controls: {
   {
     make: () => misbehaving.settlesEarly(),
     code: 'SETTLED_EARLY',
-    message: /finished before its work was done: 1 timer still open when its `run` settled, closed later/,
+    message:
+      /finished before its work was done: when its `run` settled it still had 1 timer open, which closed later/,
   },
   {
     make: () => misbehaving.leaksTimer(),
@@ -236,5 +237,30 @@ test(
       /failed .*: lost the connection$/,
     );
     assert.equal(error.cause, boom);
+  },
+);
+
+test(
+  'beforeStop runs while the component is ready; when it fails, the component is stopped and its error passed on',
+  {
+    timeout: 30_000,
+  },
+  async () => {
+    const log: string[] = [];
+    const component = new ScriptedComponent('scripted', log, { readyAtOnce: true });
+    await checkGraceful(component, { beforeStop: () => void log.push('before-stop') });
+    assert.deepEqual(log, ['start:scripted', 'before-stop', 'stopping:scripted', 'stop:scripted']);
+
+    log.length = 0;
+    const broken = new Error('the test client failed');
+    await assert.rejects(
+      checkGraceful(component, {
+        beforeStop: () => {
+          throw broken;
+        },
+      }),
+      (error) => error === broken,
+    );
+    assert.deepEqual(log, ['start:scripted', 'stopping:scripted', 'stop:scripted']);
   },
 );
