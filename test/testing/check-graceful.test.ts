@@ -13,7 +13,7 @@ import { ScriptedComponent } from '../../src/testing/scripted-component.js';
 import { captureOutput, fixture, killPids } from '../helpers/process.js';
 
 /** Short bounds: each misbehaviour shows at once, and a failing check costs little time. */
-const QUICK: GracefulCheckOptions = { startWithin: 300, stopWithin: 300, settleWithin: 500 };
+const QUICK: GracefulCheckOptions = { startWithin: 300, stopWithin: 300, settleWithin: 1_000 };
 
 /** Asserts that `check` rejects with a GracefulCheckError of `code` naming `component`, its message matching `message`. */
 async function assertFails(
@@ -151,17 +151,17 @@ const controls: {
   {
     make: () => misbehaving.leaksTimer(),
     code: 'LEAKED_HANDLES',
-    message: /left open after it finished: 1 timer; still open 500ms after its `run` settled$/,
+    message: /left open after it finished: 1 timer; still open 1s after its `run` settled$/,
   },
   {
     make: () => misbehaving.leaksSocket(),
     code: 'LEAKED_HANDLES',
-    message: /left open after it finished: 2 TCP sockets; still open 500ms/,
+    message: /left open after it finished: 2 TCP sockets; still open 1s/,
   },
   {
     make: () => misbehaving.leaksChildProcess(),
     code: 'LEAKED_HANDLES',
-    message: /left open after it finished: process \d+ \(node\); still open 500ms/,
+    message: /left open after it finished: process \d+ \(node\); still open 1s/,
   },
 ];
 
