@@ -264,3 +264,23 @@ test(
     assert.deepEqual(log, ['start:scripted', 'stopping:scripted', 'stop:scripted']);
   },
 );
+
+test(
+  'a component that drains is drained before it is stopped, within stopWithin',
+  { timeout: 30_000 },
+  async () => {
+    const log: string[] = [];
+    const scripted = new ScriptedComponent('drains', log, { readyAtOnce: true });
+    const drains: Component = {
+      name: 'drains',
+      run: (signal, ctx) => scripted.run(signal, ctx),
+      async drain() {
+        log.push('drain');
+        await delay(50);
+      },
+    };
+    const report = await checkGraceful(drains);
+    assert.deepEqual(log, ['start:drains', 'drain', 'stopping:drains', 'stop:drains']);
+    assert.ok(report.stopMs >= 45, `the stop includes the drain (${report.stopMs}ms)`);
+  },
+);
