@@ -14,7 +14,13 @@ test('each entry point exposes its part of the library, and internals stay hidde
     'corral/postgres': ['PostgresElector', 'LeaderConfigError', 'LeadershipLostError'],
     'corral/presets': ['prepareEnvoy', 'envoyComponent', 'prepareCoredns', 'corednsComponent'],
     'corral/stack': ['loadStack', 'parseStack', 'StackFileError', 'buildStack', 'buildElector'],
-    'corral/testing': ['ManualClock', 'ScriptedComponent', 'recordEvents'],
+    'corral/testing': [
+      'ManualClock',
+      'ScriptedComponent',
+      'recordEvents',
+      'checkGraceful',
+      'GracefulCheckError',
+    ],
   };
   for (const [entry, names] of Object.entries(entries)) {
     const module = (await import(entry)) as Record<string, unknown>;
@@ -55,13 +61,15 @@ process.stdout.write(JSON.stringify({ builtins, packages }));
 }
 
 test(
-  "import 'corral' loads neither pg nor Node's HTTP and TLS (negative control: corral/postgres loads them)",
+  "import 'corral' and 'corral/testing' load neither pg nor Node's HTTP and TLS (negative control: corral/postgres loads them)",
   { timeout: 60_000 },
   async () => {
-    const main = await loadedBy('corral');
-    assert.ok(!main.packages.includes('pg'), `corral loaded pg: ${main.packages.join(', ')}`);
-    for (const module of ['http', 'https', 'tls'])
-      assert.ok(!main.builtins.includes(module), `corral loaded node:${module}`);
+    for (const entry of ['corral', 'corral/testing']) {
+      const loaded = await loadedBy(entry);
+      assert.ok(!loaded.packages.includes('pg'), `${entry} loaded pg: ${loaded.packages.join(', ')}`);
+      for (const module of ['http', 'https', 'tls'])
+        assert.ok(!loaded.builtins.includes(module), `${entry} loaded node:${module}`);
+    }
 
     const http = await loadedBy('corral/http');
     assert.ok(http.builtins.includes('http'), 'corral/http did not load node:http');

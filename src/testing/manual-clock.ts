@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import { afterTurns } from './event-loop.js';
 
 interface PendingSleep {
   readonly due: number;
@@ -56,7 +57,7 @@ export class ManualClock implements Clock {
   /** Moves time forward by `ms`, firing due sleeps in order; resolves once woken code has settled. */
   async advance(ms: number): Promise<void> {
     const target = this.#now + ms;
-    await settle();
+    await afterTurns();
     for (;;) {
       const next = [...this.#pending]
         .filter((p) => p.due <= target)
@@ -65,14 +66,9 @@ export class ManualClock implements Clock {
       this.#pending.delete(next);
       this.#now = Math.max(this.#now, next.due);
       next.fire();
-      await settle();
+      await afterTurns();
     }
     this.#now = target;
-    await settle();
+    await afterTurns();
   }
-}
-
-/** Lets every queued microtask and immediate run, so woken promise chains reach their next await. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
