@@ -24,6 +24,7 @@ export type {
   CoreEvent,
   WarningEvent,
   StopReason,
+  ComponentStopReason,
   ShutdownPhase,
   EventListener,
 } from './core/events.js';
