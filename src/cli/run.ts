@@ -5,12 +5,17 @@ import { Isolation } from '../containment/isolation.js';
 import { checkBinaries } from '../process/lookup.js';
 import { noInitWarning, takePidOnePlace, type PidOnePlace } from '../containment/init.js';
 import { checkNamespaceSupport, insideNamespace, runInNamespace } from '../containment/namespace.js';
+import { defaultSocketPath } from '../control/socket-path.js';
+import { ControlServer } from '../control/server.js';
+import { LogBuffer } from '../control/log-buffer.js';
+import { StatusBoard } from '../control/status-board.js';
 import type { Component } from '../core/component.js';
 import { ComponentFailedError, describe, ShutdownTimeoutError } from '../core/errors.js';
 import { Manager } from '../core/manager.js';
 import type { HostPort } from '../util/address.js';
 import { Redactor } from '../util/redact.js';
 import { buildElector, buildStack } from '../stackfile/build.js';
+import { controlHandler } from './control-service.js';
 import type { Stack } from '../stackfile/schema.js';
 import type { Readiness } from './endpoints.js';
 import { EXIT, type ExitCode } from './exit.js';
@@ -34,6 +39,10 @@ export interface RunOptions {
   readonly redactor?: Redactor;
   readonly format?: LogFormat;
   readonly level?: LogLevel;
+  /** The control socket's path. @default defaultSocketPath(file) */
+  readonly socket?: string;
+  /** What SIGHUP does: re-read the stack file, or stop as SIGTERM does. @default 'reload' */
+  readonly sighup?: 'reload' | 'stop';
 }
 
 /**
@@ -67,7 +76,13 @@ export async function runCommand(options: RunOptions): Promise<number> {
     },
     onOutputEvent: (event) => funnel.emit(event),
   });
-  const funnel = new EventFunnel(options.redactor ?? new Redactor(), renderer, [outputDeadline, report]);
+  const board = new StatusBoard();
+  const logs = new LogBuffer();
+  const funnel = new EventFunnel(options.redactor ?? new Redactor(), renderer, [
+    outputDeadline,
+    report,
+    board,
+  ]);
   const manager = new Manager({
     shutdownTimeout: stack.shutdown.timeout,
     elector: await buildElector(stack, funnel.emit),
@@ -95,7 +110,19 @@ export async function runCommand(options: RunOptions): Promise<number> {
     let components: readonly Component[];
     try {
       await serveEndpoints(stack, metrics, readinessOf(manager, stop), resources);
-      components = await prepareComponents(options, isolation, funnel, renderer, resources);
+      resources.control = await ControlServer.listen(
+        options.socket ?? defaultSocketPath(options.file),
+        controlHandler({
+          manager,
+          board,
+          logs,
+          ready: () => readinessOf(manager, stop)() === 'READY',
+          stopAll: () => stop.stop(),
+          reload: () => Promise.reject(new Error('reload is not supported yet')),
+          say: (message) => funnel.say('info', message),
+        }),
+      );
+      components = await prepareComponents(options, isolation, funnel, renderer, resources, logs);
     } catch (error) {
       funnel.say('error', describe(error));
       return EXIT.usage;
@@ -252,6 +279,7 @@ async function prepareComponents(
   funnel: EventFunnel,
   renderer: Renderer,
   resources: RunResources,
+  logs: LogBuffer,
 ): Promise<readonly Component[]> {
   const { stack } = options;
   const workDir = (resources.workDir = await openWorkDir(stack.workDir, { stackFile: options.file }));
@@ -264,6 +292,7 @@ async function prepareComponents(
     output: renderer,
     warn: (component, warning) => funnel.emit({ type: 'warning', component, ...warning }),
     onOutputEvent: (event) => funnel.emit(event),
+    lines: (name) => logs.tap(name),
   }));
   await checkBinaries(built.processes.map((p) => p.binary));
   return built.components;

@@ -88,6 +88,12 @@ export interface ProcessOptions {
    * but not what the child started.
    */
   readonly isolation?: Isolation;
+  /**
+   * Also gets every line forwarded, run after run (a buffer of recent output for `corral logs`);
+   * a run's own tap ({@link RunningProcess.lines}) gets only that run's. Decoding lines costs a
+   * little: leave it unset when nothing keeps them.
+   */
+  readonly lines?: LineTap;
   /** Where `corral` itself lives, for the lookup. @default process.argv[1] */
   readonly corralPath?: LookupOptions['corralPath'];
 }
@@ -148,6 +154,8 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
       ctx.emit({ type: 'process.spawned', component: name, pid, command });
 
       const lines = new LineTap();
+      const { lines: allRuns } = options;
+      if (allRuns) lines.watch((line, stream) => allRuns.publish(line, stream));
       const stopReading = new AbortController();
       const forwarding = forward(io.sources(child.child), output, {
         component: name,
