@@ -97,7 +97,7 @@ export function parseRequest(
       id,
       error: new ControlError(
         'UNSUPPORTED_VERSION',
-        `unsupported protocol version ${String(JSON.stringify(fields.v))}; this run speaks ${PROTOCOL_VERSION}`,
+        `unsupported protocol version ${JSON.stringify(fields.v ?? null)}; this run speaks ${PROTOCOL_VERSION}`,
       ),
     };
   }
