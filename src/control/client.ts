@@ -64,7 +64,10 @@ export function ask(
     socket.on('connect', () => {
       socket.write(`${JSON.stringify({ v: PROTOCOL_VERSION, id: 1, ...request })}\n`);
     });
-    createInterface({ input: socket, crlfDelay: Infinity }).on('line', (text) => {
+    const replies = createInterface({ input: socket, crlfDelay: Infinity });
+    // The socket's own listener reports its errors; readline would re-raise them as unhandled.
+    replies.on('error', () => undefined);
+    replies.on('line', (text) => {
       let reply: Record<string, unknown>;
       try {
         reply = JSON.parse(text) as Record<string, unknown>;
