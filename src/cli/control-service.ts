@@ -13,24 +13,39 @@ export interface ControlActions {
   readonly ready: () => boolean;
   /** Stops the whole stack gracefully, as the first SIGTERM does. */
   readonly stopAll: () => void;
-  /** Re-reads the stack file and applies it; rejects, changing nothing, when it is invalid. */
+  /**
+   * Re-reads the stack file and applies it, in turn (it queues itself, as SIGHUP's does too);
+   * rejects, changing nothing, when it is invalid.
+   */
   readonly reload: () => Promise<unknown>;
   /** Says what an operator asked for, in the run's own output. */
   readonly say: (message: string) => void;
+  /** Runs changes one at a time (see {@link inTurns}), shared with SIGHUP's reload. */
+  readonly inTurn: InTurn;
 }
 
+/** Runs `change` once every change queued before it has settled; settles as it does. */
+export type InTurn = <T>(change: () => Promise<T>) => Promise<T>;
+
 /**
- * The run's side of each control command. Commands that change what runs are carried out one at
- * a time, in the order they came, so a `restart` never interleaves with a `reload`.
+ * A queue of changes to what runs: each waits for the ones before it, so a `restart` never
+ * interleaves with a `reload`, whether it came from the socket or a signal.
  */
-export function controlHandler(actions: ControlActions): ControlHandler {
-  const { manager, board, logs } = actions;
+export function inTurns(): InTurn {
   let queue: Promise<unknown> = Promise.resolve();
-  const inTurn = <T>(change: () => Promise<T>): Promise<T> => {
+  return (change) => {
     const turn = queue.then(change);
     queue = turn.catch(() => undefined);
     return turn;
   };
+}
+
+/**
+ * The run's side of each control command. Commands that change what runs are carried out one at
+ * a time, in the order they came (`actions.inTurn`).
+ */
+export function controlHandler(actions: ControlActions): ControlHandler {
+  const { manager, board, logs, inTurn } = actions;
   const who = (request: { names: readonly string[] }) => request.names.map((n) => `\`${n}\``).join(', ');
 
   return (request: Request, send, closed) => {
@@ -62,7 +77,7 @@ export function controlHandler(actions: ControlActions): ControlHandler {
           return manager.restartComponents(request.names);
         });
       case 'reload':
-        return inTurn(actions.reload);
+        return actions.reload();
       case 'logs':
         return followLogs(logs, request, send, closed);
     }

@@ -14,6 +14,8 @@ export class RunResources {
   control: ControlServer | undefined;
   workDir: WorkDir | undefined;
   built: BuiltStack | undefined;
+  /** What reloads built (their output files). */
+  readonly reloaded: BuiltStack[] = [];
 
   /**
    * Closes the control socket (and every connection to it), the endpoints and the output files, then releases the work dir while the watchdog
@@ -33,6 +35,7 @@ export class RunResources {
     await step(() => this.control?.close());
     await step(() => Promise.all(this.endpoints.map((endpoint) => endpoint.close())));
     await step(() => this.built?.close());
+    await step(() => Promise.all(this.reloaded.map((built) => built.close())));
     await step(() => this.workDir?.release());
     await step(() => this.isolation?.close());
     if (failures.length > 0) throw failures[0];

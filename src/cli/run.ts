@@ -15,7 +15,8 @@ import { Manager } from '../core/manager.js';
 import type { HostPort } from '../util/address.js';
 import { Redactor } from '../util/redact.js';
 import { buildElector, buildStack } from '../stackfile/build.js';
-import { controlHandler } from './control-service.js';
+import { controlHandler, inTurns } from './control-service.js';
+import { reloadStack, type ReloadOptions } from './reload.js';
 import type { Stack } from '../stackfile/schema.js';
 import type { Readiness } from './endpoints.js';
 import { EXIT, type ExitCode } from './exit.js';
@@ -25,6 +26,7 @@ import { createRenderer, type LogFormat, type LogLevel, type Renderer } from './
 import { StopReport } from './report.js';
 import { RunResources } from './resources.js';
 import { handleSignals, type SignalActions } from './signals.js';
+import type { BuiltStack } from '../stackfile/build.js';
 import { StopControl } from './stop-control.js';
 import type { SystemdNotifier } from './systemd-service.js';
 import { openWorkDir } from './workdir.js';
@@ -101,7 +103,36 @@ export async function runCommand(options: RunOptions): Promise<number> {
   // A run's last resort, for the third stop signal and a spent shutdown budget: nothing may outlive
   // Corral then, whatever its components' own timeouts say.
   const killEverything = (): void => resources.isolation?.killAll();
-  handleSignals(escalation(funnel, stop, manager, killEverything), handlingSignals.signal);
+  // Changes to what runs, from the control socket or SIGHUP, one at a time.
+  const inTurn = inTurns();
+  const reloading: ReloadOptions = {
+    file: options.file,
+    redactor: options.redactor ?? new Redactor(),
+    manager,
+    current: stack,
+    build: async (subset) => {
+      const isolation = resources.isolation;
+      if (!isolation || !resources.workDir) throw new Error('the stack has not started yet');
+      const built = await buildFor(
+        subset,
+        options,
+        isolation,
+        funnel,
+        renderer,
+        resources.workDir.path,
+        logs,
+      );
+      resources.reloaded.push(built);
+      return built;
+    },
+    say: (level, message) => funnel.say(level, message),
+  };
+  const reload = (): Promise<string> => inTurn(() => reloadStack(reloading));
+  handleSignals(
+    escalation(funnel, stop, manager, killEverything, reload),
+    handlingSignals.signal,
+    options.sighup,
+  );
   let started = false;
   try {
     const isolation = (resources.isolation = await isolate(funnel, stop, handlingSignals.signal));
@@ -118,8 +149,9 @@ export async function runCommand(options: RunOptions): Promise<number> {
           logs,
           ready: () => readinessOf(manager, stop)() === 'READY',
           stopAll: () => stop.stop(),
-          reload: () => Promise.reject(new Error('reload is not supported yet')),
+          reload,
           say: (message) => funnel.say('info', message),
+          inTurn,
         }),
       );
       components = await prepareComponents(options, isolation, funnel, renderer, resources, logs);
@@ -205,8 +237,14 @@ function escalation(
   stop: StopControl,
   manager: Manager,
   killEverything: () => void,
+  reload: () => Promise<unknown>,
 ): SignalActions {
   return {
+    reload: () => {
+      funnel.say('info', 'SIGHUP: reloading the stack file');
+      // A failed reload has said why, and changed nothing.
+      reload().catch(() => undefined);
+    },
     shutdown: (signal) => {
       funnel.say(
         'info',
@@ -284,18 +322,39 @@ async function prepareComponents(
   const { stack } = options;
   const workDir = (resources.workDir = await openWorkDir(stack.workDir, { stackFile: options.file }));
   if (workDir.temporary) isolation.removeIfKilled(workDir.path);
-  const built = (resources.built = await buildStack({
+  const built = (resources.built = await buildFor(
+    stack,
+    options,
+    isolation,
+    funnel,
+    renderer,
+    workDir.path,
+    logs,
+  ));
+  await checkBinaries(built.processes.map((p) => p.binary));
+  return built.components;
+}
+
+/** Builds `stack`'s components for this run: at the start, and those a reload changes or adds. */
+function buildFor(
+  stack: Stack,
+  options: RunOptions,
+  isolation: Isolation,
+  funnel: EventFunnel,
+  renderer: Renderer,
+  workDir: string,
+  logs: LogBuffer,
+): Promise<BuiltStack> {
+  return buildStack({
     stack,
     baseDir: dirname(resolve(options.file)),
-    workDir: workDir.path,
+    workDir,
     isolation,
     output: renderer,
     warn: (component, warning) => funnel.emit({ type: 'warning', component, ...warning }),
     onOutputEvent: (event) => funnel.emit(event),
     lines: (name) => logs.tap(name),
-  }));
-  await checkBinaries(built.processes.map((p) => p.binary));
-  return built.components;
+  });
 }
 
 /**
