@@ -115,7 +115,7 @@ test('an invalid reload changes nothing and says where, with the line', T, async
     s.write('corral.yaml', `${stack('2000', 'new')}    stopTimeout: banana\n`);
     const reload = await runCorral(['reload', '--socket', socket]);
     assert.equal(reload.code, 1);
-    assert.match(reload.stderr, /components\.new\.stopTimeout \(line 13\): expected a duration/);
+    assert.match(reload.stderr, /components\.new\.stopTimeout \(line 12\): expected a duration/);
     assert.match(reload.stderr, /nothing was changed/);
     // A reload by signal fails the same way, and the run goes on.
     corral.signal('SIGHUP');
