@@ -5,21 +5,30 @@
  * byte written (Node's start-up is not in it; the `cat` pipeline's time likewise starts at its
  * spawn).
  *
- *     node --import tsx bench/log-forward.ts <bytes> <file> [prefixed|json|raw|discard] [sync|async] [pipe|readable]
+ *     node --import tsx bench/log-forward.ts <bytes> <file> [prefixed|json|raw|discard] [sync|async] [pipe|readable] [buffer]
  *
  * `sync` writes the file by descriptor (as Corral does), `async` through an fs.WriteStream. `pipe`
- * reads the child through an OutputPipe, `readable` through Node's `stdio: 'pipe'`.
+ * reads the child through an OutputPipe, `readable` through Node's `stdio: 'pipe'`. `buffer`: every
+ * line also goes to `corral logs`'s buffer of recent lines, the way `corral run` feeds it (the
+ * run's own tap passes each line on to the buffer's).
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { forwardOutput, type OutputFormat, OutputPipe, OutputSink } from '../src/output/forward.js';
+import { LogBuffer } from '../src/control/log-buffer.js';
+import { forwardOutput, LineTap, type OutputFormat, OutputPipe, OutputSink } from '../src/output/forward.js';
 
 const LINE = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN'; // 50 characters
 
 const args = process.argv.slice(2);
 const [bytes = '200000000', file = '/tmp/corral-bench.out', format = 'prefixed', writes = 'sync'] = args;
 const via = args[4] ?? 'pipe';
+let lines: LineTap | undefined;
+if (args[5] === 'buffer') {
+  const all = new LogBuffer().tap('app');
+  lines = new LineTap();
+  lines.watch((line, stream) => all.publish(line, stream));
+}
 const sink =
   writes === 'sync' ? OutputSink.openFile(file) : new OutputSink(createWriteStream(file), { owned: true });
 const writer = ['sh', '-c', `yes '${LINE}' | head -c ${Number(bytes)}`] as const;
@@ -48,7 +57,13 @@ if (format === 'discard') {
     else source.on('data', () => undefined).once('end', resolve);
   });
 } else {
-  await forwardOutput(source, { component: 'app', stream: 'stdout', format: format as OutputFormat, sink });
+  await forwardOutput(source, {
+    component: 'app',
+    stream: 'stdout',
+    format: format as OutputFormat,
+    sink,
+    ...(lines && { lines }),
+  });
 }
 await sink.close();
 const ms = performance.now() - start;

@@ -297,3 +297,19 @@ test('another user (nobody) is refused on the socket; its owner is not', T, asyn
     assert.equal(await corral.exited, 0);
   });
 });
+
+test('control commands refuse bad usage before asking anything (exit 2)', T, async () => {
+  for (const args of [
+    ['restart'],
+    ['start'],
+    ['logs', '-n', 'x'],
+    ['status', 'app'],
+    ['stop', '--json'],
+    ['status', '--sighup', 'stop'],
+    ['run', '--sighup', 'later'],
+  ]) {
+    const { code, stderr } = await runCorral(args);
+    assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
+    assert.doesNotMatch(stderr, /no corral run serves/, 'nothing was asked');
+  }
+});
