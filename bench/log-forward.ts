@@ -8,27 +8,21 @@
  *     node --import tsx bench/log-forward.ts <bytes> <file> [prefixed|json|raw|discard] [sync|async] [pipe|readable] [buffer]
  *
  * `sync` writes the file by descriptor (as Corral does), `async` through an fs.WriteStream. `pipe`
- * reads the child through an OutputPipe, `readable` through Node's `stdio: 'pipe'`. `buffer`: every
- * line also goes to `corral logs`'s buffer of recent lines, the way `corral run` feeds it (the
- * run's own tap passes each line on to the buffer's).
+ * reads the child through an OutputPipe, `readable` through Node's `stdio: 'pipe'`. `buffer`: the
+ * output is also kept in `corral logs`'s buffer of recent output, as `corral run` keeps it.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { LogBuffer } from '../src/control/log-buffer.js';
-import { forwardOutput, LineTap, type OutputFormat, OutputPipe, OutputSink } from '../src/output/forward.js';
+import { forwardOutput, type OutputFormat, OutputPipe, OutputSink } from '../src/output/forward.js';
 
 const LINE = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN'; // 50 characters
 
 const args = process.argv.slice(2);
 const [bytes = '200000000', file = '/tmp/corral-bench.out', format = 'prefixed', writes = 'sync'] = args;
 const via = args[4] ?? 'pipe';
-let lines: LineTap | undefined;
-if (args[5] === 'buffer') {
-  const all = new LogBuffer().tap('app');
-  lines = new LineTap();
-  lines.watch((line, stream) => all.publish(line, stream));
-}
+const copy = args[5] === 'buffer' ? new LogBuffer().copyOf('app') : undefined;
 const sink =
   writes === 'sync' ? OutputSink.openFile(file) : new OutputSink(createWriteStream(file), { owned: true });
 const writer = ['sh', '-c', `yes '${LINE}' | head -c ${Number(bytes)}`] as const;
@@ -62,7 +56,7 @@ if (format === 'discard') {
     stream: 'stdout',
     format: format as OutputFormat,
     sink,
-    ...(lines && { lines }),
+    ...(copy && { copy }),
   });
 }
 await sink.close();

@@ -1,10 +1,7 @@
-import { isatty } from 'node:tty';
 import { ask } from '../control/client.js';
 import type { LogLine } from '../control/protocol.js';
 import type { StatusReport, StatusRow } from '../control/status-board.js';
 import { formatMs } from '../core/errors.js';
-import { LineFormatter } from '../output/line-format.js';
-import { prefixColor } from '../output/forward.js';
 import { EXIT } from './exit.js';
 
 /**
@@ -65,41 +62,18 @@ export async function changeCommand(
 }
 
 /**
- * `corral logs [NAME…] [-n N] [-f]`: the last N lines of each component, then (`-f`) every new
- * one until interrupted or the run ends, prefixed as the run prefixes them.
+ * `corral logs [NAME…] [-n N] [-f]`: the last N lines of each component, then (`-f`) everything
+ * new until interrupted or the run ends, as the run wrote it (prefixed, or JSON records).
  */
 export async function logsCommand(
   socket: string,
   options: { names: readonly string[]; lines: number; follow: boolean },
   print: Print,
 ): Promise<number> {
-  // The run's prefixes are as wide as its longest component name, coloured by position.
-  const { components } = (await ask(socket, { cmd: 'status' })) as StatusReport;
-  const width = Math.max(0, ...components.map((c) => c.name.length));
-  const colors = isatty(1);
-  const position = new Map(components.map((c, i) => [c.name, i]));
-  const formatters = new Map<string, LineFormatter>();
-  const format = (line: LogLine): Buffer => {
-    const key = `${line.component}\0${line.stream}`;
-    let formatter = formatters.get(key);
-    if (!formatter) {
-      const index = position.get(line.component);
-      formatter = new LineFormatter({
-        format: 'prefixed',
-        component: line.component,
-        stream: line.stream,
-        prefixWidth: width,
-        ...(colors && index !== undefined && { color: prefixColor(index) }),
-      });
-      formatters.set(key, formatter);
-    }
-    return formatter.push(Buffer.from(`${line.text}\n`), line.time);
-  };
-  // Lines are printed in order, each write after the one before it was taken.
+  // Printed in order, each write after the one before it was taken.
   let printing = Promise.resolve();
   const onLine = (line: LogLine): void => {
-    const text = format(line).toString();
-    printing = printing.then(() => print(process.stdout, text));
+    printing = printing.then(() => print(process.stdout, line.text));
   };
   const interrupted = new AbortController();
   const onSignal = (): void => interrupted.abort();

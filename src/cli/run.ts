@@ -353,7 +353,7 @@ function buildFor(
     output: renderer,
     warn: (component, warning) => funnel.emit({ type: 'warning', component, ...warning }),
     onOutputEvent: (event) => funnel.emit(event),
-    lines: (name) => logs.tap(name),
+    copyOutput: (name) => logs.copyOf(name),
   });
 }
 

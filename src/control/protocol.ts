@@ -4,7 +4,8 @@ import { CorralError } from '../core/errors.js';
 /**
  * The control protocol: line-delimited JSON over the run's Unix socket, versioned by `v`. A client
  * sends one request per line, `{"v":1,"id":…,"cmd":…,…}`; the run answers each with lines carrying
- * the same `id`: any number of `{"v":1,"id":…,"line":…}` (the `logs` command's lines), then one
+ * the same `id`: any number of `{"v":1,"id":…,"line":{component,text}}` (the `logs` command's
+ * output), then one
  * final `{"v":1,"id":…,"ok":true,"result":…}` or `{"v":1,"id":…,"ok":false,"error":{code,message}}`.
  * A request that cannot be read gets a final error with `id` null; the connection stays usable,
  * except after an oversized line, which closes it.
@@ -54,12 +55,12 @@ export type ControlErrorCode =
 /** A request the run refused or could not carry out; sent as the final reply's `error`. */
 export class ControlError extends CorralError<ControlErrorCode> {}
 
-/** One line of a component's output, as the `logs` command sends it. */
+/**
+ * A piece of a component's output, as the `logs` command sends it: one or more whole lines, as
+ * the run wrote them (prefixed with the component's name, or JSON records, as the run's format is).
+ */
 export interface LogLine {
   readonly component: string;
-  readonly stream: 'stdout' | 'stderr';
-  /** Wall-clock time Corral read it, in ms since the epoch. */
-  readonly time: number;
   readonly text: string;
 }
 

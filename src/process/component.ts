@@ -89,11 +89,10 @@ export interface ProcessOptions {
    */
   readonly isolation?: Isolation;
   /**
-   * Also gets every line forwarded, run after run (a buffer of recent output for `corral logs`);
-   * a run's own tap ({@link RunningProcess.lines}) gets only that run's. Decoding lines costs a
-   * little: leave it unset when nothing keeps them.
+   * Also gets everything forwarded, run after run, as written (whole lines, formatted), for a
+   * buffer of recent output (`corral logs`). Called once per chunk read; not with `inherit`.
    */
-  readonly lines?: LineTap;
+  readonly copyOutput?: (formatted: Buffer) => void;
   /** Where `corral` itself lives, for the lookup. @default process.argv[1] */
   readonly corralPath?: LookupOptions['corralPath'];
 }
@@ -154,13 +153,12 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
       ctx.emit({ type: 'process.spawned', component: name, pid, command });
 
       const lines = new LineTap();
-      const { lines: allRuns } = options;
-      if (allRuns) lines.watch((line, stream) => allRuns.publish(line, stream));
       const stopReading = new AbortController();
       const forwarding = forward(io.sources(child.child), output, {
         component: name,
         lines,
         signal: stopReading.signal,
+        ...(options.copyOutput && { copy: options.copyOutput }),
       });
       const exited = new AbortController();
       void child.exited.then(() => exited.abort(new Error(`component \`${name}\` exited while draining`)));

@@ -12,7 +12,7 @@ import {
   type ProcessOptions,
 } from '../process/component.js';
 import type { Isolation } from '../containment/isolation.js';
-import { type LineTap, type OutputEvent, OutputSink, prefixColor } from '../output/forward.js';
+import { type OutputEvent, OutputSink, prefixColor } from '../output/forward.js';
 import type { Component } from '../core/component.js';
 import type { CorralEvent } from '../events.js';
 import { withRestarts, type RestartOptions } from '../core/restart.js';
@@ -84,8 +84,8 @@ export interface BuildOptions {
   readonly onOutputEvent: (event: OutputEvent) => void;
   /** @default libraryFactories */
   readonly factories?: Factories;
-  /** Where each component's output lines also go, run after run (see ProcessOptions.lines). */
-  readonly lines?: (component: string) => LineTap;
+  /** Gets each component's output too, as written (see ProcessOptions.copyOutput). */
+  readonly copyOutput?: (component: string) => (formatted: Buffer) => void;
 }
 
 export async function buildStack(options: BuildOptions): Promise<BuiltStack> {
@@ -156,7 +156,7 @@ async function buildOne(
   options: BuildOptions,
 ): Promise<ProcessComponent> {
   const { isolation, baseDir, workDir } = options;
-  const lines = options.lines && { lines: options.lines(spec.name) };
+  const copy = options.copyOutput && { copyOutput: options.copyOutput(spec.name) };
   switch (spec.kind) {
     case 'process': {
       const { kind: _kind, restart: _restart, output: _output, drain, cwd, ...processOptions } = spec;
@@ -165,7 +165,7 @@ async function buildOne(
         cwd: cwd ?? baseDir,
         output,
         isolation,
-        ...lines,
+        ...copy,
         ...(drain && { drain: await factories.drain(drain) }),
       });
     }
@@ -173,13 +173,13 @@ async function buildOne(
       const { config, settings } = presetParts(spec, baseDir);
       const preset = await factories.envoy({ ...config, workDir });
       for (const warning of preset.warnings) options.warn(spec.name, warning);
-      return factories.process({ ...settings, output, isolation, ...lines, ...preset.processOptions });
+      return factories.process({ ...settings, output, isolation, ...copy, ...preset.processOptions });
     }
     case 'coredns': {
       const { restart: _restart, ...section } = spec;
       const { config, settings } = presetParts(section, baseDir);
       const preset = await factories.coredns({ ...config, workDir });
-      return factories.process({ ...settings, output, isolation, ...lines, ...preset.processOptions });
+      return factories.process({ ...settings, output, isolation, ...copy, ...preset.processOptions });
     }
   }
 }

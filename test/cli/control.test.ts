@@ -172,7 +172,7 @@ test(
   },
 );
 
-test('logs: recent lines, then follow across a restart, prefixed like the run', T, async () => {
+test('logs: recent lines, then follow across a restart, as the run wrote them', T, async () => {
   const s = scratch();
   const socket = join(s.dir, 'run', 'corral.sock');
   const file = s.write(
@@ -185,7 +185,7 @@ test('logs: recent lines, then follow across a restart, prefixed like the run', 
     dependsOn: [db]
 `,
   );
-  await session(s, ['run', '-f', file, '--socket', socket], async (corral) => {
+  await session(s, ['run', '-f', file, '--socket', socket, '--log-format', 'pretty'], async (corral) => {
     const first = await statusWhen(socket, (r) => r.ready, 'ready');
     const pid1 = row(first.report, 'application')?.pid;
     await waitUntil(async () => (await ctl(socket, 'logs')).stdout.includes(`second ${pid1}`), 'both lines');
