@@ -48,7 +48,7 @@ class Recent {
       if (!piece) break;
       // Every piece holds whole lines (the forwarder writes them so): count them from its end.
       let end = piece.output.length - 1;
-      let start = 0;
+      let start: number;
       for (;;) {
         // A negative offset would count from the end: the first line has no newline before it.
         const before = end > 0 ? piece.output.lastIndexOf(NEWLINE, end - 1) : -1;
