@@ -8,43 +8,12 @@ import { test } from 'node:test';
 import { isAlive } from '../../src/containment/liveness.js';
 import { defaultSocketPath } from '../../src/control/socket-path.js';
 import type { StatusReport } from '../../src/control/status-board.js';
+import { ctl, row, status, statusWhen } from '../helpers/control.js';
 import { FIXTURES, runCorral, scratch, session, startCorral } from '../helpers/cli.js';
 import { cliForUser, userIds } from '../helpers/other-user.js';
 import { killPids, waitUntil } from '../helpers/process.js';
 
 const T = { timeout: 90_000 };
-
-/** `corral <args> --socket <socket>`, to its end. */
-function ctl(socket: string, ...args: string[]) {
-  return runCorral([...args, '--socket', socket]);
-}
-
-/** `corral status --json`: the report and the exit code; undefined report while nothing answers. */
-async function status(socket: string): Promise<{ code: number | null; report: StatusReport | undefined }> {
-  const { code, stdout } = await ctl(socket, 'status', '--json');
-  return { code, report: stdout.startsWith('{') ? (JSON.parse(stdout) as StatusReport) : undefined };
-}
-
-const row = (report: StatusReport | undefined, name: string) =>
-  report?.components.find((c) => c.name === name);
-
-/** Waits until `corral status` answers and `match` holds for its report; returns that report. */
-async function statusWhen(
-  socket: string,
-  match: (report: StatusReport, code: number | null) => boolean,
-  what: string,
-): Promise<{ code: number | null; report: StatusReport }> {
-  let last: { code: number | null; report: StatusReport | undefined } | undefined;
-  await waitUntil(
-    async () => {
-      last = await status(socket);
-      return last.report !== undefined && match(last.report, last.code);
-    },
-    `${what}; last status: ${JSON.stringify(last)}`,
-    20_000,
-  );
-  return last as { code: number | null; report: StatusReport };
-}
 
 test(
   'status while starting, ready and stopping: state, pid, readiness; exit 0 only when ready',

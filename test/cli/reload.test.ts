@@ -6,6 +6,7 @@ import type { StatusReport } from '../../src/control/status-board.js';
 import { planReload } from '../../src/cli/reload.js';
 import { parseStack } from '../../src/stackfile/load.js';
 import { FIXTURES, runCorral, scratch, session } from '../helpers/cli.js';
+import { status, statusWhen } from '../helpers/control.js';
 import { waitUntil } from '../helpers/process.js';
 
 const T = { timeout: 90_000 };
@@ -26,10 +27,11 @@ function stack(appArg: string, extra: string): string {
 `;
 }
 
-async function status(socket: string): Promise<StatusReport> {
-  const { stdout, stderr } = await runCorral(['status', '--json', '--socket', socket]);
-  assert.ok(stdout.startsWith('{'), stderr);
-  return JSON.parse(stdout) as StatusReport;
+/** The status report of the run serving `socket`; fails when nothing answers. */
+async function report(socket: string): Promise<StatusReport> {
+  const { report } = await status(socket);
+  assert.ok(report, 'corral status answered');
+  return report;
 }
 
 const pids = (report: StatusReport) => Object.fromEntries(report.components.map((c) => [c.name, c.pid]));
@@ -56,12 +58,8 @@ for (const how of ['corral reload', 'SIGHUP'] as const) {
       const socket = join(s.dir, 'run', 'corral.sock');
       const file = s.write('corral.yaml', stack('1000', 'old'));
       await session(s, ['run', '-f', file, '--socket', socket], async (corral) => {
-        await waitUntil(
-          async () => (await runCorral(['status', '--socket', socket])).code === 0,
-          'ready',
-          20_000,
-        );
-        const before = pids(await status(socket));
+        await statusWhen(socket, (r) => r.ready, 'ready');
+        const before = pids(await report(socket));
 
         s.write('corral.yaml', stack('2000', 'new'));
         if (how === 'SIGHUP') {
@@ -70,7 +68,7 @@ for (const how of ['corral reload', 'SIGHUP'] as const) {
             (r) => r.event === 'component.ready' && r.component === 'new',
             'new ready',
           );
-          await waitUntil(async () => (await status(socket)).ready, 'ready again', 20_000);
+          await waitUntil(async () => (await report(socket)).ready, 'ready again', 20_000);
         } else {
           const reload = await runCorral(['reload', '--socket', socket]);
           assert.equal(reload.code, 0, reload.stderr);
@@ -79,7 +77,7 @@ for (const how of ['corral reload', 'SIGHUP'] as const) {
             /stopping removed `old`; restarting changed `app` with their dependents; starting added `new`/,
           );
         }
-        const after = await status(socket);
+        const after = await report(socket);
         assert.equal(after.ready, true);
         assert.deepEqual(
           after.components.map((c) => c.name),
@@ -105,12 +103,8 @@ test('an invalid reload changes nothing and says where, with the line', T, async
   const socket = join(s.dir, 'run', 'corral.sock');
   const file = s.write('corral.yaml', stack('1000', 'old'));
   await session(s, ['run', '-f', file, '--socket', socket], async (corral) => {
-    await waitUntil(
-      async () => (await runCorral(['status', '--socket', socket])).code === 0,
-      'ready',
-      20_000,
-    );
-    const before = await status(socket);
+    await statusWhen(socket, (r) => r.ready, 'ready');
+    const before = await report(socket);
 
     s.write('corral.yaml', `${stack('2000', 'new')}    stopTimeout: banana\n`);
     const reload = await runCorral(['reload', '--socket', socket]);
@@ -123,7 +117,7 @@ test('an invalid reload changes nothing and says where, with the line', T, async
       (r) => typeof r.msg === 'string' && r.msg.includes('components.new.stopTimeout (line 12)'),
       'the run says why',
     );
-    const after = await status(socket);
+    const after = await report(socket);
     assert.deepEqual(pids(after), pids(before), 'every component kept its process');
     assert.equal(after.ready, true);
 
@@ -137,11 +131,7 @@ test('--sighup=stop: SIGHUP stops the stack as SIGTERM does', T, async () => {
   const socket = join(s.dir, 'run', 'corral.sock');
   const file = s.write('corral.yaml', stack('1000', 'old'));
   await session(s, ['run', '-f', file, '--socket', socket, '--sighup', 'stop'], async (corral) => {
-    await waitUntil(
-      async () => (await runCorral(['status', '--socket', socket])).code === 0,
-      'ready',
-      20_000,
-    );
+    await statusWhen(socket, (r) => r.ready, 'ready');
     corral.signal('SIGHUP');
     assert.equal(await corral.exited, 0);
     assert.ok(corral.records().some((r) => r.event === 'shutdown.started'));

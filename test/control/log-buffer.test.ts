@@ -33,8 +33,15 @@ test('memory stays bounded: the oldest output goes first, the newest always stay
   assert.equal(kept.at(-1)?.text, `${'9999'.padStart(29, 'x')}\n`);
   write(copy, `${'y'.repeat(500)}\n`);
   assert.deepEqual(
-    logs.recent(['a'], 1000).map((l) => l.text.length),
-    [501],
+    logs.recent(['a'], 1000).map((l) => l.text),
+    [`${'y'.repeat(99)}\n`],
+    'a line longer than the whole buffer keeps its end',
+  );
+  write(copy, 'z\n');
+  assert.deepEqual(
+    logs.recent(['a'], 1000).map((l) => l.text),
+    ['z\n'],
+    'the rest of the long line, overwritten at its start, is gone',
   );
 });
 
@@ -51,4 +58,22 @@ test('followers get the output of the components they follow until they stop', (
   write(a, '3\n');
   assert.equal(shown(all), 'a:1\nb:2\n');
   assert.equal(shown(onlyB), 'b:2\n');
+});
+
+test('across the ring wrapping around, what is read back is the last lines written, whole', () => {
+  const logs = new LogBuffer({ bytes: 64 });
+  const copy = logs.copyOf('a');
+  const written: string[] = [];
+  for (let i = 0; i < 500; i++) {
+    // One to three lines of varying length per write, so writes straddle the ring's end.
+    const lines = Array.from({ length: 1 + (i % 3) }, (_, j) => `${i}.${j}${'-'.repeat((i * 7 + j) % 11)}`);
+    written.push(...lines);
+    write(copy, `${lines.join('\n')}\n`);
+    for (const n of [1, 2, 4]) {
+      const read = shown(logs.recent(['a'], n)).replaceAll('a:', '');
+      const lines = read.split('\n').slice(0, -1);
+      assert.ok(lines.length >= 1 && lines.length <= n, `write ${i}, n ${n}: ${lines.length} lines`);
+      assert.deepEqual(lines, written.slice(-lines.length), `write ${i}, n ${n}`);
+    }
+  }
 });
