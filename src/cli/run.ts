@@ -5,8 +5,8 @@ import { Isolation } from '../containment/isolation.js';
 import { checkBinaries } from '../process/lookup.js';
 import { noInitWarning, takePidOnePlace, type PidOnePlace } from '../containment/init.js';
 import { checkNamespaceSupport, insideNamespace, runInNamespace } from '../containment/namespace.js';
-import { defaultSocketPath } from '../control/socket-path.js';
-import { ControlServer } from '../control/server.js';
+import { ControlSocketError, defaultSocketPath } from '../control/socket-path.js';
+import { ControlServer, type ControlHandler } from '../control/server.js';
 import { LogBuffer } from '../control/log-buffer.js';
 import { StatusBoard } from '../control/status-board.js';
 import type { Component } from '../core/component.js';
@@ -141,19 +141,17 @@ export async function runCommand(options: RunOptions): Promise<number> {
     let components: readonly Component[];
     try {
       await serveEndpoints(stack, metrics, readinessOf(manager, stop), resources);
-      resources.control = await ControlServer.listen(
-        options.socket ?? defaultSocketPath(options.file),
-        controlHandler({
-          manager,
-          board,
-          logs,
-          ready: () => readinessOf(manager, stop)() === 'READY',
-          stopAll: () => stop.stop(),
-          reload,
-          say: (message) => funnel.say('info', message),
-          inTurn,
-        }),
-      );
+      const handler = controlHandler({
+        manager,
+        board,
+        logs,
+        ready: () => readinessOf(manager, stop)() === 'READY',
+        stopAll: () => stop.stop(),
+        reload,
+        say: (message) => funnel.say('info', message),
+        inTurn,
+      });
+      await serveControl(options, isolation, funnel, handler, resources);
       components = await prepareComponents(options, isolation, funnel, renderer, resources, logs);
     } catch (error) {
       funnel.say('error', describe(error));
@@ -308,6 +306,35 @@ async function serveEndpoints(
 }
 
 /**
+ * Serves the control socket (see src/control/). Its directory, when the run made it, goes with the
+ * run, also when Corral is killed (the watchdog removes it). The default socket is a convenience: a
+ * run that cannot serve it (another run of the same file serves it) runs on without, and says so;
+ * a socket given with --socket must be served.
+ */
+async function serveControl(
+  options: RunOptions,
+  isolation: Isolation,
+  funnel: EventFunnel,
+  handler: ControlHandler,
+  resources: RunResources,
+): Promise<void> {
+  try {
+    const control = (resources.control = await ControlServer.listen(
+      options.socket ?? defaultSocketPath(options.file),
+      handler,
+    ));
+    if (control.madeDir !== undefined) isolation.removeIfKilled(control.madeDir);
+  } catch (error) {
+    if (options.socket !== undefined || !(error instanceof ControlSocketError)) throw error;
+    funnel.emit({
+      type: 'warning',
+      code: error.code,
+      message: `${error.message}: the control commands cannot reach this run (give it --socket)`,
+    });
+  }
+}
+
+/**
  * Opens the work dir, builds every component (preset files written, output files opened) and
  * checks that every binary exists: a bad file, an unusable work dir or a missing binary fails here.
  */
@@ -397,7 +424,10 @@ async function runIsolated(options: RunOptions): Promise<number> {
   // watchdog that names this process is handed on to it.
   if (process.env.WATCHDOG_PID === String(process.pid)) delete process.env.WATCHDOG_PID;
   const entry = process.argv[1] ?? '';
-  const run = runInNamespace([process.execPath, ...process.execArgv, entry, ...options.argv], {
+  // Inside a user namespace our uid, and so the default socket's path, would not be the one the
+  // control commands derive outside it.
+  const socket = options.socket === undefined ? ['--socket', defaultSocketPath(options.file)] : [];
+  const run = runInNamespace([process.execPath, ...process.execArgv, entry, ...options.argv, ...socket], {
     userNamespace: support.userNamespace,
   });
   return run.exitCode;

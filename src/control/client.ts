@@ -1,19 +1,13 @@
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
-import { CorralError } from '../core/errors.js';
 import {
+  ControlClientError,
   ControlError,
   PROTOCOL_VERSION,
   type ControlErrorCode,
   type LogLine,
   type Request,
 } from './protocol.js';
-
-/**
- * The run could not be asked: nothing serves the socket (`NOT_RUNNING`), this user may not reach it
- * (`ACCESS_DENIED`), or the connection ended before the answer (`CONNECTION_LOST`).
- */
-export class ControlClientError extends CorralError<'NOT_RUNNING' | 'ACCESS_DENIED' | 'CONNECTION_LOST'> {}
 
 /** A request as the client writes it: the protocol's fields, before the run fills in defaults. */
 export type Outgoing = { readonly cmd: Request['cmd'] } & Readonly<Record<string, unknown>>;

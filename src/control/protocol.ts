@@ -56,6 +56,12 @@ export type ControlErrorCode =
 export class ControlError extends CorralError<ControlErrorCode> {}
 
 /**
+ * A client could not ask the run: nothing serves the socket (`NOT_RUNNING`), this user may not
+ * reach it (`ACCESS_DENIED`), or the connection ended before the answer (`CONNECTION_LOST`).
+ */
+export class ControlClientError extends CorralError<'NOT_RUNNING' | 'ACCESS_DENIED' | 'CONNECTION_LOST'> {}
+
+/**
  * A piece of a component's output, as the `logs` command sends it: one or more whole lines, as
  * the run wrote them (prefixed with the component's name, or JSON records, as the run's format is).
  */

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import { chmod, unlink } from 'node:fs/promises';
+import { chmod, rmdir, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import {
   ControlError,
@@ -37,13 +38,16 @@ const MAX_PENDING_REPLY_BYTES = 4 * 1024 * 1024;
  */
 export class ControlServer {
   readonly path: string;
+  /** The socket's directory, when this server made it: removed at close, if it is empty then. */
+  readonly madeDir: string | undefined;
   readonly #server: Server;
   /** Every open connection, each with the controller its requests' `closed` hangs off. */
   readonly #connections = new Map<Socket, AbortController>();
 
-  private constructor(path: string, server: Server) {
+  private constructor(path: string, server: Server, madeDir: string | undefined) {
     this.path = path;
     this.#server = server;
+    this.madeDir = madeDir;
   }
 
   /**
@@ -52,9 +56,9 @@ export class ControlServer {
    * directory is not private.
    */
   static async listen(path: string, handler: ControlHandler): Promise<ControlServer> {
-    await privateSocketDir(path);
+    const { created } = await privateSocketDir(path);
     const server = createServer();
-    const control = new ControlServer(path, server);
+    const control = new ControlServer(path, server, created ? dirname(path) : undefined);
     server.on('connection', (socket) => control.#serve(socket, handler));
     try {
       await listenOn(server, path);
@@ -78,7 +82,7 @@ export class ControlServer {
 
   /**
    * Stops serving: closes every connection (an idle client, a follower of the logs) at once, and
-   * removes the socket file. Idempotent.
+   * removes the socket file, and its directory when the server made it and it is empty. Idempotent.
    */
   async close(): Promise<void> {
     if (!this.#server.listening) return;
@@ -92,6 +96,7 @@ export class ControlServer {
     await closed;
     // Node removes the file when the server closes; a file still there is not ours to complain about.
     await unlink(this.path).catch(() => undefined);
+    if (this.madeDir !== undefined) await rmdir(this.madeDir).catch(() => undefined);
   }
 
   #serve(socket: Socket, handler: ControlHandler): void {

@@ -5,11 +5,12 @@ import { dirname, join, resolve } from 'node:path';
 import { CorralError } from '../core/errors.js';
 
 /**
- * Where a run's control socket lives. By default in a directory of the user's own (mode 0700,
- * `$XDG_RUNTIME_DIR/corral`, else `<tmpdir>/corral-<uid>`), named after the stack file's real
- * path, so `corral status -f corral.yaml` finds the run of that file. The directory is the access
- * control: Node cannot ask a Unix socket who its peer is, so nobody but the owner (and root) may
- * even reach the socket.
+ * Where a run's control socket lives. By default in a directory of its own, mode 0700, named after
+ * the user and the stack file's real path (`$XDG_RUNTIME_DIR/corral-<uid>-<hash>/control.sock`,
+ * else in the temporary directory), so `corral status -f corral.yaml` finds the run of that file,
+ * and the run can remove the directory when it ends (its watchdog does, if it is killed). The
+ * directory is the access control: Node cannot ask a Unix socket who its peer is, so nobody but
+ * the owner (and root) may even reach the socket.
  */
 
 /**
@@ -21,8 +22,6 @@ export class ControlSocketError extends CorralError<'CONTROL_SOCKET_UNUSABLE' | 
 /** The default socket path for the run of `stackFile`. */
 export function defaultSocketPath(stackFile: string, env: NodeJS.ProcessEnv = process.env): string {
   const uid = process.getuid?.() ?? 0;
-  const runtime = env.XDG_RUNTIME_DIR;
-  const dir = runtime ? join(runtime, 'corral') : join(tmpdir(), `corral-${uid}`);
   let file = resolve(stackFile);
   try {
     file = realpathSync(file);
@@ -30,7 +29,7 @@ export function defaultSocketPath(stackFile: string, env: NodeJS.ProcessEnv = pr
     // A file that is gone: its resolved path still names the run that was started from it.
   }
   // A hash keeps the path under the 108 bytes a socket address holds, whatever the file's path.
-  return join(dir, `${fnv1a(file)}.sock`);
+  return join(env.XDG_RUNTIME_DIR || tmpdir(), `corral-${uid}-${fnv1a(file)}`, 'control.sock');
 }
 
 /**
@@ -48,11 +47,12 @@ function fnv1a(text: string): string {
 
 /**
  * Makes `socketPath`'s directory (mode 0700), or checks the one that is there: a real directory
- * (not a symlink), owned by this user, that nobody else may enter. Rejects with
+ * (not a symlink), owned by this user, that nobody else may enter. Resolves to whether it made
+ * the directory (or one above it). Rejects with
  * {@link ControlSocketError} otherwise, changing nothing: loosening or tightening a directory
  * someone chose (`--socket /tmp/x.sock`) is not ours to do.
  */
-export async function privateSocketDir(socketPath: string): Promise<void> {
+export async function privateSocketDir(socketPath: string): Promise<{ created: boolean }> {
   const dir = dirname(socketPath);
   const unusable = (problem: string) =>
     new ControlSocketError(
@@ -60,8 +60,9 @@ export async function privateSocketDir(socketPath: string): Promise<void> {
       `control socket directory ${dir}: ${problem} (it must be a directory of mode 0700 owned by this user)`,
     );
   let info;
+  let created;
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    created = (await mkdir(dir, { recursive: true, mode: 0o700 })) !== undefined;
     info = await lstat(dir);
   } catch (error) {
     throw unusable((error as Error).message);
@@ -70,4 +71,5 @@ export async function privateSocketDir(socketPath: string): Promise<void> {
   const uid = process.getuid?.() ?? info.uid;
   if (info.uid !== uid) throw unusable(`owned by uid ${info.uid}`);
   if ((info.mode & 0o077) !== 0) throw unusable(`mode ${(info.mode & 0o777).toString(8)}`);
+  return { created };
 }
