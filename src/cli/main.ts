@@ -31,8 +31,8 @@ commands:
 options:
   -f, --file FILE            stack file (default: corral.yaml in the working directory);
                              for logs, -f is --follow: give the file as --file
-      --socket PATH          the run's control socket (default: derived from the stack file, in
-                             $XDG_RUNTIME_DIR/corral or <tmp>/corral-<uid>, a directory of mode 0700)
+      --socket PATH          the run's control socket (default: derived from the stack file, in a
+                             directory of mode 0700 in $XDG_RUNTIME_DIR or the temporary directory)
       --sighup ACTION        run: what SIGHUP does, reload (default) or stop (as SIGTERM does)
       --systemd-unit FILE    check: also check the systemd unit that runs corral: Type, TimeoutStopSec, KillMode
       --log-format FORMAT    pretty or json (default: pretty on a terminal, json otherwise)
