@@ -595,7 +595,9 @@ export class Manager {
     switch (settled.outcome) {
       case 'failed':
         this.#emit({ type: 'component.failed', component, error: failure?.error });
-        this.#fail({ component, error: failure?.error });
+        // One the operator stopped failed in stopping (forced by SIGKILL, say): said, and it stays
+        // stopped, but the rest of the stack was not asked to stop and runs on.
+        if (!entry.held || this.#shutdown) this.#fail({ component, error: failure?.error });
         break;
       case 'stopped':
         this.#emit({

@@ -213,3 +213,31 @@ test('reconfigure into an invalid graph throws and changes nothing', T, async ()
   stop.abort();
   await run;
 });
+
+test('a component that fails while the operator stops it is reported, and the rest runs on', T, async () => {
+  const log: string[] = [];
+  const manager = new Manager();
+  const db = new Scripted('db', log, { readyAtOnce: true });
+  const stubborn = new Scripted('stubborn', log, { readyAtOnce: true, ignoreStop: true, dependsOn: ['db'] });
+  manager.add(db);
+  manager.add(stubborn);
+  const events = record(manager);
+  const stop = new AbortController();
+  const run = manager.run(stop.signal);
+  await manager.whenReady();
+  const stopping = manager.stopComponents(['stubborn']);
+  await eventually(() => stubborn.signal?.aborted === true);
+  stubborn.end(new Error('killed by SIGKILL after ignoring SIGTERM'));
+  await stopping;
+  assert.equal(stateOf(manager, 'stubborn'), 'failed');
+  assert.ok(events.some((e) => e.type === 'component.failed' && e.component === 'stubborn'));
+  assert.equal(manager.phase(), 'running', 'no shutdown');
+  assert.equal(stateOf(manager, 'db'), 'ready');
+  const starting = manager.startComponents(['stubborn']);
+  await starting;
+  assert.equal(manager.ready(), true);
+  stop.abort();
+  await eventually(() => stubborn.signal?.aborted === true && stubborn.starts === 2);
+  stubborn.end();
+  await run;
+});
