@@ -5,14 +5,16 @@
  * byte written (Node's start-up is not in it; the `cat` pipeline's time likewise starts at its
  * spawn).
  *
- *     node --import tsx bench/log-forward.ts <bytes> <file> [prefixed|json|raw|discard] [sync|async] [pipe|readable]
+ *     node --import tsx bench/log-forward.ts <bytes> <file> [prefixed|json|raw|discard] [sync|async] [pipe|readable] [buffer]
  *
  * `sync` writes the file by descriptor (as Corral does), `async` through an fs.WriteStream. `pipe`
- * reads the child through an OutputPipe, `readable` through Node's `stdio: 'pipe'`.
+ * reads the child through an OutputPipe, `readable` through Node's `stdio: 'pipe'`. `buffer`: the
+ * output is also kept in `corral logs`'s buffer of recent output, as `corral run` keeps it.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { LogBuffer } from '../src/control/log-buffer.js';
 import { forwardOutput, type OutputFormat, OutputPipe, OutputSink } from '../src/output/forward.js';
 
 const LINE = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN'; // 50 characters
@@ -20,6 +22,7 @@ const LINE = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN'; // 50 charact
 const args = process.argv.slice(2);
 const [bytes = '200000000', file = '/tmp/corral-bench.out', format = 'prefixed', writes = 'sync'] = args;
 const via = args[4] ?? 'pipe';
+const copy = args[5] === 'buffer' ? new LogBuffer().copyOf('app') : undefined;
 const sink =
   writes === 'sync' ? OutputSink.openFile(file) : new OutputSink(createWriteStream(file), { owned: true });
 const writer = ['sh', '-c', `yes '${LINE}' | head -c ${Number(bytes)}`] as const;
@@ -48,7 +51,13 @@ if (format === 'discard') {
     else source.on('data', () => undefined).once('end', resolve);
   });
 } else {
-  await forwardOutput(source, { component: 'app', stream: 'stdout', format: format as OutputFormat, sink });
+  await forwardOutput(source, {
+    component: 'app',
+    stream: 'stdout',
+    format: format as OutputFormat,
+    sink,
+    ...(copy && { copy }),
+  });
 }
 await sink.close();
 const ms = performance.now() - start;

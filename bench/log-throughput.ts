@@ -5,7 +5,8 @@
  * - `cat`: the same stream piped through `cat` into a file, the floor;
  * - Corral: the child's stdout through `forwardOutput` with `app | ` prefixes into a file sink,
  *   in a Node process of its own (bench/log-forward.ts) so that its peak RSS is its own; once
- *   through an OutputPipe (what process components use) and once through Node's `stdio: 'pipe'`
+ *   through an OutputPipe (what process components use), once more so with every line also kept
+ *   in `corral logs`'s buffer (what `corral run` does), and once through Node's `stdio: 'pipe'`
  *   (their fallback when OutputPipes cannot be made);
  * - concurrently 9 with its `[app]` prefixes, stdout redirected to a file.
  *
@@ -102,11 +103,17 @@ async function cat(n: number): Promise<Sample> {
   return { ms, rssKb: gnuTime ? readRss(rssFile) : undefined, outBytes: statSync(out).size };
 }
 
-async function corral(n: number, via: 'pipe' | 'readable', format = 'prefixed'): Promise<Sample> {
+async function corral(
+  n: number,
+  via: 'pipe' | 'readable',
+  format = 'prefixed',
+  buffer = false,
+): Promise<Sample> {
   const out = join(dir, 'corral.out');
   rmSync(out, { force: true }); // the forwarder appends
   const report = join(dir, 'corral.json');
-  await run(['node', '--import', 'tsx', 'bench/log-forward.ts', String(n), out, format, 'sync', via], report);
+  const argv = ['node', '--import', 'tsx', 'bench/log-forward.ts', String(n), out, format, 'sync', via];
+  await run(buffer ? [...argv, 'buffer'] : argv, report);
   const { ms, rssBeforeKb, maxRssKb } = JSON.parse(readFileSync(report, 'utf8')) as {
     ms: number;
     rssBeforeKb: number;
@@ -156,6 +163,11 @@ const contenders = [
   {
     name: 'Corral, OutputPipe',
     measure: () => corral(bytes, 'pipe'),
+    sizeOk: (s: number) => s === corralSize,
+  },
+  {
+    name: 'Corral, OutputPipe, lines kept for `corral logs` (as `corral run` does)',
+    measure: () => corral(bytes, 'pipe', 'prefixed', true),
     sizeOk: (s: number) => s === corralSize,
   },
   {

@@ -24,6 +24,7 @@ export type {
   CoreEvent,
   WarningEvent,
   StopReason,
+  ComponentStopReason,
   ShutdownPhase,
   EventListener,
 } from './core/events.js';
@@ -67,3 +68,5 @@ export { DrainTriggerError, ConnectionsProbeError } from './drain/errors.js';
 export { HttpCallError } from './util/http.js';
 export { WorkDirError } from './cli/workdir.js';
 export { EndpointBindError } from './cli/endpoint-bind-error.js';
+export { ControlClientError, ControlError } from './control/protocol.js';
+export { ControlSocketError } from './control/socket-path.js';

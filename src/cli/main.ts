@@ -16,8 +16,24 @@ commands:
   run     run the stack until a signal, a failure, or a component ending on its own
   check   validate the stack file and print start order, stop order and every timeout
 
+  status [--json]         each component's state, pid, uptime, restarts, readiness, last exit and
+                          leader term; exit 0 when the stack is ready, 3 otherwise
+  stop [NAME...]          stop these components and what depends on them (the rest runs on);
+                          without a name, stop the whole stack gracefully, like SIGTERM
+  start NAME...           start stopped components again, with what they need and what depends on them
+  restart NAME...         stop, then start, these components and what depends on them
+  reload                  re-read the stack file: stop removed components, restart changed ones
+                          (with their dependents), start added ones; nothing changes if it is invalid
+  logs [NAME...] [-n N] [-f]
+                          the last N lines (default 100) of each component's output; -f: then follow
+  These ask the run of the stack file over its control socket (see --socket).
+
 options:
-  -f, --file FILE            stack file (default: corral.yaml in the working directory)
+  -f, --file FILE            stack file (default: corral.yaml in the working directory);
+                             for logs, -f is --follow: give the file as --file
+      --socket PATH          the run's control socket (default: derived from the stack file, in a
+                             directory of mode 0700 in $XDG_RUNTIME_DIR or the temporary directory)
+      --sighup ACTION        run: what SIGHUP does, reload (default) or stop (as SIGTERM does)
       --systemd-unit FILE    check: also check the systemd unit that runs corral: Type, TimeoutStopSec, KillMode
       --log-format FORMAT    pretty or json (default: pretty on a terminal, json otherwise)
       --log-level LEVEL      trace, debug, info, warn, error or fatal (default: info)
@@ -30,21 +46,30 @@ options:
   -v, --version              show the version
 
 signals (run):
-  SIGTERM, SIGINT, SIGHUP    1st: drain and stop in reverse order; 2nd: skip the drain; 3rd: SIGKILL all, exit 1
+  SIGTERM, SIGINT            1st: drain and stop in reverse order; 2nd: skip the drain; 3rd: SIGKILL all, exit 1
+  SIGHUP                     reload the stack file (as corral reload); with --sighup=stop, as SIGTERM
   SIGUSR2                    drain every drainable component and report not ready, without stopping
 
 environment (run):
   CORRAL_NO_INIT=1           as PID 1 (a container's entrypoint), run without Corral's init
 
 exit codes: 0 clean stop, 1 a component failed, the shutdown timed out or stdout was closed,
-            2 nothing could be started
+            2 nothing could be started; control commands: 1 the run refused or could not be
+            reached, 3 (status) the stack is not ready
 `;
 
 const FORMATS: readonly LogFormat[] = ['pretty', 'json'];
+/** The commands that ask a running stack over its control socket. */
+const CONTROL_COMMANDS = ['status', 'stop', 'start', 'restart', 'reload', 'logs'] as const;
+type ControlCommand = (typeof CONTROL_COMMANDS)[number];
+const SIGHUP_ACTIONS = ['reload', 'stop'] as const;
 const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
 /** Runs the `corral` command line and resolves to the exit code. Never rejects. */
 export async function main(argv: readonly string[]): Promise<number> {
+  // `logs -f` follows, as in `tail -f`: for `logs` the stack file is given as --file only.
+  const logs =
+    argv.find((arg) => (CONTROL_COMMANDS as readonly string[]).includes(arg) || arg === 'run') === 'logs';
   let parsed;
   try {
     parsed = parseArgs({
@@ -52,7 +77,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       allowPositionals: true,
       strict: true,
       options: {
-        file: { type: 'string', short: 'f' },
+        file: logs ? { type: 'string' } : { type: 'string', short: 'f' },
+        follow: logs ? { type: 'boolean', short: 'f' } : { type: 'boolean' },
+        lines: { type: 'string', short: 'n' },
+        json: { type: 'boolean' },
+        socket: { type: 'string' },
+        sighup: { type: 'string' },
         'log-format': { type: 'string' },
         'log-level': { type: 'string' },
         'systemd-unit': { type: 'string' },
@@ -75,8 +105,24 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT.ok;
   }
   const [command, ...extra] = positionals;
+  if ((CONTROL_COMMANDS as readonly (string | undefined)[]).includes(command)) {
+    return controlCommand(command as ControlCommand, extra, values);
+  }
   if (command !== 'run' && command !== 'check') {
     return await usageError(command === undefined ? 'no command given' : `unknown command "${command}"`);
+  }
+  for (const option of ['json', 'lines', 'follow'] as const) {
+    if (values[option] !== undefined)
+      return await usageError(`--${option} is an option of the control commands`);
+  }
+  if (values.socket !== undefined && command !== 'run') {
+    return await usageError('--socket is an option of `corral run` and of the control commands');
+  }
+  const sighup = values.sighup;
+  if (sighup !== undefined && command !== 'run')
+    return await usageError('--sighup is an option of `corral run`');
+  if (sighup !== undefined && !(SIGHUP_ACTIONS as readonly string[]).includes(sighup)) {
+    return await usageError(`--sighup must be reload or stop, got "${sighup}"`);
   }
   if (extra.length > 0) return await usageError(`unexpected argument "${extra[0] ?? ''}"`);
   const systemdUnit = values['systemd-unit'];
@@ -131,6 +177,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       file,
       argv,
       redactor,
+      ...(values.socket !== undefined && { socket: values.socket }),
+      ...(sighup !== undefined && { sighup: sighup as 'reload' | 'stop' }),
       ...(format !== undefined && { format: format as LogFormat }),
       ...(level !== undefined && { level: level as LogLevel }),
     });
@@ -138,6 +186,67 @@ export async function main(argv: readonly string[]): Promise<number> {
     // A module that would not load, or a set-up step that failed: nothing was started.
     await print(process.stderr, `corral: ${redactor.text(describeStartFailure(error))}\n`);
     return EXIT.usage;
+  }
+}
+
+/**
+ * A control command: a client of the run's control socket (see operate.ts). The stack file is not
+ * read, only located: the socket's default path is derived from it, and a client needs none of
+ * the values the file takes from the environment.
+ */
+async function controlCommand(
+  command: ControlCommand,
+  names: readonly string[],
+  values: {
+    file?: string;
+    socket?: string;
+    json?: boolean;
+    lines?: string;
+    follow?: boolean;
+    [option: string]: unknown;
+  },
+): Promise<number> {
+  for (const option of [
+    'log-format',
+    'log-level',
+    'systemd-unit',
+    'kubernetes-grace',
+    'kubernetes-prestop',
+    'sighup',
+  ]) {
+    if (values[option] !== undefined)
+      return await usageError(`--${option} is not an option of \`corral ${command}\``);
+  }
+  if (values.json && command !== 'status') return await usageError('--json is an option of `corral status`');
+  if ((values.lines !== undefined || values.follow) && command !== 'logs') {
+    return await usageError('-n and -f (follow) are options of `corral logs`');
+  }
+  if ((command === 'start' || command === 'restart') && names.length === 0) {
+    return await usageError(`\`corral ${command}\` needs the names of the components`);
+  }
+  if ((command === 'status' || command === 'reload') && names.length > 0) {
+    return await usageError(`unexpected argument "${names[0] ?? ''}"`);
+  }
+  const lines = values.lines === undefined ? 100 : Number(values.lines);
+  if (!Number.isSafeInteger(lines) || lines < 0) {
+    return await usageError(`-n must be a number of lines, got "${values.lines ?? ''}"`);
+  }
+  const { defaultSocketPath } = await import('../control/socket-path.js');
+  const socket = values.socket ?? defaultSocketPath(values.file ?? 'corral.yaml');
+  const operate = await import('./operate.js');
+  try {
+    switch (command) {
+      case 'status':
+        return await operate.statusCommand(socket, values.json ?? false, print);
+      case 'logs':
+        return await operate.logsCommand(socket, { names, lines, follow: values.follow ?? false }, print);
+      default:
+        return await operate.changeCommand(socket, command, names, print);
+    }
+  } catch (error) {
+    await print(process.stderr, `corral: ${describe(error)}\n`);
+    // For a health check, a run that cannot be asked is not a ready one.
+    return command === 'status' ? EXIT.notReady : EXIT.failed;
   }
 }
 

@@ -33,7 +33,12 @@ export class StopReport {
   observe(event: CorralEvent & { time: number }): void {
     if (event.type === 'shutdown.started') this.#shutdownAt ??= event.time;
     if (!('component' in event) || event.component === undefined) return;
-    const row = this.#rows.get(event.component);
+    let row = this.#rows.get(event.component);
+    // A component a reload added.
+    if (!row && event.type === 'component.starting') {
+      row = { component: event.component, ended: 'never started', forced: false };
+      this.#rows.set(event.component, row);
+    }
     if (!row) return;
     switch (event.type) {
       case 'component.starting':

@@ -5,12 +5,19 @@ import { Isolation } from '../containment/isolation.js';
 import { checkBinaries } from '../process/lookup.js';
 import { noInitWarning, takePidOnePlace, type PidOnePlace } from '../containment/init.js';
 import { checkNamespaceSupport, insideNamespace, runInNamespace } from '../containment/namespace.js';
+import { ControlSocketError, defaultSocketPath } from '../control/socket-path.js';
+import { ControlServer, type ControlHandler } from '../control/server.js';
+import { LogBuffer } from '../control/log-buffer.js';
+import { StatusBoard } from '../control/status-board.js';
 import type { Component } from '../core/component.js';
 import { ComponentFailedError, describe, ShutdownTimeoutError } from '../core/errors.js';
 import { Manager } from '../core/manager.js';
 import type { HostPort } from '../util/address.js';
 import { Redactor } from '../util/redact.js';
 import { buildElector, buildStack } from '../stackfile/build.js';
+import { controlHandler, inTurns } from './control-service.js';
+import { reloadStack, type ReloadOptions } from './reload.js';
+import { readinessOf } from '../http/readiness.js';
 import type { Stack } from '../stackfile/schema.js';
 import { EXIT, type ExitCode } from './exit.js';
 import { EventFunnel } from './funnel.js';
@@ -19,6 +26,7 @@ import { createRenderer, type LogFormat, type LogLevel, type Renderer } from './
 import { StopReport } from './report.js';
 import { RunResources } from './resources.js';
 import { handleSignals, type SignalActions } from './signals.js';
+import type { BuiltStack } from '../stackfile/build.js';
 import { StopControl } from './stop-control.js';
 import type { SystemdNotifier } from './systemd-service.js';
 import { openWorkDir } from './workdir.js';
@@ -33,6 +41,10 @@ export interface RunOptions {
   readonly redactor?: Redactor;
   readonly format?: LogFormat;
   readonly level?: LogLevel;
+  /** The control socket's path. @default defaultSocketPath(file) */
+  readonly socket?: string;
+  /** What SIGHUP does: re-read the stack file, or stop as SIGTERM does. @default 'reload' */
+  readonly sighup?: 'reload' | 'stop';
 }
 
 /**
@@ -66,7 +78,13 @@ export async function runCommand(options: RunOptions): Promise<number> {
     },
     onOutputEvent: (event) => funnel.emit(event),
   });
-  const funnel = new EventFunnel(options.redactor ?? new Redactor(), renderer, [outputDeadline, report]);
+  const board = new StatusBoard();
+  const logs = new LogBuffer();
+  const funnel = new EventFunnel(options.redactor ?? new Redactor(), renderer, [
+    outputDeadline,
+    report,
+    board,
+  ]);
   const manager = new Manager({
     shutdownTimeout: stack.shutdown.timeout,
     elector: await buildElector(stack, funnel.emit),
@@ -85,7 +103,36 @@ export async function runCommand(options: RunOptions): Promise<number> {
   // A run's last resort, for the third stop signal and a spent shutdown budget: nothing may outlive
   // Corral then, whatever its components' own timeouts say.
   const killEverything = (): void => resources.isolation?.killAll();
-  handleSignals(escalation(funnel, stop, manager, killEverything), handlingSignals.signal);
+  // Changes to what runs, from the control socket or SIGHUP, one at a time.
+  const inTurn = inTurns();
+  const reloading: ReloadOptions = {
+    file: options.file,
+    redactor: options.redactor ?? new Redactor(),
+    manager,
+    current: stack,
+    build: async (subset) => {
+      const isolation = resources.isolation;
+      if (!isolation || !resources.workDir) throw new Error('the stack has not started yet');
+      const built = await buildFor(
+        subset,
+        options,
+        isolation,
+        funnel,
+        renderer,
+        resources.workDir.path,
+        logs,
+      );
+      resources.reloaded.push(built);
+      return built;
+    },
+    say: (level, message) => funnel.say(level, message),
+  };
+  const reload = (): Promise<string> => inTurn(() => reloadStack(reloading));
+  handleSignals(
+    escalation(funnel, stop, manager, killEverything, reload),
+    handlingSignals.signal,
+    options.sighup,
+  );
   let started = false;
   try {
     const isolation = (resources.isolation = await isolate(funnel, stop, handlingSignals.signal));
@@ -94,7 +141,18 @@ export async function runCommand(options: RunOptions): Promise<number> {
     let components: readonly Component[];
     try {
       await serveEndpoints(stack, metrics, manager, stop, resources);
-      components = await prepareComponents(options, isolation, funnel, renderer, resources);
+      const handler = controlHandler({
+        manager,
+        board,
+        logs,
+        ready: () => readinessOf(manager, () => stop.terminating) === 'READY',
+        stopAll: () => stop.stop(),
+        reload,
+        say: (message) => funnel.say('info', message),
+        inTurn,
+      });
+      await serveControl(options, isolation, funnel, handler, resources);
+      components = await prepareComponents(options, isolation, funnel, renderer, resources, logs);
     } catch (error) {
       funnel.say('error', describe(error));
       return EXIT.usage;
@@ -177,8 +235,14 @@ function escalation(
   stop: StopControl,
   manager: Manager,
   killEverything: () => void,
+  reload: () => Promise<unknown>,
 ): SignalActions {
   return {
+    reload: () => {
+      funnel.say('info', 'SIGHUP: reloading the stack file');
+      // A failed reload has said why, and changed nothing.
+      reload().catch(() => undefined);
+    },
     shutdown: (signal) => {
       funnel.say(
         'info',
@@ -237,6 +301,35 @@ async function serveEndpoints(
 }
 
 /**
+ * Serves the control socket (see src/control/). Its directory, when the run made it, goes with the
+ * run, also when Corral is killed (the watchdog removes it). The default socket is a convenience: a
+ * run that cannot serve it (another run of the same file serves it) runs on without, and says so;
+ * a socket given with --socket must be served.
+ */
+async function serveControl(
+  options: RunOptions,
+  isolation: Isolation,
+  funnel: EventFunnel,
+  handler: ControlHandler,
+  resources: RunResources,
+): Promise<void> {
+  try {
+    const control = (resources.control = await ControlServer.listen(
+      options.socket ?? defaultSocketPath(options.file),
+      handler,
+    ));
+    if (control.madeDir !== undefined) isolation.removeIfKilled(control.madeDir);
+  } catch (error) {
+    if (options.socket !== undefined || !(error instanceof ControlSocketError)) throw error;
+    funnel.emit({
+      type: 'warning',
+      code: error.code,
+      message: `${error.message}: the control commands cannot reach this run (give it --socket)`,
+    });
+  }
+}
+
+/**
  * Opens the work dir, builds every component (preset files written, output files opened) and
  * checks that every binary exists: a bad file, an unusable work dir or a missing binary fails here.
  */
@@ -246,21 +339,44 @@ async function prepareComponents(
   funnel: EventFunnel,
   renderer: Renderer,
   resources: RunResources,
+  logs: LogBuffer,
 ): Promise<readonly Component[]> {
   const { stack } = options;
   const workDir = (resources.workDir = await openWorkDir(stack.workDir, { stackFile: options.file }));
   if (workDir.temporary) isolation.removeIfKilled(workDir.path);
-  const built = (resources.built = await buildStack({
+  const built = (resources.built = await buildFor(
+    stack,
+    options,
+    isolation,
+    funnel,
+    renderer,
+    workDir.path,
+    logs,
+  ));
+  await checkBinaries(built.processes.map((p) => p.binary));
+  return built.components;
+}
+
+/** Builds `stack`'s components for this run: at the start, and those a reload changes or adds. */
+function buildFor(
+  stack: Stack,
+  options: RunOptions,
+  isolation: Isolation,
+  funnel: EventFunnel,
+  renderer: Renderer,
+  workDir: string,
+  logs: LogBuffer,
+): Promise<BuiltStack> {
+  return buildStack({
     stack,
     baseDir: dirname(resolve(options.file)),
-    workDir: workDir.path,
+    workDir,
     isolation,
     output: renderer,
     warn: (component, warning) => funnel.emit({ type: 'warning', component, ...warning }),
     onOutputEvent: (event) => funnel.emit(event),
-  }));
-  await checkBinaries(built.processes.map((p) => p.binary));
-  return built.components;
+    copyOutput: (name) => logs.copyOf(name),
+  });
 }
 
 /**
@@ -303,7 +419,10 @@ async function runIsolated(options: RunOptions): Promise<number> {
   // watchdog that names this process is handed on to it.
   if (process.env.WATCHDOG_PID === String(process.pid)) delete process.env.WATCHDOG_PID;
   const entry = process.argv[1] ?? '';
-  const run = runInNamespace([process.execPath, ...process.execArgv, entry, ...options.argv], {
+  // Inside a user namespace our uid, and so the default socket's path, would not be the one the
+  // control commands derive outside it.
+  const socket = options.socket === undefined ? ['--socket', defaultSocketPath(options.file)] : [];
+  const run = runInNamespace([process.execPath, ...process.execArgv, entry, ...options.argv, ...socket], {
     userNamespace: support.userNamespace,
   });
   return run.exitCode;

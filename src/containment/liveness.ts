@@ -101,3 +101,26 @@ export class ProcessTable {
     return this.#last.processes;
   }
 }
+
+/**
+ * Live descendants of `pid` (children, grandchildren, …), found through parent links. A process
+ * whose parent died was re-parented (to PID 1 or a subreaper) and is no longer found here, so
+ * take this snapshot before killing anything in between.
+ */
+export function descendants(pid: number): number[] {
+  const all = listProcesses();
+  const children = new Map<number, ProcStat[]>();
+  for (const p of all) {
+    const siblings = children.get(p.ppid);
+    if (siblings) siblings.push(p);
+    else children.set(p.ppid, [p]);
+  }
+  const found: number[] = [];
+  // A zombie is walked through (its children may still be alive) but not reported.
+  const queue = [...(children.get(pid) ?? [])];
+  for (let next = queue.shift(); next; next = queue.shift()) {
+    if (isLiveState(next.state)) found.push(next.pid);
+    queue.push(...(children.get(next.pid) ?? []));
+  }
+  return found.sort((a, b) => a - b);
+}

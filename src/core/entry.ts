@@ -77,6 +77,8 @@ export class Entry {
   #drain: Promise<void> | undefined;
   /** Manager clock time the drain began; undefined while not draining. */
   #drainingSince: number | undefined;
+  /** Switched off by the operator: see {@link switchOff}. */
+  #off: 'on' | 'draining' | 'held' = 'on';
 
   constructor(component: Component) {
     this.component = component;
@@ -122,6 +124,36 @@ export class Entry {
   /** The fencing token of the term the current run belongs to; undefined outside leadership. */
   get term(): number | undefined {
     return this.#term;
+  }
+
+  /**
+   * Switched off by the operator (`Manager.stopComponents`): draining, stopping or stopped, and not
+   * to be started again until switched on. Not a failure, but not ready either.
+   */
+  get switchedOff(): boolean {
+    return this.#off !== 'on';
+  }
+
+  /** Switched off and done draining: to be asked to stop, if it runs. */
+  get held(): boolean {
+    return this.#off === 'held';
+  }
+
+  /** Switched off: from now on it is not started again, and may drain before it is held. */
+  switchOff(): void {
+    if (this.#off === 'on') this.#off = 'draining';
+  }
+
+  /** Switched off and drained: it is asked to stop now; one that never started shows as stopped. */
+  hold(): void {
+    this.#off = 'held';
+    if (this.#phase === 'pending') this.#enter('stopped');
+  }
+
+  /** Switched on again, to start when its dependencies are ready. Call it only when not running. */
+  switchOn(): void {
+    this.#off = 'on';
+    this.reset();
   }
 
   get stoppingSince(): number {
@@ -206,10 +238,13 @@ export class Entry {
     return this.#drain;
   }
 
-  /** A finished entry goes back to pending, to start again in a new term. Ignored while running. */
+  /**
+   * A finished entry goes back to pending, to start again (in a new term, or switched on again);
+   * a switched-off one stays stopped. Ignored while running.
+   */
   reset(): void {
     if (this.running) return;
-    this.#enter('pending');
+    this.#enter(this.#off === 'on' ? 'pending' : 'stopped');
     this.#controller = undefined;
     this.#drain = undefined;
     this.#term = undefined;

@@ -1,4 +1,4 @@
-import type { StopReason } from './events.js';
+import type { ComponentStopReason } from './events.js';
 
 /**
  * Every error Corral raises is a {@link CorralError} with a stable `code` and structured fields.
@@ -82,7 +82,8 @@ export type InvalidStackCode =
   | 'DUPLICATE_COMPONENT'
   | 'LEADER_DEPENDENCY'
   | 'ALREADY_RUNNING'
-  | 'MANAGER_STOPPED';
+  | 'MANAGER_STOPPED'
+  | 'UNKNOWN_COMPONENT';
 
 /** The component set cannot run as declared; raised before anything starts. */
 export class InvalidStackError extends CorralError<InvalidStackCode> {
@@ -115,7 +116,7 @@ export class RestartLimitError extends CorralError<'RESTART_LIMIT'> {
  * `Manager.whenReady` rejects with when the run stopped before every component was ready.
  */
 export class StopRequest extends CorralError<'STOP_REQUESTED'> {
-  constructor(readonly reason: StopReason) {
+  constructor(readonly reason: ComponentStopReason) {
     super('STOP_REQUESTED', `stop requested (${reason})`);
   }
 }

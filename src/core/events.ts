@@ -17,7 +17,7 @@ export type CoreEvent =
   | { type: 'component.failed'; component: string; error: unknown }
   | { type: 'component.draining'; component: string }
   | { type: 'component.drained'; component: string; durationMs: number; skipped: boolean }
-  | { type: 'component.stopping'; component: string; reason: StopReason }
+  | { type: 'component.stopping'; component: string; reason: ComponentStopReason }
   /** The component has not finished `stopTimeoutMs` after it was asked to stop. */
   | { type: 'component.stop-timeout'; component: string; stoppingForMs: number; stopTimeoutMs: number }
   | { type: 'component.stopped'; component: string; durationMs: number }
@@ -59,6 +59,12 @@ export type StopReason =
   | 'failure' // another component failed
   | 'completed' // a component ended on its own, ending the run
   | 'term-ended'; // leadership was lost or given up
+
+/**
+ * Why one component is being stopped: the whole run's reason, or `operator` when it alone (with
+ * what depends on it) was asked to stop while the rest runs on (`Manager.stopComponents`).
+ */
+export type ComponentStopReason = StopReason | 'operator';
 
 /** Where the manager is in its life; `running` until the first stop request or failure. */
 export type ShutdownPhase = 'running' | 'draining' | 'stopping' | 'stopped';

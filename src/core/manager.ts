@@ -2,6 +2,7 @@ import { AlwaysLeader, type LeaderElector, type Term } from './leadership.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Component, ComponentContext, DrainMode } from './component.js';
 import { Deadlines } from './deadlines.js';
+import { withDependencies, withDependents } from './closure.js';
 import { Entry, isAbortOf, type ComponentStatus } from './entry.js';
 import {
   ComponentFailedError,
@@ -14,6 +15,7 @@ import {
 import {
   EventHub,
   type AnyEvent,
+  type ComponentStopReason,
   type CoreEvent,
   type EventListener,
   type ShutdownPhase,
@@ -93,7 +95,7 @@ export class Manager {
   /** Entries to re-check on the next pass, or `all` after a change that concerns every entry. */
   #queued: Set<Entry> | 'all' = new Set();
   /** One stop reason object per cause, shared by every component (building an Error is not free). */
-  readonly #stopRequests = new Map<StopReason, StopRequest>();
+  readonly #stopRequests = new Map<ComponentStopReason, StopRequest>();
 
   constructor(options: ManagerOptions = {}) {
     this.#clock = options.clock ?? systemClock;
@@ -195,7 +197,9 @@ export class Manager {
    */
   ready(): boolean {
     if (!this.#started || this.#shutdown || this.#drainOnly) return false;
-    return [...this.#entries.values()].every((e) => !this.#shouldRun(e) || e.ready || e.completed);
+    return [...this.#entries.values()].every(
+      (e) => !e.switchedOff && (!this.#shouldRun(e) || e.ready || e.completed),
+    );
   }
 
   /**
@@ -236,9 +240,161 @@ export class Manager {
     await this.#drainAll('drain-only');
   }
 
+  /**
+   * Stops the named components and everything that depends on them, while the rest runs on: each
+   * drainable one drains first, then they stop in reverse dependency order, each with its stop
+   * timeout. They stay stopped (state `stopped`, not a failure; {@link ready} is false meanwhile)
+   * until {@link startComponents}. Resolves once none of them runs. Throws
+   * {@link InvalidStackError} (`UNKNOWN_COMPONENT`) for a name not added, changing nothing; does
+   * nothing before `run` or once the shutdown has begun.
+   */
+  async stopComponents(names: readonly string[]): Promise<void> {
+    const targets = withDependents(this.#lookup(names));
+    if (!this.#started || this.#shutdown) return;
+    await this.#switchOff(targets);
+  }
+
+  /**
+   * Starts the named components again after {@link stopComponents}, with what they need (their
+   * stopped dependencies) and what was stopped with them (their dependents), in dependency order.
+   * Waits for any of them still stopping first. Resolves once every one of them is ready (a
+   * one-shot: finished); rejects like {@link whenReady} when the run ends first. Throws
+   * {@link InvalidStackError} for a name not added (`UNKNOWN_COMPONENT`), or once the shutdown
+   * has begun (`MANAGER_STOPPED`).
+   */
+  async startComponents(names: readonly string[]): Promise<void> {
+    const named = this.#lookup(names);
+    this.#refuseAfterShutdown();
+    const targets = [...withDependents(named), ...withDependencies(named)].filter((e) => e.switchedOff);
+    await this.#switchOn(new Set(targets));
+  }
+
+  /**
+   * {@link stopComponents} then {@link startComponents}: the named components and their
+   * dependents stop in reverse order and start again in order; what they depend on keeps running.
+   */
+  async restartComponents(names: readonly string[]): Promise<void> {
+    this.#refuseAfterShutdown();
+    await this.stopComponents(names);
+    await this.startComponents(names);
+  }
+
+  /**
+   * Changes the running set of components: stops `remove` (by name) and everything depending on
+   * them or on a component in `replace`, swaps each of `replace` for the component of the same
+   * name, adds `add`, and starts what was stopped (unless it had been switched off before) and
+   * what is new, in order. Everything else keeps running untouched. The resulting graph is
+   * checked first: an unknown name or an invalid graph throws {@link InvalidStackError} and
+   * changes nothing. Resolves once everything started is ready; rejects like {@link whenReady}
+   * when the run ends first. Call it only after `run` started, one change at a time.
+   */
+  async reconfigure(change: {
+    readonly remove?: readonly string[];
+    readonly replace?: readonly Component[];
+    readonly add?: readonly Component[];
+  }): Promise<void> {
+    this.#refuseAfterShutdown();
+    const removed = this.#lookup(change.remove ?? []);
+    const replaced = this.#lookup((change.replace ?? []).map((c) => c.name));
+    const next = new Map(this.components());
+    for (const entry of removed) next.delete(entry.name);
+    for (const component of change.replace ?? []) next.set(component.name, component);
+    for (const component of change.add ?? []) {
+      if (this.#entries.has(component.name)) {
+        throw new InvalidStackError(
+          'DUPLICATE_COMPONENT',
+          `component \`${component.name}\` was added twice`,
+          component.name,
+        );
+      }
+      next.set(component.name, component);
+    }
+    validateGraph(next);
+
+    const affected = withDependents([...removed, ...replaced]);
+    const keptOff = new Set([...affected].filter((e) => e.switchedOff));
+    await this.#switchOff(affected);
+    this.#refuseAfterShutdown();
+    // Every entry whose links change is stopped now, so no count of busy dependents changes.
+    const entries = new Set(this.#entries.values());
+    this.#entries.clear();
+    for (const entry of entries) {
+      const component = next.get(entry.name);
+      if (!component) continue;
+      this.#entries.set(entry.name, component === entry.component ? entry : new Entry(component));
+    }
+    for (const component of change.add ?? []) this.#entries.set(component.name, new Entry(component));
+    for (const entry of this.#entries.values()) {
+      entry.dependencies.length = 0;
+      entry.dependents.length = 0;
+    }
+    for (const entry of this.#entries.values()) this.#link(entry);
+    const starting = new Set(
+      [...this.#entries.values()].filter((e) => (affected.has(e) && !keptOff.has(e)) || !entries.has(e)),
+    );
+    if ([...starting].some((e) => e.component.leader)) this.#startElector();
+    await this.#switchOn(starting);
+  }
+
   /** Cuts whatever is left of the drain short and goes on to stopping (the second Ctrl-C). */
   skipDrain(): void {
     this.#skipDrain.abort();
+  }
+
+  /** The entries named, or {@link InvalidStackError} naming the first unknown one. */
+  #lookup(names: readonly string[]): Entry[] {
+    return names.map((name) => {
+      const entry = this.#entries.get(name);
+      if (!entry) {
+        throw new InvalidStackError('UNKNOWN_COMPONENT', `there is no component \`${name}\``, name);
+      }
+      return entry;
+    });
+  }
+
+  #refuseAfterShutdown(): void {
+    if (!this.#started || this.#shutdown) {
+      throw new InvalidStackError(
+        'MANAGER_STOPPED',
+        this.#started ? 'the manager is shutting down' : 'the manager is not running',
+      );
+    }
+  }
+
+  /**
+   * Switches `targets` off: not started again, not ready; the drainable ones that run drain, then
+   * all are asked to stop in reverse order by the pass. Resolves once none of them runs.
+   */
+  async #switchOff(targets: ReadonlySet<Entry>): Promise<void> {
+    for (const entry of targets) entry.switchOff();
+    this.#wake();
+    const now = this.#clock.now();
+    await Promise.all(
+      [...targets]
+        .filter((e) => e.active && e.component.drain)
+        .map((e) => e.drainOnce(now, () => this.#drainOne(e, 'before-stop'))),
+    );
+    for (const entry of targets) entry.hold();
+    this.#update(targets);
+    await this.#until(() => [...targets].every((e) => !e.running));
+  }
+
+  /**
+   * Switches `targets` on once none of them runs any more, and starts them as their dependencies
+   * become ready. Resolves when all are ready (or finished one-shots), or when one is switched
+   * off again meanwhile; rejects like {@link whenReady} when the run ends first.
+   */
+  async #switchOn(targets: ReadonlySet<Entry>): Promise<void> {
+    await this.#until(() => [...targets].every((e) => !e.running));
+    this.#refuseAfterShutdown();
+    for (const entry of targets) entry.switchOn();
+    this.#update(targets);
+    await this.#until(() => {
+      if ([...targets].every((e) => e.ready || e.completed || e.switchedOff)) return true;
+      if (this.#failure) throw new ComponentFailedError(this.#failure);
+      if (this.#shutdown) throw this.#stopRequest(this.#shutdown);
+      return false;
+    });
   }
 
   /**
@@ -345,8 +501,9 @@ export class Manager {
     });
   }
 
-  /** Leader components run only during a term that is not ending; the others always. */
+  /** Leader components run only during a term that is not ending; the others unless switched off. */
   #shouldRun(entry: Entry): boolean {
+    if (entry.switchedOff) return false;
     return !entry.component.leader || (this.#term !== undefined && !this.#term.ending);
   }
 
@@ -366,7 +523,11 @@ export class Manager {
   }
 
   #stopDue(entry: Entry): boolean {
-    return this.#phase === 'stopping' || (entry.component.leader === true && this.#term?.ending === true);
+    return (
+      this.#phase === 'stopping' ||
+      entry.held ||
+      (entry.component.leader === true && this.#term?.ending === true)
+    );
   }
 
   #allFinished(): boolean {
@@ -434,7 +595,9 @@ export class Manager {
     switch (settled.outcome) {
       case 'failed':
         this.#emit({ type: 'component.failed', component, error: failure?.error });
-        this.#fail({ component, error: failure?.error });
+        // One the operator stopped failed in stopping (forced by SIGKILL, say): said, and it stays
+        // stopped, but the rest of the stack was not asked to stop and runs on.
+        if (!entry.held || this.#shutdown) this.#fail({ component, error: failure?.error });
         break;
       case 'stopped':
         this.#emit({
@@ -460,14 +623,14 @@ export class Manager {
     this.#beginShutdown('failure');
   }
 
-  #stopRequest(reason: StopReason): StopRequest {
+  #stopRequest(reason: ComponentStopReason): StopRequest {
     let request = this.#stopRequests.get(reason);
     if (!request) this.#stopRequests.set(reason, (request = new StopRequest(reason)));
     return request;
   }
 
   #requestStop(entry: Entry): void {
-    const reason: StopReason = this.#shutdown ?? 'term-ended';
+    const reason: ComponentStopReason = this.#shutdown ?? (entry.held ? 'operator' : 'term-ended');
     const run = entry.requestStop(this.#stopRequest(reason), this.#clock.now(), () =>
       this.#emit({ type: 'component.stopping', component: entry.name, reason }),
     );

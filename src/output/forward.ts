@@ -36,6 +36,11 @@ export interface ForwardOptions extends LineFormatOptions {
   readonly signal?: AbortSignal;
   /** Kept up to date by the forwarder, for a caller that must tell a starved source from a full sink. */
   readonly progress?: ForwardProgress;
+  /**
+   * Also gets each Buffer written to the sink (whole lines, formatted), for a buffer of recent
+   * output. It must not change the Buffer; one call per chunk read, not per line.
+   */
+  readonly copy?: (formatted: Buffer) => void;
 }
 
 /** How a forwarder is getting on; see {@link ForwardOptions.progress}. */
@@ -54,7 +59,7 @@ export interface ForwardProgress {
  * the sink reports its error and discards, and the forwarder keeps draining the child.
  */
 export function forwardOutput(source: Readable | OutputPipe, options: ForwardOptions): Promise<void> {
-  const { sink, stream, lines, signal, component, progress } = options;
+  const { sink, stream, lines, signal, component, progress, copy } = options;
   // Only JSON records carry a time: other formats skip the clock on every chunk.
   const now = options.format === 'json' ? (options.now ?? Date.now) : () => 0;
   const formatter = new LineFormatter(options);
@@ -66,7 +71,9 @@ export function forwardOutput(source: Readable | OutputPipe, options: ForwardOpt
       if (finished) return;
       finished = true;
       signal?.removeEventListener('abort', onAbort);
-      sink.write(formatter.end(now(), lines?.watched ? publish : undefined), component);
+      const last = formatter.end(now(), lines?.watched ? publish : undefined);
+      if (last.length > 0) copy?.(last);
+      sink.write(last, component);
       sink.sourceEnded(component);
       void sink.flushed().then(() => {
         if (error === undefined) resolve();
@@ -77,6 +84,7 @@ export function forwardOutput(source: Readable | OutputPipe, options: ForwardOpt
       if (progress) progress.lastActivity = performance.now();
       // The formatter copies what it keeps: the chunk's memory may be reused after this call.
       const out = formatter.push(chunk, now(), lines?.watched ? publish : undefined);
+      if (out.length > 0) copy?.(out);
       if (sink.write(out, component)) return true;
       // Back-pressure: stop reading until the destination drains; the child's pipe fills meanwhile.
       if (progress) progress.waitingForSink = true;

@@ -79,6 +79,11 @@ export interface ProcessOptions
    * @default only what every child gets (see processLayersOnly)
    */
   readonly isolation?: Isolation;
+  /**
+   * Also gets everything forwarded, run after run, as written (whole lines, formatted), for a
+   * buffer of recent output (`corral logs`). Called once per chunk read; not with `inherit`.
+   */
+  readonly copyOutput?: (formatted: Buffer) => void;
   /** Where `corral` itself lives, for the lookup. @default process.argv[1] */
   readonly corralPath?: LookupOptions['corralPath'];
 }
@@ -144,6 +149,7 @@ export function processComponent(options: ProcessOptions): ProcessComponent {
         component: name,
         lines,
         signal: stopReading.signal,
+        ...(options.copyOutput && { copy: options.copyOutput }),
       });
       const exited = new AbortController();
       void child.exited.then(() => exited.abort(new Error(`component \`${name}\` exited while draining`)));

@@ -96,7 +96,7 @@ export interface Forwarding {
 export function forward(
   [stdout, stderr]: readonly [Source, Source],
   target: OutputTarget,
-  common: { component: string; lines: LineTap; signal: AbortSignal },
+  common: { component: string; lines: LineTap; signal: AbortSignal; copy?: (formatted: Buffer) => void },
 ): Forwarding {
   if (typeof target === 'string') return { done: Promise.resolve(), progress: [] };
   const progress: ForwardProgress[] = [];

@@ -84,6 +84,8 @@ export interface BuildOptions {
   readonly onOutputEvent: (event: OutputEvent) => void;
   /** @default libraryFactories */
   readonly factories?: Factories;
+  /** Gets each component's output too, as written (see ProcessOptions.copyOutput). */
+  readonly copyOutput?: (component: string) => (formatted: Buffer) => void;
 }
 
 export async function buildStack(options: BuildOptions): Promise<BuiltStack> {
@@ -154,6 +156,7 @@ async function buildOne(
   options: BuildOptions,
 ): Promise<ProcessComponent> {
   const { isolation, baseDir, workDir } = options;
+  const copy = options.copyOutput && { copyOutput: options.copyOutput(spec.name) };
   switch (spec.kind) {
     case 'process': {
       const { kind: _kind, restart: _restart, output: _output, drain, cwd, ...processOptions } = spec;
@@ -162,6 +165,7 @@ async function buildOne(
         cwd: cwd ?? baseDir,
         output,
         isolation,
+        ...copy,
         ...(drain && { drain: await factories.drain(drain) }),
       });
     }
@@ -169,13 +173,13 @@ async function buildOne(
       const { config, settings } = presetParts(spec, baseDir);
       const preset = await factories.envoy({ ...config, workDir });
       for (const warning of preset.warnings) options.warn(spec.name, warning);
-      return factories.process({ ...settings, output, isolation, ...preset.processOptions });
+      return factories.process({ ...settings, output, isolation, ...copy, ...preset.processOptions });
     }
     case 'coredns': {
       const { restart: _restart, ...section } = spec;
       const { config, settings } = presetParts(section, baseDir);
       const preset = await factories.coredns({ ...config, workDir });
-      return factories.process({ ...settings, output, isolation, ...preset.processOptions });
+      return factories.process({ ...settings, output, isolation, ...copy, ...preset.processOptions });
     }
   }
 }

@@ -54,6 +54,7 @@ test('a switch on the code of a caught error narrows to the codes of its class',
       case 'DUPLICATE_COMPONENT':
       case 'ALREADY_RUNNING':
       case 'MANAGER_STOPPED':
+      case 'UNKNOWN_COMPONENT':
         return 'usage';
       default: {
         // Exhaustive: with `code: string` this assignment would not type-check.

@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { PassThrough, type Readable } from 'node:stream';
 import type { OutputTarget } from '../../src/process/component.js';
-import { isAlive, isLiveState, listProcesses, type ProcStat } from '../../src/containment/liveness.js';
+import { isAlive, isLiveState, listProcesses } from '../../src/containment/liveness.js';
+export { descendants } from '../../src/containment/liveness.js';
 import { OutputSink } from '../../src/output/forward.js';
 import { systemClock, type Clock } from '../../src/core/clock.js';
 import type { ComponentContext } from '../../src/core/component.js';
@@ -178,27 +179,4 @@ export function groupMembers(pgid: number): number[] {
   return listProcesses()
     .filter((p) => p.pgid === pgid && isLiveState(p.state))
     .map((p) => p.pid);
-}
-
-/**
- * Live descendants of `pid` (children, grandchildren, …), found through parent links. A process
- * whose parent died was re-parented (to PID 1 or a subreaper) and is no longer found here, so
- * take this snapshot before killing anything in between.
- */
-export function descendants(pid: number): number[] {
-  const all = listProcesses();
-  const children = new Map<number, ProcStat[]>();
-  for (const p of all) {
-    const siblings = children.get(p.ppid);
-    if (siblings) siblings.push(p);
-    else children.set(p.ppid, [p]);
-  }
-  const found: number[] = [];
-  // A zombie is walked through (its children may still be alive) but not reported.
-  const queue = [...(children.get(pid) ?? [])];
-  for (let next = queue.shift(); next; next = queue.shift()) {
-    if (isLiveState(next.state)) found.push(next.pid);
-    queue.push(...(children.get(next.pid) ?? []));
-  }
-  return found.sort((a, b) => a - b);
 }
