@@ -1,62 +1,78 @@
 /**
- * Corral as a library: three in-process components with dependencies. A database pool, an HTTP
- * server that needs it, and a worker that needs the server. Press Ctrl-C: the worker stops first,
- * then the server (closing its connections), then the pool — the reverse of the start order.
+ * Corral as a library: a small service stopped gracefully. An HTTP API and a background worker
+ * share a pg pool; the pool needs PostgreSQL, which the demo runs itself unless `DATABASE_URL`
+ * names one. Health endpoints answer on their own port.
+ *
+ * Start order: initdb, postgres, db-pool, then http and worker together. Press Ctrl-C: http stops
+ * accepting and lets requests in flight finish, the worker finishes its job in hand, then the pool
+ * is ended, then PostgreSQL stops: the reverse of the start order.
+ *
+ *   PORT=8080 HEALTH_PORT=9902 npm run demo:library
+ *   curl 127.0.0.1:8080/          # how many jobs the worker has done
+ *   curl 127.0.0.1:8080/slow      # answers after 2 s, even when Ctrl-C comes in between
+ *   curl 127.0.0.1:9902/ready     # READY, NOT_READY or TERMINATING
  */
-import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fromFunction, Manager, type Component } from '../../src/index.js';
+import { Isolation, Manager, OutputSink } from '../../src/index.js';
+import { healthServer, httpServer } from '../../src/http/index.js';
+import { database } from './database.js';
+import { poolComponent } from './pool.js';
+import { workerComponent } from './worker.js';
 
-const pool = fromFunction('db-pool', async (signal) => {
-  // Stands in for opening and closing real connections.
-  await once(signal, 'abort');
-  await delay(300);
-});
+const isolation = await Isolation.create();
+const manager = new Manager({ shutdownTimeout: 20_000 });
+const started = Date.now();
+const log = (line: string): void => console.log(`+${Date.now() - started}ms ${line}`);
 
-const api: Component = {
+const output = new OutputSink(process.stdout);
+const db = await database(isolation, output);
+const pool = poolComponent(db.url, db.dependsOn);
+const api = httpServer({
   name: 'http',
   dependsOn: ['db-pool'],
-  async run(signal, ctx) {
-    const server = createServer((_req, res) => res.end('hello from corral\n'));
-    server.listen(Number(process.env.PORT ?? 0), '127.0.0.1');
-    await once(server, 'listening');
-    const address = server.address();
-    console.log(`http listening on 127.0.0.1:${typeof address === 'object' && address ? address.port : '?'}`);
-    ctx.ready();
-    await once(signal, 'abort');
-    // Resolve only when every connection is closed: that is what makes the stop graceful.
-    server.close();
-    server.closeIdleConnections();
-    await once(server, 'close');
-  },
-};
-
-const worker = fromFunction(
-  'worker',
-  async (signal) => {
-    while (!signal.aborted) await delay(500, undefined, { signal }).catch(() => undefined);
-  },
-  { dependsOn: ['http'] },
-);
-
-const manager = new Manager({ shutdownTimeout: 10_000 });
-const started = Date.now();
-manager.on((event) => {
-  if ('component' in event) console.log(`+${Date.now() - started}ms ${event.type} ${event.component}`);
-  else if (event.type === 'shutdown.started')
-    console.log(`+${Date.now() - started}ms shutdown (${event.reason})`);
-  if (event.type === 'component.ready' && manager.ready())
-    console.log('all components ready; press Ctrl-C to stop');
+  address: `127.0.0.1:${process.env.PORT ?? 0}`,
+  closeTimeout: 5_000,
+  server: createServer((req, res) => {
+    if (req.url === '/slow') {
+      log('slow request received');
+      delay(2_000).then(() => res.end('slow answer\n'), () => res.end());
+      return;
+    }
+    pool.pool.query<{ done: string }>('SELECT count(done_at) AS done FROM jobs').then(
+      ({ rows }) => res.end(`${rows[0]?.done ?? 0} jobs done\n`),
+      () => res.writeHead(503).end('database unavailable\n'),
+    );
+  }),
 });
-for (const component of [worker, api, pool]) manager.add(component);
+for (const component of [...db.components, pool, api, workerComponent(pool.pool)]) manager.add(component);
+
+manager.on((event) => {
+  if (event.type === 'shutdown.started') log(`shutdown (${event.reason})`);
+  else if (event.type === 'warning') log(`warning ${event.code}: ${event.message}`);
+  else if ('component' in event && event.type.startsWith('component.')) {
+    log(`${event.type} ${event.component}`);
+  }
+  if (event.type === 'component.ready' && event.component === 'http') {
+    log(`http listening on 127.0.0.1:${api.address?.port}`);
+  }
+  if (event.type === 'component.ready' && manager.ready()) log('all components ready; press Ctrl-C to stop');
+});
+
+const health = await healthServer({ manager, address: `127.0.0.1:${process.env.HEALTH_PORT ?? 0}` });
+log(`health endpoints on 127.0.0.1:${health.address.port} (/ready, /live)`);
 
 const stop = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
 try {
   await manager.run(stop.signal);
-  console.log('stopped cleanly');
+  log('stopped cleanly');
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
   process.exitCode = 1;
+} finally {
+  await health.close();
+  await output.close();
+  await isolation.close();
+  db.remove();
 }
