@@ -53,7 +53,20 @@ export async function database(isolation: Isolation, output: OutputSink): Promis
     ],
     // SIGINT is PostgreSQL's fast shutdown: sessions are ended, the server exits at once.
     stopSignal: 'SIGINT',
-    ready: { exec: [join(bin, 'pg_isready'), '-q', '-h', '127.0.0.1', '-p', String(port), '-U', 'demo', '-d', 'postgres'] },
+    ready: {
+      exec: [
+        join(bin, 'pg_isready'),
+        '-q',
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-U',
+        'demo',
+        '-d',
+        'postgres',
+      ],
+    },
   });
   return {
     url: `postgres://demo@127.0.0.1:${port}/postgres`,
@@ -72,9 +85,7 @@ function postgresBin(): string {
         .sort((a, b) => Number(b) - Number(a))
     : [];
   if (versions[0] !== undefined) return join(root, versions[0], 'bin');
-  const onPath = (process.env.PATH ?? '')
-    .split(':')
-    .find((dir) => dir && existsSync(join(dir, 'initdb')));
+  const onPath = (process.env.PATH ?? '').split(':').find((dir) => dir && existsSync(join(dir, 'initdb')));
   if (onPath) return onPath;
   throw new Error('PostgreSQL is not installed: install it (apt-get install postgresql) or set DATABASE_URL');
 }

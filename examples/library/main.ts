@@ -36,7 +36,10 @@ const api = httpServer({
   server: createServer((req, res) => {
     if (req.url === '/slow') {
       log('slow request received');
-      delay(2_000).then(() => res.end('slow answer\n'), () => res.end());
+      delay(2_000).then(
+        () => res.end('slow answer\n'),
+        () => res.end(),
+      );
       return;
     }
     pool.pool.query<{ done: string }>('SELECT count(done_at) AS done FROM jobs').then(

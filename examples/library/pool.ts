@@ -27,7 +27,11 @@ export function poolComponent(url: string, dependsOn: readonly string[]): PoolCo
             break;
           } catch (error) {
             if (signal.aborted) return;
-            ctx.emit({ type: 'warning', code: 'DB_NOT_READY', message: `database not ready yet: ${String(error)}` });
+            ctx.emit({
+              type: 'warning',
+              code: 'DB_NOT_READY',
+              message: `database not ready yet: ${String(error)}`,
+            });
             await delay(200, undefined, { signal }).catch(() => undefined);
           }
         }

@@ -31,7 +31,11 @@ function startDemo(env: Record<string, string>): Demo {
     child,
     output: () => output,
     async waitFor(pattern) {
-      await waitUntil(() => pattern.test(output) || child.exitCode !== null, `${pattern} in:\n${output}`, 60_000);
+      await waitUntil(
+        () => pattern.test(output) || child.exitCode !== null,
+        `${pattern} in:\n${output}`,
+        60_000,
+      );
       const match = output.match(pattern);
       assert.ok(match, `the demo exited before printing ${pattern}:\n${output}`);
       return match;
@@ -54,7 +58,7 @@ before(async () => {
   cluster = await startPostgres();
 });
 after(async () => {
-  await cluster?.cleanup();
+  await cluster.cleanup();
 });
 
 test(
@@ -67,7 +71,11 @@ test(
       const [, healthPort] = await demo.waitFor(/health endpoints on 127\.0\.0\.1:(\d+)/);
       await demo.waitFor(/all components ready/);
       assert.deepEqual(await get(`http://127.0.0.1:${healthPort}/ready`), { status: 200, body: 'READY\n' });
-      await waitUntil(async () => /^[1-9]\d* jobs done/.test((await get(`http://127.0.0.1:${port}/`)).body), 'a job done', 30_000);
+      await waitUntil(
+        async () => /^[1-9]\d* jobs done/.test((await get(`http://127.0.0.1:${port}/`)).body),
+        'a job done',
+        30_000,
+      );
 
       const slow = get(`http://127.0.0.1:${port}/slow`);
       await demo.waitFor(/slow request received/);
@@ -114,7 +122,10 @@ test(
       demo.child.kill('SIGINT');
       const [code] = (await once(demo.child, 'exit')) as [number | null];
       assert.equal(code, 0, demo.output());
-      assert.deepEqual(lifecycle(demo.output(), 'stopped').slice(-2), ['stopped db-pool', 'stopped postgres']);
+      assert.deepEqual(lifecycle(demo.output(), 'stopped').slice(-2), [
+        'stopped db-pool',
+        'stopped postgres',
+      ]);
       await waitGone([postmaster]);
       assert.equal(existsSync(dir as string), false, `${dir} is removed`);
     } finally {
