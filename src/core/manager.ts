@@ -229,6 +229,11 @@ export class Manager {
     return this.#phase;
   }
 
+  /** Whether {@link drain} has turned readiness off; it stays off for the rest of the run. */
+  draining(): boolean {
+    return this.#drainOnly;
+  }
+
   /**
    * Starts draining every running component that can drain, without stopping anything, and turns
    * readiness off (kuma-dp's drain-forever for a preStop hook). Idempotent: each component drains

@@ -73,6 +73,29 @@ test(
 );
 
 test(
+  '/ready answers TERMINATING once manager.drain() turned readiness off, as the CLI does on SIGUSR2',
+  T,
+  async () => {
+    const manager = new Manager();
+    manager.add(fromFunction('app', (signal) => once(signal, 'abort').then(() => undefined)));
+    const health = await healthServer({ manager, address: '127.0.0.1:0' });
+    const stop = new AbortController();
+    const done = manager.run(stop.signal);
+    try {
+      await manager.whenReady();
+      assert.equal(await text(health.address.port, '/ready'), '200 READY');
+      await manager.drain();
+      assert.equal(manager.phase(), 'running', 'a drain stops nothing');
+      assert.equal(await text(health.address.port, '/ready'), '503 TERMINATING');
+    } finally {
+      stop.abort();
+      await done;
+      await health.close();
+    }
+  },
+);
+
+test(
   'healthServer binds loopback by default, and a busy address is an HttpListenError naming it',
   T,
   async () => {
