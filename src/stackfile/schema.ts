@@ -43,7 +43,9 @@ export function stackSchema(baseDir: string) {
         })
         .prefault({}),
       readiness: z
-        .strictObject({ address: listenAddress('Where GET /ready is served:', '127.0.0.1:9902') })
+        .strictObject({
+          address: listenAddress('Where GET /ready and GET /live are served:', '127.0.0.1:9902'),
+        })
         .optional()
         .meta({ description: 'The /ready endpoint. Omit the section to disable it.' }),
       metrics: z
