@@ -87,6 +87,9 @@ export function describeValue(value: unknown, secret = false): string {
   if (!secret) {
     const written = substitutedFrom(value);
     if (written !== undefined) return `the value of ${JSON.stringify(cut(written))} (not shown)`;
+    // Text with a line break (a block scalar, `|` or `>`) is a part of the file that landed where
+    // one value was expected, a mis-indented section say: it could hold anything, secrets included.
+    if (typeof value === 'string' && value.includes('\n')) return 'a block of text (not shown)';
     if (typeof value === 'string') return JSON.stringify(redactUrls(cut(value)));
     if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   }

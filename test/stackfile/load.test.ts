@@ -901,3 +901,22 @@ describe('the JSON Schema', () => {
     }
   });
 });
+
+test('a block of text where a map belongs is not echoed: it may hold a secret', () => {
+  for (const text of [
+    '|\n  env: { TOKEN: "Zq7-S3cr3t-pw" }\n',
+    'components:\n  app: >\n    env: { TOKEN: "Zq7-S3cr3t-pw" }\n',
+  ]) {
+    const error = (() => {
+      try {
+        parseStack(text, { env: {} });
+      } catch (e) {
+        return e;
+      }
+      return assert.fail(`accepted ${JSON.stringify(text)}`);
+    })();
+    assert.ok(error instanceof StackFileError);
+    assert.match(error.message, /expected a map, got a block of text \(not shown\)/);
+    assert.ok(!error.message.includes('S3cr3t'), error.message);
+  }
+});
