@@ -1,4 +1,5 @@
 import type { ComponentState, ComponentStatus } from '../core/entry.js';
+import type { CorralEvent } from '../events.js';
 
 /** How a component's last process ended. */
 export interface LastExit {
@@ -34,22 +35,6 @@ export interface StatusReport {
 }
 
 /** The events the board reads; others are ignored. */
-type Observed =
-  | { type: 'process.spawned'; component: string; pid: number; time: number }
-  | {
-      type: 'process.exited';
-      component: string;
-      exitCode: number | null;
-      signal: string | null;
-      time: number;
-    }
-  | { type: 'component.completed'; component: string }
-  | { type: 'component.starting'; component: string };
-
-/**
- * What the core's status does not know about each component, kept from the run's events: the pid
- * of its running process, since when, and how its last process ended.
- */
 export class StatusBoard {
   readonly #running = new Map<string, { pid: number; since: number }>();
   readonly #lastExit = new Map<string, LastExit>();
@@ -57,8 +42,7 @@ export class StatusBoard {
   readonly #completed = new Set<string>();
 
   /** Feeds it one of the run's events. */
-  observe(event: { readonly type: string; readonly time: number }): void {
-    const e = event as Observed;
+  observe(e: CorralEvent & { readonly time: number }): void {
     switch (e.type) {
       case 'process.spawned':
         this.#running.set(e.component, { pid: e.pid, since: e.time });
