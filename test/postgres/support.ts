@@ -2,12 +2,12 @@
 // driving a PostgresElector directly, replica fixture processes, and the term log checks.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Term } from '../../src/core/leadership.js';
 import { PostgresElector, type PostgresElectorOptions } from '../../src/postgres/elector.js';
 import type { CorralEvent } from '../../src/events.js';
+import { isAlive } from '../../src/containment/liveness.js';
 import type { PostgresCluster } from '../helpers/postgres.js';
 
 /** Replicas' timings: grace (lease - renewDeadline) 500 ms; generous deadlines for a busy 2-core machine. */
@@ -262,16 +262,7 @@ export class Replica {
   }
 }
 
-/** Alive unless gone or a zombie (kill(pid, 0) succeeds on zombies; /proc tells them apart). */
-export function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
+export { isAlive };
 
 /** SIGKILLs (after SIGCONT, in case it is stopped) every replica still alive and waits for them. */
 export async function killAll(replicas: readonly Replica[]): Promise<void> {
